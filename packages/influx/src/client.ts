@@ -1,0 +1,136 @@
+import { InfluxRejectedError, InfluxUnavailableError } from "./errors.js";
+
+/** How to authenticate: a 2.x/3.x token, 1.x user and password, or nothing (auth disabled). */
+export type InfluxAuth =
+  | { readonly kind: "token"; readonly token: string }
+  | { readonly kind: "basic"; readonly username: string; readonly password: string }
+  | { readonly kind: "none" };
+
+/** Where and how to reach one database through the InfluxDB v1 HTTP API. */
+export interface InfluxConfig {
+  /** Base URL, e.g. `http://127.0.0.1:8086`. */
+  readonly url: string;
+  /** 1.x database, or 2.x bucket mapped through DBRP. */
+  readonly database: string;
+  /** Retention policy; the database default when absent. */
+  readonly retentionPolicy?: string;
+  readonly auth: InfluxAuth;
+  /** Per-request timeout in milliseconds. */
+  readonly timeoutMs: number;
+}
+
+/** A bound value for an InfluxQL `$name` placeholder. */
+export type QueryParam = string | number | boolean;
+
+/** One series of an InfluxQL result. */
+export interface QuerySeries {
+  readonly name: string;
+  readonly columns: readonly string[];
+  readonly values: readonly (readonly unknown[])[];
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/** The subset of the InfluxDB v1 HTTP API the suite uses. */
+export interface InfluxClient {
+  /** Writes newline-separated line protocol with nanosecond timestamps; resolves once InfluxDB confirmed it. */
+  write(lines: string): Promise<void>;
+  /** Runs one InfluxQL statement with bound parameters and returns the series of its result. */
+  query(statement: string, params?: Readonly<Record<string, QueryParam>>): Promise<QuerySeries[]>;
+  /** Resolves with the server version when InfluxDB answers `/ping`. */
+  ping(): Promise<string>;
+}
+
+interface QueryResponse {
+  readonly results?: readonly { readonly series?: QuerySeries[]; readonly error?: string }[];
+  readonly error?: string;
+}
+
+const authorization = (auth: InfluxAuth): Record<string, string> => {
+  switch (auth.kind) {
+    case "token":
+      return { authorization: `Token ${auth.token}` };
+    case "basic":
+      return { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}` };
+    case "none":
+      return {};
+  }
+};
+
+/** Creates a client for one database. No connection is made until the first call. */
+export const createInfluxClient = (config: InfluxConfig): InfluxClient => {
+  const base = config.url.replace(/\/+$/, "");
+  const headers = authorization(config.auth);
+  const target = new URLSearchParams({ db: config.database, precision: "ns" });
+  if (config.retentionPolicy !== undefined) target.set("rp", config.retentionPolicy);
+  const writeUrl = `${base}/write?${target.toString()}`;
+
+  const send = async (url: string, init: RequestInit, what: string): Promise<Response> => {
+    let response: Response;
+    try {
+      response = await fetch(url, { ...init, signal: AbortSignal.timeout(config.timeoutMs) });
+    } catch (err) {
+      throw new InfluxUnavailableError(`${what}: InfluxDB at ${base} is unreachable (${describe(err)})`, undefined, {
+        cause: err,
+      });
+    }
+    if (response.ok) return response;
+    const body = (await response.text().catch(() => "")).slice(0, 500);
+    const message = `${what}: InfluxDB answered ${response.status}: ${extractError(body)}`;
+    // 5xx and 429 are the server's trouble; auth and missing-database errors are usually a
+    // deployment still coming up, so they are retried too rather than treated as bad data.
+    if (response.status >= 500 || [401, 403, 404, 429].includes(response.status)) {
+      throw new InfluxUnavailableError(message, response.status);
+    }
+    throw new InfluxRejectedError(message, response.status);
+  };
+
+  return {
+    async write(lines) {
+      const response = await send(writeUrl, { method: "POST", headers, body: lines }, "write");
+      await response.arrayBuffer();
+    },
+
+    async query(statement, params = {}) {
+      const form = new URLSearchParams({ db: config.database, q: statement });
+      if (config.retentionPolicy !== undefined) form.set("rp", config.retentionPolicy);
+      if (Object.keys(params).length > 0) form.set("params", JSON.stringify(params));
+      const response = await send(
+        `${base}/query`,
+        {
+          method: "POST",
+          headers: { ...headers, "content-type": "application/x-www-form-urlencoded" },
+          body: form.toString(),
+        },
+        "query",
+      );
+      const result = (await response.json()) as QueryResponse;
+      const first = result.results?.[0];
+      const error = result.error ?? first?.error;
+      if (error !== undefined) throw new InfluxRejectedError(`query: ${error}`, response.status);
+      return first?.series ?? [];
+    },
+
+    async ping() {
+      const response = await send(`${base}/ping`, { method: "GET", headers }, "ping");
+      await response.arrayBuffer();
+      return response.headers.get("x-influxdb-version") ?? "unknown";
+    },
+  };
+};
+
+const extractError = (body: string): string => {
+  try {
+    const parsed = JSON.parse(body) as { error?: unknown; message?: unknown };
+    const text = parsed.error ?? parsed.message;
+    if (typeof text === "string") return text;
+  } catch {
+    // Not JSON: fall through to the raw text.
+  }
+  return body.trim() || "(empty body)";
+};
+
+const describe = (err: unknown): string => {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : "";
+  return `${err.message}${cause}`;
+};

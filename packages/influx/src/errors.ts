@@ -1,0 +1,23 @@
+/** InfluxDB could not be reached or answered with a server-side failure: worth retrying later. */
+export class InfluxUnavailableError extends Error {
+  override readonly name = "InfluxUnavailableError";
+  constructor(
+    message: string,
+    readonly status?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** InfluxDB refused the request itself (bad points, bad query, no permission): retrying the same request fails again. */
+export class InfluxRejectedError extends Error {
+  override readonly name = "InfluxRejectedError";
+  constructor(
+    message: string,
+    readonly status: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

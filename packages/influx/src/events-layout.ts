@@ -1,0 +1,108 @@
+import { CRITICALITY_RANGE, describeIssues, SecurityEvent } from "@vigil/shared";
+import type { QueryParam, QuerySeries } from "./client.js";
+
+/**
+ * How events are laid out in InfluxDB.
+ *
+ * - Measurement {@link EVENTS_MEASUREMENT}; one tag, `criticality` ("0".."10"), so there are
+ *   at most eleven series and "criticality above N" reads only the matching series' newest
+ *   points instead of scanning every event.
+ * - Fields: `eventMessage`, the original `timestamp` text, and `id`/`source` when present.
+ *   `seq` keeps the JetStream stream sequence the point came from.
+ * - Point time: the event's instant truncated to the millisecond, plus `seq mod 1e6`
+ *   nanoseconds. Distinct messages therefore get distinct keys even when they carry the same
+ *   timestamp, and a redelivered message (same sequence) lands on the same key, overwriting
+ *   itself with identical values. Two messages collide only when they share the millisecond and
+ *   the criticality and their sequences differ by an exact multiple of one million.
+ */
+export const EVENTS_MEASUREMENT = "security_events";
+
+/** A decoded event together with the stream sequence that makes its point unique. */
+export interface SequencedEvent {
+  readonly event: SecurityEvent;
+  /** JetStream stream sequence of the message that carried the event (a positive integer). */
+  readonly sequence: number;
+}
+
+const NS_PER_MS = 1_000_000;
+
+/** Nanosecond point time for an event, as the decimal string line protocol expects. */
+export const pointTime = (timestamp: string, sequence: number): string => {
+  const ms = Date.parse(timestamp);
+  const offset = sequence % NS_PER_MS;
+  if (ms >= 0) return `${ms}${String(offset).padStart(6, "0")}`;
+  return (BigInt(ms) * BigInt(NS_PER_MS) + BigInt(offset)).toString();
+};
+
+// Line protocol escaping: tag values escape comma, equals and space; string field values
+// escape backslash and double quote (a newline inside quotes is kept as is).
+const escapeFieldString = (value: string): string =>
+  /["\\]/.test(value) ? value.replace(/["\\]/g, (char) => `\\${char}`) : value;
+
+/** Encodes one event as a line of line protocol (no trailing newline). */
+export const encodePoint = ({ event, sequence }: SequencedEvent): string => {
+  let fields = `eventMessage="${escapeFieldString(event.eventMessage)}",timestamp="${escapeFieldString(event.timestamp)}",seq=${sequence}i`;
+  // `id` and `source` are validated by the schema to contain no quote or backslash, but they are
+  // escaped all the same so that the encoder never depends on a caller having validated.
+  if (event.id !== undefined) fields += `,id="${escapeFieldString(event.id)}"`;
+  if (event.source !== undefined) fields += `,source="${escapeFieldString(event.source)}"`;
+  return `${EVENTS_MEASUREMENT},criticality=${event.criticality} ${fields} ${pointTime(event.timestamp, sequence)}`;
+};
+
+/** Encodes a batch of events as one line-protocol body. */
+export const encodePoints = (events: readonly SequencedEvent[]): string => events.map(encodePoint).join("\n");
+
+const COLUMNS = ["criticality", "eventMessage", "timestamp", "id", "source"] as const;
+const SELECT = `SELECT ${COLUMNS.map((column) => `"${column}"`).join(", ")} FROM "${EVENTS_MEASUREMENT}"`;
+
+/** A parameterised InfluxQL statement. */
+export interface BoundStatement {
+  readonly statement: string;
+  readonly params: Readonly<Record<string, QueryParam>>;
+}
+
+/**
+ * The InfluxQL statement for "newest `limit` events with criticality strictly above
+ * `minCriticality`", or `undefined` when no criticality can match. The statement text depends
+ * only on how many criticality values qualify; every value, and the limit, is a bound parameter.
+ */
+export const latestEventsStatement = (minCriticality: number, limit: number): BoundStatement | undefined => {
+  const lowest = Math.max(CRITICALITY_RANGE.min, minCriticality + 1);
+  if (lowest > CRITICALITY_RANGE.max) return undefined;
+  const order = " ORDER BY time DESC LIMIT $limit";
+  // Every criticality qualifies: no filter at all, InfluxDB merges all series directly.
+  if (lowest === CRITICALITY_RANGE.min) return { statement: `${SELECT}${order}`, params: { limit } };
+  const params: Record<string, QueryParam> = { limit };
+  const matches: string[] = [];
+  for (let level = lowest; level <= CRITICALITY_RANGE.max; level++) {
+    params[`c${level}`] = String(level);
+    matches.push(`"criticality" = $c${level}`);
+  }
+  return { statement: `${SELECT} WHERE ${matches.join(" OR ")}${order}`, params };
+};
+
+/**
+ * Turns the rows of {@link latestEventsStatement} back into events, in the order InfluxDB
+ * returned them. A row that is not a valid event (written by something else) is passed to
+ * `onInvalid` with the reason, and skipped.
+ */
+export const decodeEventRows = (
+  series: readonly QuerySeries[],
+  onInvalid: (row: Record<string, unknown>, reason: string) => void = () => {},
+): SecurityEvent[] => {
+  const events: SecurityEvent[] = [];
+  for (const one of series) {
+    for (const values of one.values) {
+      const row: Record<string, unknown> = {};
+      one.columns.forEach((column, index) => {
+        const value = values[index];
+        if (column === "time" || value === null || value === undefined) return;
+        row[column] = column === "criticality" ? Number(value) : value;
+      });
+      const parsed = SecurityEvent.safeParse(row);
+      if (parsed.success) events.push(parsed.data);
+      else onInvalid(row, describeIssues(parsed.error));
+    }
+  }
+  return events;
+};

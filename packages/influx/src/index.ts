@@ -1,0 +1,13 @@
+export type { InfluxAuth, InfluxClient, InfluxConfig, QueryParam, QuerySeries } from "./client.js";
+export { createInfluxClient } from "./client.js";
+export { InfluxEnv, influxConfigFromEnv } from "./env.js";
+export { InfluxRejectedError, InfluxUnavailableError } from "./errors.js";
+export type { BoundStatement, SequencedEvent } from "./events-layout.js";
+export {
+  decodeEventRows,
+  EVENTS_MEASUREMENT,
+  encodePoint,
+  encodePoints,
+  latestEventsStatement,
+  pointTime,
+} from "./events-layout.js";

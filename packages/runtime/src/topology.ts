@@ -1,0 +1,155 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { nanos } from "@nats-io/nats-core";
+import { DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECT, EVENTS_STREAM, EVENTS_SUBJECT, WRITER_CONSUMER } from "@vigil/shared";
+import type { Logger } from "pino";
+import { z } from "zod";
+import { bytesVar, durationVar, intVar } from "./units.js";
+
+/** Limits of the JetStream streams, from the environment. */
+export const StreamEnv = z.object({
+  /** How long an event waits in the stream for the writer before it expires. */
+  EVENTS_MAX_AGE: durationVar("7d", 60_000),
+  /** Most bytes of events waiting in the stream; publishes are refused beyond it. */
+  EVENTS_MAX_BYTES: bytesVar("1GiB", 1_048_576),
+  /** Most events waiting in the stream; publishes are refused beyond it. */
+  EVENTS_MAX_MSGS: intVar(10_000_000, 1_000, Number.MAX_SAFE_INTEGER),
+  /** Window in which a second publish with the same `Nats-Msg-Id` is recognised and dropped. */
+  EVENTS_DUPLICATE_WINDOW: durationVar("2m", 1_000, 86_400_000),
+  /** How long dead-letter records are kept. */
+  DEAD_LETTER_MAX_AGE: durationVar("30d", 60_000),
+  /** Most bytes of dead-letter records; the oldest are dropped beyond it. */
+  DEAD_LETTER_MAX_BYTES: bytesVar("256MiB", 1_048_576),
+});
+export type StreamEnv = z.infer<typeof StreamEnv>;
+
+/** Settings of the writer's durable consumer. */
+export interface WriterConsumerSettings {
+  /** Most messages handed out and not yet acknowledged, across all writers. */
+  readonly maxAckPending: number;
+  /** How long a delivered message may stay unacknowledged before it is redelivered. */
+  readonly ackWaitMs: number;
+}
+
+/** JetStream API error code for "stream name already in use" (not in the client's table). */
+const STREAM_NAME_IN_USE = 10058;
+
+const isNotFound = (err: unknown, code: number): boolean => err instanceof JetStreamApiError && err.code === code;
+
+/** Creates `name` with `config`, or brings the limits of an existing stream in line with it. */
+const ensureStream = async (jsm: JetStreamManager, config: StreamConfig, log: Logger): Promise<void> => {
+  try {
+    const info = await jsm.streams.info(config.name);
+    const current = info.config;
+    const drift =
+      current.max_age !== config.max_age ||
+      current.max_bytes !== config.max_bytes ||
+      current.max_msgs !== config.max_msgs ||
+      current.duplicate_window !== config.duplicate_window;
+    if (drift) {
+      await jsm.streams.update(config.name, {
+        ...current,
+        max_age: config.max_age,
+        max_bytes: config.max_bytes,
+        max_msgs: config.max_msgs,
+        duplicate_window: config.duplicate_window,
+      });
+      log.info({ stream: config.name }, "updated stream limits");
+    }
+  } catch (err) {
+    if (!isNotFound(err, JetStreamApiCodes.StreamNotFound)) throw err;
+    try {
+      await jsm.streams.add(config);
+      log.info({ stream: config.name, subjects: config.subjects }, "created stream");
+    } catch (addErr) {
+      // Another service created it between our look and our add: that is what we wanted.
+      if (!(addErr instanceof JetStreamApiError && addErr.code === STREAM_NAME_IN_USE)) throw addErr;
+    }
+  }
+};
+
+/**
+ * The events stream. Interest retention keeps an event only until every durable consumer has
+ * acknowledged it, so the stream holds exactly the backlog that is not yet stored; `discard: new`
+ * makes a full stream refuse new publishes (the publisher is told) instead of silently dropping
+ * the oldest events that were never written.
+ */
+export const eventsStreamConfig = (env: StreamEnv): StreamConfig =>
+  ({
+    name: EVENTS_STREAM,
+    subjects: [EVENTS_SUBJECT],
+    retention: RetentionPolicy.Interest,
+    storage: StorageType.File,
+    discard: DiscardPolicy.New,
+    max_age: nanos(env.EVENTS_MAX_AGE),
+    max_bytes: env.EVENTS_MAX_BYTES,
+    max_msgs: env.EVENTS_MAX_MSGS,
+    duplicate_window: nanos(env.EVENTS_DUPLICATE_WINDOW),
+    num_replicas: 1,
+  }) as StreamConfig;
+
+/** The dead-letter stream: plain limits retention, oldest records dropped first. */
+export const deadLetterStreamConfig = (env: StreamEnv): StreamConfig =>
+  ({
+    name: DEAD_LETTER_STREAM,
+    subjects: [DEAD_LETTER_SUBJECT],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_age: nanos(env.DEAD_LETTER_MAX_AGE),
+    max_bytes: env.DEAD_LETTER_MAX_BYTES,
+    max_msgs: -1,
+    duplicate_window: nanos(120_000),
+    num_replicas: 1,
+  }) as StreamConfig;
+
+/**
+ * Makes sure the events stream and the writer's durable consumer exist. Both the daemon and
+ * the writer call it, so either may start first: with interest retention an event published
+ * before the consumer exists would be dropped at once, so the consumer is created with the stream.
+ */
+export const ensureEventsTopology = async (
+  jsm: JetStreamManager,
+  env: StreamEnv,
+  consumer: WriterConsumerSettings,
+  log: Logger,
+): Promise<void> => {
+  await ensureStream(jsm, eventsStreamConfig(env), log);
+  const wanted = {
+    durable_name: WRITER_CONSUMER,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: EVENTS_SUBJECT,
+    ack_wait: nanos(consumer.ackWaitMs),
+    max_ack_pending: consumer.maxAckPending,
+    // Never give up on an event: storage outages are retried until they end.
+    max_deliver: -1,
+  };
+  try {
+    const info = await jsm.consumers.info(EVENTS_STREAM, WRITER_CONSUMER);
+    if (info.config.ack_wait !== wanted.ack_wait || info.config.max_ack_pending !== wanted.max_ack_pending) {
+      await jsm.consumers.update(EVENTS_STREAM, WRITER_CONSUMER, {
+        ack_wait: wanted.ack_wait,
+        max_ack_pending: wanted.max_ack_pending,
+      });
+      log.info({ consumer: WRITER_CONSUMER }, "updated consumer settings");
+    }
+  } catch (err) {
+    if (!isNotFound(err, JetStreamApiCodes.ConsumerNotFound)) throw err;
+    await jsm.consumers.add(EVENTS_STREAM, wanted);
+    log.info({ consumer: WRITER_CONSUMER }, "created durable consumer");
+  }
+};
+
+/** Makes sure the dead-letter stream exists. */
+export const ensureDeadLetterStream = (jsm: JetStreamManager, env: StreamEnv, log: Logger): Promise<void> =>
+  ensureStream(jsm, deadLetterStreamConfig(env), log);

@@ -1,0 +1,35 @@
+export type { DecodedEvent, EventRejection } from "./event.js";
+export { decodeEvent, describeIssues, EventRejectionCode, encodeEvent, SecurityEvent } from "./event.js";
+export {
+  CRITICALITY_RANGE,
+  DEFAULT_QUERY_LIMIT,
+  MAX_EVENT_BYTES,
+  MAX_EVENT_MESSAGE_LENGTH,
+  MAX_QUERY_BYTES,
+  MAX_QUERY_LIMIT,
+} from "./limits.js";
+export {
+  DEAD_LETTER_HEADERS,
+  DEAD_LETTER_STREAM,
+  DEAD_LETTER_SUBJECT,
+  EVENTS_QUERY_SUBJECT,
+  EVENTS_STREAM,
+  EVENTS_SUBJECT,
+  READER_QUEUE,
+  READER_SERVICE,
+  WRITER_CONSUMER,
+} from "./names.js";
+export type { DecodedQuery } from "./query.js";
+export {
+  decodeQuery,
+  decodeQueryReply,
+  ErrorReply,
+  EventsQuery,
+  EventsQueryReply,
+  encodeJson,
+  errorReply,
+  ProtocolError,
+  QUERY_ERROR_CODES,
+  QueryErrorCode,
+  QueryReply,
+} from "./query.js";

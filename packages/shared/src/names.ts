@@ -1,0 +1,37 @@
+/** NATS subject on which producers publish one JSON {@link SecurityEvent} per message. */
+export const EVENTS_SUBJECT = "events";
+
+/** NATS subject on which the reader answers {@link EventsQuery} requests. */
+export const EVENTS_QUERY_SUBJECT = "events.query";
+
+/** Subject that carries events the writer could never store, with the reason in headers. */
+export const DEAD_LETTER_SUBJECT = "deadletters.events";
+
+/** JetStream stream that captures {@link EVENTS_SUBJECT} until every consumer has taken it. */
+export const EVENTS_STREAM = "EVENTS";
+
+/** JetStream stream that keeps dead-letter records for inspection and replay. */
+export const DEAD_LETTER_STREAM = "DEADLETTERS";
+
+/** Durable consumer shared by every writer instance; scaling out means more pullers on it. */
+export const WRITER_CONSUMER = "writer";
+
+/** Name under which the reader registers as a NATS service (`$SRV.PING.vigil-reader`). */
+export const READER_SERVICE = "vigil-reader";
+
+/** Queue group in which every reader instance listens, so each request reaches exactly one. */
+export const READER_QUEUE = "vigil-reader";
+
+/** Headers that a dead-letter record carries next to the original payload. */
+export const DEAD_LETTER_HEADERS = {
+  /** Machine-readable reason code, one of {@link EventRejection} codes. */
+  code: "Vigil-Reject-Code",
+  /** Human-readable reason, single line. */
+  reason: "Vigil-Reject-Reason",
+  /** Subject the payload was first published on. */
+  subject: "Vigil-Original-Subject",
+  /** Sequence of the payload in {@link EVENTS_STREAM}. */
+  streamSequence: "Vigil-Original-Sequence",
+  /** When the writer rejected it, ISO 8601. */
+  rejectedAt: "Vigil-Rejected-At",
+} as const;

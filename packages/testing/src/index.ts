@@ -1,0 +1,6 @@
+export type { Influxd, InfluxRole } from "./influxd.js";
+export { startInfluxd } from "./influxd.js";
+export type { NatsServer, NatsServerOptions } from "./nats-server.js";
+export { startNatsServer } from "./nats-server.js";
+export type { ManagedProcess } from "./process.js";
+export { freePort, spawnManaged, waitFor } from "./process.js";

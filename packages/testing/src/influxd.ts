@@ -1,0 +1,140 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInfluxClient, type InfluxAuth, type InfluxClient, type InfluxConfig } from "@vigil/influx";
+import { freePort, type ManagedProcess, spawnManaged, waitFor } from "./process.js";
+
+/** Credentials of one role on the test database. */
+export type InfluxRole = "admin" | "writer" | "reader";
+
+/** An InfluxDB 1.x with authentication on, for one test file. */
+export interface Influxd {
+  readonly url: string;
+  readonly managed: boolean;
+  /** Client settings for `role` on `database` (default: the first database). */
+  config(role: InfluxRole, database?: string): InfluxConfig;
+  /** A client for `role` on `database`. */
+  client(role: InfluxRole, database?: string): InfluxClient;
+  /** Creates a database the writer may write to and the reader may read. */
+  createDatabase(name: string): Promise<void>;
+  stop(options?: { kill?: boolean }): Promise<void>;
+  start(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+const secret = () => randomBytes(12).toString("hex");
+
+/**
+ * Starts `influxd` (from PATH, or `INFLUXD_BIN`) with `auth-enabled`, on free loopback ports and
+ * temporary directories, then creates an admin, a `writer` user with WRITE only and a `reader`
+ * user with READ only, and the database `database`. When `INFLUX_URL` is set, that server is
+ * used instead, with the credentials in the INFLUX_* variables for every role.
+ */
+export const startInfluxd = async (database = "vigil"): Promise<Influxd> => {
+  const external = process.env.INFLUX_URL;
+  const timeoutMs = 30_000;
+  if (external !== undefined && external !== "") {
+    const auth: InfluxAuth =
+      process.env.INFLUX_TOKEN !== undefined
+        ? { kind: "token", token: process.env.INFLUX_TOKEN }
+        : process.env.INFLUX_USERNAME !== undefined
+          ? { kind: "basic", username: process.env.INFLUX_USERNAME, password: process.env.INFLUX_PASSWORD ?? "" }
+          : { kind: "none" };
+    const config = (_role: InfluxRole, db = database): InfluxConfig => ({
+      url: external,
+      database: db,
+      auth,
+      timeoutMs,
+    });
+    const admin = createInfluxClient(config("admin"));
+    return {
+      url: external,
+      managed: false,
+      config,
+      client: (role, db) => createInfluxClient(config(role, db)),
+      createDatabase: async (name) => void (await admin.query(`CREATE DATABASE "${name}"`)),
+      stop: async () => {
+        throw new Error("INFLUX_URL points at an external server, which the tests cannot stop");
+      },
+      start: async () => {},
+      dispose: async () => {},
+    };
+  }
+
+  const dir = await mkdtemp(join(tmpdir(), "vigil-influxd-"));
+  const [httpPort, rpcPort] = [await freePort(), await freePort()];
+  const url = `http://127.0.0.1:${httpPort}`;
+  const configFile = join(dir, "influxdb.conf");
+  await writeFile(
+    configFile,
+    `reporting-disabled = true
+bind-address = "127.0.0.1:${rpcPort}"
+[meta]
+  dir = "${join(dir, "meta")}"
+[data]
+  dir = "${join(dir, "data")}"
+  wal-dir = "${join(dir, "wal")}"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:${httpPort}"
+  auth-enabled = true
+  log-enabled = false
+[logging]
+  level = "warn"
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+`,
+  );
+  const passwords: Record<InfluxRole, string> = { admin: secret(), writer: secret(), reader: secret() };
+  const config = (role: InfluxRole, db = database): InfluxConfig => ({
+    url,
+    database: db,
+    auth: { kind: "basic", username: role, password: passwords[role] },
+    timeoutMs,
+  });
+  let server: ManagedProcess | undefined;
+  const start = async () => {
+    const proc = spawnManaged(process.env.INFLUXD_BIN ?? "influxd", ["-config", configFile]);
+    server = proc;
+    await waitFor(`influxd on ${url}`, async () => {
+      if (proc.child.exitCode !== null) throw new Error(`influxd exited: ${proc.output()}`);
+      const response = await fetch(`${url}/ping`);
+      return response.status === 204;
+    });
+  };
+  await start();
+
+  // With auth on and no users yet, InfluxDB 1.x accepts exactly one statement: creating an admin.
+  const bootstrap = createInfluxClient({ ...config("admin"), auth: { kind: "none" } });
+  await bootstrap.query(`CREATE USER "admin" WITH PASSWORD '${passwords.admin}' WITH ALL PRIVILEGES`);
+  const admin = createInfluxClient(config("admin"));
+  await admin.query(`CREATE USER "writer" WITH PASSWORD '${passwords.writer}'`);
+  await admin.query(`CREATE USER "reader" WITH PASSWORD '${passwords.reader}'`);
+  const createDatabase = async (name: string) => {
+    await admin.query(`CREATE DATABASE "${name}"`);
+    await admin.query(`GRANT WRITE ON "${name}" TO "writer"`);
+    await admin.query(`GRANT READ ON "${name}" TO "reader"`);
+  };
+  await createDatabase(database);
+
+  return {
+    url,
+    managed: true,
+    config,
+    client: (role, db) => createInfluxClient(config(role, db)),
+    createDatabase,
+    async stop({ kill = false } = {}) {
+      await server?.stop(kill ? "SIGKILL" : "SIGTERM");
+      server = undefined;
+    },
+    start,
+    async dispose() {
+      await server?.stop("SIGKILL");
+      server = undefined;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+};
