@@ -15,5 +15,7 @@ export {
   ensureEventsTopology,
   eventsStreamConfig,
   StreamEnv,
+  WriterConsumerEnv,
+  writerConsumerSettings,
 } from "./topology.js";
 export { boolVar, bytesVar, durationVar, intVar, parseBytes, parseDuration } from "./units.js";

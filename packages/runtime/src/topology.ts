@@ -32,6 +32,24 @@ export const StreamEnv = z.object({
 });
 export type StreamEnv = z.infer<typeof StreamEnv>;
 
+/**
+ * Settings of the writer's durable consumer, read by every service that may create it (daemon and
+ * writer), so that whichever starts first creates it the same way.
+ */
+export const WriterConsumerEnv = z.object({
+  /** Most events handed to writers and not yet acknowledged, across all writers: bounds their memory. */
+  WRITER_MAX_IN_FLIGHT: intVar(20_000, 1, 1_000_000),
+  /** How long a writer may hold an event unacknowledged before it is redelivered. */
+  WRITER_ACK_WAIT: durationVar("30s", 1_000, 3_600_000),
+});
+export type WriterConsumerEnv = z.infer<typeof WriterConsumerEnv>;
+
+/** The consumer settings that {@link WriterConsumerEnv} describes. */
+export const writerConsumerSettings = (env: WriterConsumerEnv): WriterConsumerSettings => ({
+  maxAckPending: env.WRITER_MAX_IN_FLIGHT,
+  ackWaitMs: env.WRITER_ACK_WAIT,
+});
+
 /** Settings of the writer's durable consumer. */
 export interface WriterConsumerSettings {
   /** Most messages handed out and not yet acknowledged, across all writers. */
