@@ -5,6 +5,8 @@ export default defineConfig({
   resolve: { conditions: ["vigil-source", "import", "node", "default"] },
   ssr: { resolve: { conditions: ["vigil-source", "import", "node", "default"] } },
   test: {
+    // The JSON report gives CI its one-line summary (.ci/run).
+    reporters: ["default", ["json", { outputFile: ".vigil/test-results.json" }]],
     projects: [
       {
         extends: true,
