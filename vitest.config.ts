@@ -27,6 +27,8 @@ export default defineConfig({
           ],
           // Each file starts its own nats-server and influxd; two at once fit on two cores.
           maxWorkers: 2,
+          // Run after the unit tests, which use their own worker count.
+          sequence: { groupOrder: 1 },
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },

@@ -59,9 +59,15 @@ export const decodeQuery = (payload: Uint8Array, maxBytes: number = MAX_QUERY_BY
       error: errorReply("PAYLOAD_TOO_LARGE", `request is ${payload.byteLength} bytes, the limit is ${maxBytes}`),
     };
   }
+  if (payload.byteLength === 0) {
+    return {
+      ok: false,
+      error: errorReply("BAD_REQUEST", 'request is empty: send JSON such as {"minCriticality": 5, "limit": 10}'),
+    };
+  }
   let json: unknown;
   try {
-    json = payload.byteLength === 0 ? undefined : JSON.parse(decoder.decode(payload));
+    json = JSON.parse(decoder.decode(payload));
   } catch (err) {
     return { ok: false, error: errorReply("BAD_REQUEST", `request is not JSON: ${(err as Error).message}`) };
   }
