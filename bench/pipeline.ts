@@ -1,0 +1,293 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as wait } from "node:timers/promises";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { connect } from "@nats-io/transport-node";
+import { EVENTS_MEASUREMENT, type InfluxClient } from "@vigil/influx";
+import {
+  createLogger,
+  ensureEventsTopology,
+  StreamEnv,
+  WriterConsumerEnv,
+  writerConsumerSettings,
+} from "@vigil/runtime";
+import {
+  decodeQueryReply,
+  EVENTS_QUERY_SUBJECT,
+  EVENTS_STREAM,
+  EVENTS_SUBJECT,
+  encodeEvent,
+  encodeJson,
+} from "@vigil/shared";
+import { type Influxd, type NatsServer, startNatsServer, waitFor } from "@vigil/testing";
+import { syntheticEvent } from "./fixtures.js";
+import { cpuMicros, peakRssBytes } from "./process-stats.js";
+import { serviceEnv, startService } from "./services.js";
+import { percentile } from "./stats.js";
+
+/** Servers and settings shared by the pipeline figures. */
+export interface PipelineContext {
+  readonly influxd: Influxd;
+  /** A fresh database name for each measurement, so runs never see each other's points. */
+  nextDatabase(): Promise<string>;
+}
+
+const WRITTEN = "vigil_writer_events_written_total";
+
+/** Number of points stored in `database`. */
+export const storedCount = async (admin: InfluxClient): Promise<number> => {
+  const series = await admin.query(`SELECT count("eventMessage") FROM "${EVENTS_MEASUREMENT}"`);
+  return Number(series[0]?.values[0]?.[1] ?? 0);
+};
+
+/** Messages ever stored in the events stream (it is fresh, so its last sequence). */
+const streamedCount = async (nc: NatsConnection): Promise<number> =>
+  (await (await jetstreamManager(nc)).streams.info(EVENTS_STREAM)).state.last_seq;
+
+const withNats = async <T>(use: (nats: NatsServer, nc: NatsConnection) => Promise<T>): Promise<T> => {
+  const nats = await startNatsServer();
+  const nc = await connect({ servers: nats.url });
+  try {
+    return await use(nats, nc);
+  } finally {
+    await nc.close();
+    await nats.dispose();
+  }
+};
+
+/** Creates the events stream and writer consumer exactly as the services would. */
+const createTopology = async (nc: NatsConnection) => {
+  const env = { ...StreamEnv.parse({}), ...WriterConsumerEnv.parse({}) };
+  await ensureEventsTopology(
+    await jetstreamManager(nc),
+    env,
+    writerConsumerSettings(env),
+    createLogger("bench", "silent"),
+  );
+};
+
+/** Waits until every event the stream took is stored; returns how many are missing (0 = no loss). */
+const awaitNoLoss = async (nc: NatsConnection, admin: InfluxClient, timeoutMs = 180_000) => {
+  const expected = await streamedCount(nc);
+  let stored = 0;
+  await waitFor(
+    "every streamed event to be stored",
+    async () => {
+      stored = await storedCount(admin);
+      return stored >= expected;
+    },
+    timeoutMs,
+    500,
+  ).catch(() => undefined);
+  return { expected, stored, missing: expected - stored };
+};
+
+/** Result of one sustained end-to-end run. */
+export interface SustainedRun {
+  readonly eventsPerSecond: number;
+  readonly publishedPerSecond: number;
+  readonly writerCpuMicrosPerEvent: number;
+  readonly writerPeakRssBytes: number;
+  readonly confirmed: number;
+  readonly stored: number;
+  readonly missing: number;
+}
+
+/**
+ * Figure 1 (and the sustained half of figure 4): the real daemon publishing as fast as its
+ * confirmations allow and the real writer storing, both as their own processes. Throughput is
+ * measured on the writer after a warm-up; loss is checked by count after the daemon stops.
+ */
+export const sustainedEndToEnd = (
+  context: PipelineContext,
+  seconds: number,
+  warmupSeconds = 3,
+): Promise<SustainedRun> =>
+  withNats(async (nats, nc) => {
+    const database = await context.nextDatabase();
+    const admin = context.influxd.client("admin", database);
+    const writer = await startService("writer", serviceEnv(nats.url, context.influxd.config("writer", database), {}));
+    const daemon = await startService("daemon", serviceEnv(nats.url, undefined, { DAEMON_RATE: "0" }));
+    try {
+      await wait(warmupSeconds * 1000);
+      const [w0, p0, c0, t0] = [
+        await writer.metric(WRITTEN),
+        await streamedCount(nc),
+        cpuMicros(writer.pid),
+        performance.now(),
+      ];
+      await wait(seconds * 1000);
+      const [w1, p1, c1, t1] = [
+        await writer.metric(WRITTEN),
+        await streamedCount(nc),
+        cpuMicros(writer.pid),
+        performance.now(),
+      ];
+      await daemon.process.stop("SIGTERM", 30_000);
+      const loss = await awaitNoLoss(nc, admin);
+      const elapsed = (t1 - t0) / 1000;
+      return {
+        eventsPerSecond: (w1 - w0) / elapsed,
+        publishedPerSecond: (p1 - p0) / elapsed,
+        writerCpuMicrosPerEvent: (c1 - c0) / Math.max(1, w1 - w0),
+        writerPeakRssBytes: peakRssBytes(writer.pid),
+        confirmed: loss.expected,
+        stored: loss.stored,
+        missing: loss.missing,
+      };
+    } finally {
+      await daemon.process.stop("SIGKILL");
+      await writer.process.stop("SIGTERM", 30_000);
+    }
+  });
+
+/** Result of one latency run. */
+export interface LatencyRun {
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  readonly probes: number;
+  readonly seen: number;
+  readonly loadPerSecond: number;
+}
+
+/**
+ * Figure 2: publish-to-queryable latency. The daemon publishes at `rate` events/s (criticality
+ * 10 switched off); the bench publishes probe events of criticality 10 every 20 ms and asks the
+ * real reader for the newest criticality-10 events every 10 ms. A probe's latency runs from just
+ * before its publish to the first reply that contains it.
+ */
+export const publishToQueryable = (context: PipelineContext, rate: number, seconds: number): Promise<LatencyRun> =>
+  withNats(async (nats, nc) => {
+    const database = await context.nextDatabase();
+    await createTopology(nc);
+    const writer = await startService("writer", serviceEnv(nats.url, context.influxd.config("writer", database), {}));
+    const reader = await startService("reader", serviceEnv(nats.url, context.influxd.config("reader", database), {}));
+    const daemon = await startService(
+      "daemon",
+      serviceEnv(nats.url, undefined, {
+        DAEMON_RATE: String(rate),
+        DAEMON_CRITICALITY_WEIGHTS: "1,1,1,1,1,1,1,1,1,1,0",
+      }),
+    );
+    const js = jetstream(nc);
+    const sentAt = new Map<string, number>();
+    const latencies: number[] = [];
+    let running = true;
+    try {
+      await wait(2_000);
+      const c0 = await streamedCount(nc);
+      const t0 = performance.now();
+      const poll = (async () => {
+        const request = encodeJson({ minCriticality: 9, limit: 200 });
+        while (running || sentAt.size > 0) {
+          const reply = decodeQueryReply((await nc.request(EVENTS_QUERY_SUBJECT, request, { timeout: 5_000 })).data);
+          const now = performance.now();
+          if ("events" in reply) {
+            for (const event of reply.events) {
+              const sent = event.id === undefined ? undefined : sentAt.get(event.id);
+              if (sent === undefined || event.id === undefined) continue;
+              latencies.push(now - sent);
+              sentAt.delete(event.id);
+            }
+          }
+          if (!running && performance.now() - t0 > (seconds + 30) * 1000) break;
+          await wait(10);
+        }
+      })();
+      let probes = 0;
+      while (performance.now() - t0 < seconds * 1000) {
+        const id = randomUUID();
+        const event = { ...syntheticEvent(probes++), criticality: 10, source: "probe", id };
+        sentAt.set(id, performance.now());
+        await js.publish(EVENTS_SUBJECT, encodeEvent(event), { msgID: id });
+        await wait(20);
+      }
+      const loadPerSecond = ((await streamedCount(nc)) - c0) / ((performance.now() - t0) / 1000);
+      running = false;
+      await poll;
+      const sorted = latencies.sort((a, b) => a - b);
+      return {
+        p50Ms: percentile(sorted, 50),
+        p99Ms: percentile(sorted, 99),
+        maxMs: sorted.at(-1) ?? Number.NaN,
+        probes,
+        seen: sorted.length,
+        loadPerSecond,
+      };
+    } finally {
+      running = false;
+      await daemon.process.stop("SIGKILL");
+      await Promise.all([writer.process.stop("SIGTERM", 30_000), reader.process.stop("SIGTERM", 30_000)]);
+    }
+  });
+
+/** Publishes `count` payloads into the events stream as fast as confirmations allow. */
+const prefill = async (nc: NatsConnection, count: number, payloadFor: (i: number) => Uint8Array, inFlight = 2_000) => {
+  const js = jetstream(nc);
+  const pending = new Set<Promise<unknown>>();
+  for (let i = 0; i < count; i++) {
+    const ack = js.publish(EVENTS_SUBJECT, payloadFor(i)).finally(() => pending.delete(ack));
+    pending.add(ack);
+    if (pending.size >= inFlight) await Promise.race(pending);
+  }
+  await Promise.all(pending);
+};
+
+/** Result of one backlog drain. */
+export interface DrainRun {
+  readonly validPerSecond: number;
+  readonly writerCpuMicrosPerEvent: number;
+  readonly writerPeakRssBytes: number;
+  readonly valid: number;
+  readonly stored: number;
+  readonly deadLettered: number;
+  readonly missing: number;
+}
+
+/**
+ * The writer started against a backlog already waiting in the stream: the hardest load it can
+ * face, as every event is available at once. Used for the overload half of figure 4 (memory must
+ * stay bounded) and for figure 5 (`invalidShare` of the messages are invalid).
+ */
+export const drainBacklog = (context: PipelineContext, backlog: number, invalidShare: number): Promise<DrainRun> =>
+  withNats(async (nats, nc) => {
+    const database = await context.nextDatabase();
+    const admin = context.influxd.client("admin", database);
+    await createTopology(nc);
+    const every = invalidShare > 0 ? Math.round(1 / invalidShare) : 0;
+    const badPayloads = [
+      new TextEncoder().encode("{not json"),
+      encodeJson({ minCriticality: 1, limit: 1 }),
+      new TextEncoder().encode('{"criticality":42,"timestamp":"yesterday","eventMessage":""}'),
+    ];
+    const isInvalid = (i: number) => every > 0 && i % every === every - 1;
+    await prefill(nc, backlog, (i) =>
+      isInvalid(i) ? (badPayloads[i % badPayloads.length] as Uint8Array) : encodeEvent(syntheticEvent(i)),
+    );
+    let invalid = 0;
+    for (let i = 0; i < backlog; i++) if (isInvalid(i)) invalid++;
+    const valid = backlog - invalid;
+
+    const started = performance.now();
+    const writer = await startService("writer", serviceEnv(nats.url, context.influxd.config("writer", database), {}));
+    try {
+      const c0 = cpuMicros(writer.pid);
+      await waitFor("the backlog to drain", async () => (await writer.metric(WRITTEN)) >= valid, 600_000, 100);
+      const elapsed = (performance.now() - started) / 1000;
+      const cpu = cpuMicros(writer.pid) - c0;
+      const deadLettered = await writer.metric("vigil_writer_events_dead_lettered_total");
+      const stored = await storedCount(admin);
+      return {
+        validPerSecond: valid / elapsed,
+        writerCpuMicrosPerEvent: cpu / backlog,
+        writerPeakRssBytes: peakRssBytes(writer.pid),
+        valid,
+        stored,
+        deadLettered,
+        missing: valid - stored,
+      };
+    } finally {
+      await writer.process.stop("SIGTERM", 30_000);
+    }
+  });

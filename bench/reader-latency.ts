@@ -1,0 +1,124 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { connect } from "@nats-io/transport-node";
+import { encodePoints, type InfluxClient } from "@vigil/influx";
+import { decodeQueryReply, EVENTS_QUERY_SUBJECT, encodeJson, type SecurityEvent } from "@vigil/shared";
+import { type Influxd, startNatsServer } from "@vigil/testing";
+import { serviceEnv, startService } from "./services.js";
+import { percentile } from "./stats.js";
+
+/** Share of stored events at each criticality 0..10 (skewed to low, as real alert streams are). */
+const CRITICALITY_SHARE = [30, 20, 15, 10, 8, 6, 4, 3, 2, 1.5, 0.5];
+const DAY_MS = 86_400_000;
+
+const criticalityAt = (i: number): number => {
+  // A deterministic spread that follows CRITICALITY_SHARE exactly over every 1,000 events.
+  let slot = (i * 7_919) % 1_000;
+  for (let level = 0; level < CRITICALITY_SHARE.length; level++) {
+    slot -= (CRITICALITY_SHARE[level] as number) * 10;
+    if (slot < 0) return level;
+  }
+  return 0;
+};
+
+/** Writes `count` events spread evenly over the last `days` days, straight to InfluxDB. */
+export const loadHistory = async (
+  writer: InfluxClient,
+  count: number,
+  days = 30,
+  batchSize = 10_000,
+): Promise<number> => {
+  const end = Date.now();
+  const start = end - days * DAY_MS;
+  const step = (end - start) / count;
+  const began = performance.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const first = next;
+      next = Math.min(count, next + batchSize);
+      const batch: { event: SecurityEvent; sequence: number }[] = [];
+      for (let i = first; i < next; i++) {
+        batch.push({
+          event: {
+            criticality: criticalityAt(i),
+            timestamp: new Date(start + i * step).toISOString(),
+            eventMessage: `Historic event ${i}: failed login for user${i % 977} from 198.51.100.${i % 254}`,
+            id: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+            source: "history",
+          },
+          sequence: i + 1,
+        });
+      }
+      await writer.write(encodePoints(batch));
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  return count / ((performance.now() - began) / 1000);
+};
+
+/** Latency percentiles of the last-10 query at one threshold. */
+export interface ThresholdLatency {
+  readonly minCriticality: number;
+  readonly matches: number;
+  readonly sequential: { readonly p50Ms: number; readonly p99Ms: number };
+  readonly concurrent: { readonly p50Ms: number; readonly p99Ms: number };
+}
+
+const timedQuery = async (nc: NatsConnection, minCriticality: number): Promise<{ ms: number; events: number }> => {
+  const began = performance.now();
+  const reply = decodeQueryReply(
+    (await nc.request(EVENTS_QUERY_SUBJECT, encodeJson({ minCriticality, limit: 10 }), { timeout: 30_000 })).data,
+  );
+  const ms = performance.now() - began;
+  if (!("events" in reply)) throw new Error(`reader answered ${reply.error.code}: ${reply.error.message}`);
+  return { ms, events: reply.events.length };
+};
+
+/**
+ * Figure 3: the real reader answering "last 10 above N" for N = -1..10 over the history in
+ * `database`, first one request at a time, then with `inFlight` requests outstanding.
+ */
+export const readerLatency = async (
+  influxd: Influxd,
+  database: string,
+  sequentialRequests: number,
+  concurrentRequests: number,
+  inFlight = 100,
+): Promise<ThresholdLatency[]> => {
+  const nats = await startNatsServer();
+  const reader = await startService("reader", serviceEnv(nats.url, influxd.config("reader", database), {}));
+  const nc = await connect({ servers: nats.url });
+  try {
+    const results: ThresholdLatency[] = [];
+    for (let minCriticality = -1; minCriticality <= 10; minCriticality++) {
+      await timedQuery(nc, minCriticality); // warm-up
+      const sequential: number[] = [];
+      let matches = 0;
+      for (let i = 0; i < sequentialRequests; i++) {
+        const { ms, events } = await timedQuery(nc, minCriticality);
+        sequential.push(ms);
+        matches = events;
+      }
+      const concurrent: number[] = [];
+      let issued = 0;
+      await Promise.all(
+        Array.from({ length: inFlight }, async () => {
+          while (issued++ < concurrentRequests) concurrent.push((await timedQuery(nc, minCriticality)).ms);
+        }),
+      );
+      sequential.sort((a, b) => a - b);
+      concurrent.sort((a, b) => a - b);
+      results.push({
+        minCriticality,
+        matches,
+        sequential: { p50Ms: percentile(sequential, 50), p99Ms: percentile(sequential, 99) },
+        concurrent: { p50Ms: percentile(concurrent, 50), p99Ms: percentile(concurrent, 99) },
+      });
+    }
+    return results;
+  } finally {
+    await nc.close();
+    await reader.process.stop("SIGTERM", 30_000);
+    await nats.dispose();
+  }
+};

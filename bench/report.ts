@@ -1,0 +1,189 @@
+import type { DrainRun, LatencyRun, SustainedRun } from "./pipeline.js";
+import type { ThresholdLatency } from "./reader-latency.js";
+import { type Summary, summarise } from "./stats.js";
+
+/** How much work each figure does: the quick smoke run does a sliver of the full one. */
+export interface BenchPlan {
+  readonly runs: number;
+  readonly influxPoints: number;
+  readonly natsMessages: number;
+  readonly jsMessages: number;
+  readonly baselineEvents: number;
+  readonly sustainedSeconds: number;
+  readonly latencySeconds: number;
+  readonly latencyRate: number;
+  readonly historyEvents: number;
+  readonly sequentialRequests: number;
+  readonly concurrentRequests: number;
+  readonly overloadSeconds: number;
+  readonly mixBacklog: number;
+}
+
+/** Everything one `pnpm bench` run measured. */
+export interface Results {
+  readonly mode: "quick" | "full";
+  readonly machine: Readonly<Record<string, string | number>>;
+  readonly plan: BenchPlan;
+  readonly ceilings: {
+    readonly influxPointsPerSecond: Summary;
+    readonly natsMessagesPerSecond: Summary;
+    readonly jetStreamPublishPerSecond: Summary;
+    readonly jetStreamConsumePerSecond: Summary;
+  };
+  readonly baselineEventsPerSecond: Summary;
+  readonly sustained: readonly SustainedRun[];
+  readonly latency: readonly LatencyRun[];
+  readonly history: { readonly events: number; readonly loadPointsPerSecond: number };
+  readonly reader: readonly ThresholdLatency[];
+  readonly overload: readonly DrainRun[];
+  readonly invalidMix: { readonly clean: readonly DrainRun[]; readonly mixed: readonly DrainRun[] };
+}
+
+const n = (value: number, digits = 0) =>
+  Number.isFinite(value)
+    ? value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : "n/a";
+const mb = (bytes: number) => `${n(bytes / 1_048_576, 1)} MiB`;
+const cell = (s: Summary, digits = 0, unit = "") =>
+  `${n(s.median, digits)}${unit} (${n(s.min, digits)} – ${n(s.max, digits)})`;
+const of = <T>(runs: readonly T[], pick: (run: T) => number) => summarise(runs.map(pick));
+const verdict = (met: boolean) => (met ? "met" : "**missed**");
+
+/** Renders the Markdown report and a short console summary. */
+export const renderReport = (r: Results): { markdown: string; summary: string } => {
+  const e2e = of(r.sustained, (x) => x.eventsPerSecond);
+  const published = of(r.sustained, (x) => x.publishedPerSecond);
+  const ratioInflux = e2e.median / r.ceilings.influxPointsPerSecond.median;
+  const ratioBaseline = e2e.median / r.baselineEventsPerSecond.median;
+  const p99 = of(r.latency, (x) => x.p99Ms);
+  const readerWorst = Math.max(...r.reader.map((t) => t.sequential.p99Ms));
+  const readerWorstConcurrent = Math.max(...r.reader.map((t) => t.concurrent.p99Ms));
+  const overloadRss = of(r.overload, (x) => x.writerPeakRssBytes);
+  const lost = [...r.sustained, ...r.overload].reduce((sum, x) => sum + Math.max(0, x.missing), 0);
+  const clean = of(r.invalidMix.clean, (x) => x.validPerSecond);
+  const mixed = of(r.invalidMix.mixed, (x) => x.validPerSecond);
+
+  const targets = [
+    [
+      "End-to-end ≥ 50,000 events/s, zero loss",
+      `${n(e2e.median)} events/s, ${lost} lost`,
+      verdict(e2e.median >= 50_000 && lost === 0),
+    ],
+    ["End-to-end ≥ 0.3 × InfluxDB raw ceiling", `${n(ratioInflux, 2)} ×`, verdict(ratioInflux >= 0.3)],
+    [
+      "Publish-to-queryable p99 ≤ 1 s at 10,000 events/s",
+      `${n(p99.median)} ms at ${n(of(r.latency, (x) => x.loadPerSecond).median)} events/s`,
+      verdict(p99.median <= 1_000),
+    ],
+    [
+      "Reader p99 ≤ 50 ms at every threshold (one request at a time)",
+      `worst ${n(readerWorst, 1)} ms`,
+      verdict(readerWorst <= 50),
+    ],
+    [
+      "Writer peak RSS ≤ 256 MB under 2× overload, nothing lost",
+      `${mb(overloadRss.max)} peak`,
+      verdict(overloadRss.max <= 256 * 1_048_576 && r.overload.every((x) => x.missing === 0)),
+    ],
+    ["≥ 50 × the one-write-per-event baseline", `${n(ratioBaseline)} ×`, verdict(ratioBaseline >= 50)],
+  ];
+
+  const lines = [
+    "# Vigil benchmarks",
+    "",
+    `Produced by \`pnpm bench${r.mode === "quick" ? " --quick" : ""}\` on ${r.machine.date} at commit \`${r.machine.commit}\`. ` +
+      `Each figure is the median of ${r.plan.runs} run(s), with (min – max).`,
+    "",
+    "## Machine",
+    "",
+    "| | |",
+    "|---|---|",
+    `| Cores | ${r.machine.cores} × ${r.machine.cpu} |`,
+    `| Memory | ${n(Number(r.machine.memoryBytes) / 2 ** 30, 1)} GiB |`,
+    `| Node | ${r.machine.node} |`,
+    `| nats-server | ${r.machine.natsServer} |`,
+    `| InfluxDB | ${r.machine.influxdb} |`,
+    "",
+    "NATS, InfluxDB, the services and the load generator all share these cores, as in the tests.",
+    "",
+    "## Targets",
+    "",
+    "| Target | Measured | |",
+    "|---|---|---|",
+    ...targets.map((row) => `| ${row.join(" | ")} |`),
+    "",
+    "## Ceilings and baseline (same run)",
+    "",
+    "| What | Rate |",
+    "|---|---|",
+    `| InfluxDB raw ingest (pre-built line protocol, batches of 5,000, 2 in flight) | ${cell(r.ceilings.influxPointsPerSecond)} points/s |`,
+    `| NATS core transport (no persistence) | ${cell(r.ceilings.natsMessagesPerSecond)} msgs/s |`,
+    `| JetStream confirmed publish (1,000 in flight) | ${cell(r.ceilings.jetStreamPublishPerSecond)} msgs/s |`,
+    `| JetStream pull consume, ack each | ${cell(r.ceilings.jetStreamConsumePerSecond)} msgs/s |`,
+    `| Baseline: one InfluxDB write and one ack per event | ${cell(r.baselineEventsPerSecond, 1)} events/s |`,
+    "",
+    `## 1. Sustained end-to-end (${r.plan.sustainedSeconds} s, confirmed publishes, ack after write)`,
+    "",
+    "| | |",
+    "|---|---|",
+    `| Stored | ${cell(e2e)} events/s |`,
+    `| Published (confirmed by JetStream) | ${cell(published)} events/s |`,
+    `| Ratio to InfluxDB raw ceiling | ${n(ratioInflux, 2)} × |`,
+    `| Ratio to baseline | ${n(ratioBaseline)} × |`,
+    `| Loss check (confirmed − stored, after drain) | ${r.sustained.map((x) => `${n(x.confirmed)} − ${n(x.stored)} = ${x.missing}`).join("; ")} |`,
+    "",
+    `## 2. Publish-to-queryable latency (load ${r.plan.latencyRate} events/s, ${r.plan.latencySeconds} s)`,
+    "",
+    "| p50 | p99 | max | probes seen |",
+    "|---|---|---|---|",
+    `| ${cell(
+      of(r.latency, (x) => x.p50Ms),
+      0,
+      " ms",
+    )} | ${cell(p99, 0, " ms")} | ${cell(
+      of(r.latency, (x) => x.maxMs),
+      0,
+      " ms",
+    )} | ${r.latency.map((x) => `${x.seen}/${x.probes}`).join(", ")} |`,
+    "",
+    `## 3. Reader latency, last 10 events above a threshold (${n(r.history.events)} events over 30 days)`,
+    "",
+    `History loaded at ${n(r.history.loadPointsPerSecond)} points/s. Latency is measured at the client, through NATS and the reader.`,
+    "",
+    "| minCriticality | events returned | p50 sequential | p99 sequential | p50, 100 in flight | p99, 100 in flight |",
+    "|---|---|---|---|---|---|",
+    ...r.reader.map(
+      (t) =>
+        `| ${t.minCriticality} | ${t.matches} | ${n(t.sequential.p50Ms, 1)} ms | ${n(t.sequential.p99Ms, 1)} ms | ${n(t.concurrent.p50Ms, 1)} ms | ${n(t.concurrent.p99Ms, 1)} ms |`,
+    ),
+    "",
+    `Worst p99 with 100 requests in flight: ${n(readerWorstConcurrent, 1)} ms.`,
+    "",
+    "## 4. Writer cost",
+    "",
+    "| Load | CPU per event | Peak RSS | Lost |",
+    "|---|---|---|---|",
+    `| Sustained (figure 1) | ${cell(
+      of(r.sustained, (x) => x.writerCpuMicrosPerEvent),
+      1,
+      " µs",
+    )} | ${mb(of(r.sustained, (x) => x.writerPeakRssBytes).max)} | ${r.sustained.reduce((s, x) => s + x.missing, 0)} |`,
+    `| Overload: backlog of ${n(r.overload[0]?.valid ?? 0)} events waiting (2× the sustained rate for ${r.plan.overloadSeconds} s) | ${cell(
+      of(r.overload, (x) => x.writerCpuMicrosPerEvent),
+      1,
+      " µs",
+    )} | ${mb(overloadRss.max)} | ${r.overload.reduce((s, x) => s + x.missing, 0)} |`,
+    "",
+    "## 5. Cost of bad input (backlog drain, 20% invalid)",
+    "",
+    "| Backlog | Valid events stored/s | Dead-lettered |",
+    "|---|---|---|",
+    `| ${n(r.plan.mixBacklog)} valid | ${cell(clean)} | 0 |`,
+    `| ${n(r.plan.mixBacklog)} with 20% invalid | ${cell(mixed)} | ${r.invalidMix.mixed.map((x) => n(x.deadLettered)).join(", ")} |`,
+    "",
+    `Valid throughput with 20% invalid input is ${n((mixed.median / clean.median) * 100)}% of the all-valid rate.`,
+    "",
+  ];
+  const summary = targets.map((row) => `${row[2] === "met" ? "✓" : "✗"} ${row[0]}: ${row[1]}`).join("\n");
+  return { markdown: lines.join("\n"), summary };
+};

@@ -1,0 +1,164 @@
+/**
+ * `pnpm bench [--quick]`: measures the pipeline on this machine against ceilings and a baseline
+ * measured in the same run. The full run writes BENCHMARKS.md and bench/results.json; the quick
+ * smoke run (CI) writes to .vigil/bench/ and fails only when a pipeline figure shows loss.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { startInfluxd, startNatsServer } from "@vigil/testing";
+import { oneWritePerEventBaseline } from "./baseline.js";
+import { influxIngestCeiling, jetStreamCeilings, natsTransportCeiling } from "./ceilings.js";
+import { drainBacklog, publishToQueryable, sustainedEndToEnd } from "./pipeline.js";
+import { loadHistory, readerLatency } from "./reader-latency.js";
+import { type BenchPlan, type Results, renderReport } from "./report.js";
+import { repeat, summarise } from "./stats.js";
+
+const quick = process.argv.includes("--quick");
+const plan: BenchPlan = quick
+  ? {
+      runs: 1,
+      influxPoints: 100_000,
+      natsMessages: 200_000,
+      jsMessages: 50_000,
+      baselineEvents: 300,
+      sustainedSeconds: 5,
+      latencySeconds: 5,
+      latencyRate: 2_000,
+      historyEvents: 100_000,
+      sequentialRequests: 20,
+      concurrentRequests: 200,
+      overloadSeconds: 5,
+      mixBacklog: 20_000,
+    }
+  : {
+      runs: 3,
+      influxPoints: 1_000_000,
+      natsMessages: 2_000_000,
+      jsMessages: 300_000,
+      baselineEvents: 2_000,
+      sustainedSeconds: 60,
+      latencySeconds: 30,
+      latencyRate: 10_000,
+      historyEvents: 10_000_000,
+      sequentialRequests: 200,
+      concurrentRequests: 2_000,
+      overloadSeconds: 60,
+      mixBacklog: 300_000,
+    };
+
+const version = (command: string, args: string[]): string => {
+  try {
+    return execFileSync(command, args, { encoding: "utf8" }).trim().split("\n")[0] ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+};
+
+const log = (text: string) => console.log(`[bench] ${text}`);
+
+const main = async () => {
+  const startedAt = new Date();
+  const influxd = await startInfluxd("bench");
+  let databases = 0;
+  const context = {
+    influxd,
+    nextDatabase: async () => {
+      const name = `run_${++databases}`;
+      await influxd.createDatabase(name);
+      return name;
+    },
+  };
+  try {
+    log(`${quick ? "quick" : "full"} run: ceilings`);
+    const influxCeiling = await repeat(plan.runs, async () =>
+      influxIngestCeiling(influxd.client("writer", await context.nextDatabase()), plan.influxPoints),
+    );
+    const nats = await startNatsServer();
+    const natsCeiling = await repeat(plan.runs, () => natsTransportCeiling(nats.url, plan.natsMessages));
+    const jsRuns = [];
+    for (let run = 0; run < plan.runs; run++) jsRuns.push(await jetStreamCeilings(nats.url, plan.jsMessages));
+    log("baseline: one write per event");
+    const baseline = await repeat(plan.runs, async () =>
+      oneWritePerEventBaseline(nats.url, influxd.client("writer", await context.nextDatabase()), plan.baselineEvents),
+    );
+    await nats.dispose();
+
+    log(`figure 1: sustained end-to-end for ${plan.sustainedSeconds}s`);
+    const sustained = [];
+    for (let run = 0; run < plan.runs; run++) sustained.push(await sustainedEndToEnd(context, plan.sustainedSeconds));
+
+    log(`figure 2: publish-to-queryable at ${plan.latencyRate}/s`);
+    const latency = [];
+    for (let run = 0; run < plan.runs; run++)
+      latency.push(await publishToQueryable(context, plan.latencyRate, plan.latencySeconds));
+
+    log(`figure 3: reader latency over ${plan.historyEvents} events spread over 30 days`);
+    const history = await context.nextDatabase();
+    const historyRate = await loadHistory(influxd.client("writer", history), plan.historyEvents);
+    const reader = await readerLatency(influxd, history, plan.sequentialRequests, plan.concurrentRequests);
+
+    const sustainedRate = summarise(sustained.map((r) => r.eventsPerSecond)).median;
+    const overloadBacklog = Math.max(20_000, Math.round(2 * sustainedRate * plan.overloadSeconds));
+    log(
+      `figure 4: writer under a backlog of ${overloadBacklog} events (2x the sustained rate for ${plan.overloadSeconds}s)`,
+    );
+    const overload = [];
+    for (let run = 0; run < plan.runs; run++) overload.push(await drainBacklog(context, overloadBacklog, 0));
+
+    log("figure 5: 20% invalid messages");
+    const clean = [];
+    const mixed = [];
+    for (let run = 0; run < plan.runs; run++) {
+      clean.push(await drainBacklog(context, plan.mixBacklog, 0));
+      mixed.push(await drainBacklog(context, plan.mixBacklog, 0.2));
+    }
+
+    const results: Results = {
+      mode: quick ? "quick" : "full",
+      machine: {
+        cores: cpus().length,
+        cpu: cpus()[0]?.model ?? "unknown",
+        memoryBytes: totalmem(),
+        node: process.version,
+        natsServer: version("nats-server", ["--version"]),
+        influxdb: version("influxd", ["version"]),
+        commit: version("git", ["rev-parse", "--short", "HEAD"]),
+        date: startedAt.toISOString(),
+      },
+      plan,
+      ceilings: {
+        influxPointsPerSecond: influxCeiling,
+        natsMessagesPerSecond: natsCeiling,
+        jetStreamPublishPerSecond: summarise(jsRuns.map((r) => r.publish)),
+        jetStreamConsumePerSecond: summarise(jsRuns.map((r) => r.consume)),
+      },
+      baselineEventsPerSecond: baseline,
+      sustained,
+      latency,
+      history: { events: plan.historyEvents, loadPointsPerSecond: historyRate },
+      reader,
+      overload,
+      invalidMix: { clean, mixed },
+    };
+    const report = renderReport(results);
+    const dir = quick ? ".vigil/bench" : ".";
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(`${dir}/BENCHMARKS.md`, report.markdown);
+    writeFileSync(quick ? `${dir}/results.json` : "bench/results.json", `${JSON.stringify(results, null, 2)}\n`);
+    console.log(report.summary);
+    log(`report written to ${dir}/BENCHMARKS.md`);
+    const lost = [...sustained, ...overload, ...clean, ...mixed].filter((r) => r.missing !== 0);
+    if (lost.length > 0) {
+      console.error(`[bench] LOSS: ${lost.length} run(s) did not store every event`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await influxd.dispose();
+  }
+};
+
+main().catch((err: unknown) => {
+  console.error(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exit(1);
+});

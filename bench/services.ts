@@ -1,0 +1,53 @@
+import type { InfluxConfig } from "@vigil/influx";
+import { freePort, type ManagedProcess, spawnManaged, waitFor } from "@vigil/testing";
+
+/** Environment that points a service at the bench's servers. */
+export const serviceEnv = (natsUrl: string, influx: InfluxConfig | undefined, extra: Record<string, string>) => ({
+  PATH: process.env.PATH ?? "",
+  NATS_URL: natsUrl,
+  LOG_LEVEL: "warn",
+  OPS_HOST: "127.0.0.1",
+  ...(influx === undefined
+    ? {}
+    : {
+        INFLUX_URL: influx.url,
+        INFLUX_DATABASE: influx.database,
+        ...(influx.auth.kind === "basic"
+          ? { INFLUX_USERNAME: influx.auth.username, INFLUX_PASSWORD: influx.auth.password }
+          : {}),
+      }),
+  ...extra,
+});
+
+/** A service started from its built `dist/main.js`, with its operations port. */
+export interface RunningService {
+  readonly process: ManagedProcess;
+  readonly pid: number;
+  readonly opsUrl: string;
+  /** Current value of one metric (summed over label sets), scraped from `/metrics`. */
+  metric(name: string): Promise<number>;
+}
+
+/** Starts `services/<name>/dist/main.js` and waits until its operations endpoint reports ready. */
+export const startService = async (name: string, env: Record<string, string>): Promise<RunningService> => {
+  const port = await freePort();
+  const proc = spawnManaged(process.execPath, [`services/${name}/dist/main.js`], { ...env, OPS_PORT: String(port) });
+  const opsUrl = `http://127.0.0.1:${port}`;
+  await waitFor(`${name} to be ready`, async () => {
+    if (proc.child.exitCode !== null) throw new Error(`${name} exited: ${proc.output()}`);
+    return (await fetch(`${opsUrl}/readyz`)).ok;
+  });
+  return {
+    process: proc,
+    pid: proc.child.pid as number,
+    opsUrl,
+    async metric(metric) {
+      const text = await (await fetch(`${opsUrl}/metrics`)).text();
+      let total = 0;
+      for (const line of text.split("\n")) {
+        if (line.startsWith(`${metric} `) || line.startsWith(`${metric}{`)) total += Number(line.split(" ").at(-1));
+      }
+      return total;
+    },
+  };
+};
