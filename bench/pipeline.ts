@@ -19,10 +19,10 @@ import {
   encodeEvent,
   encodeJson,
 } from "@vigil/shared";
-import { type Influxd, type NatsServer, startNatsServer, waitFor } from "@vigil/testing";
+import { type Influxd, type NatsServer, serviceEnv, startNatsServer, startService, waitFor } from "@vigil/testing";
 import { syntheticEvent } from "./fixtures.js";
 import { cpuMicros, peakRssBytes } from "./process-stats.js";
-import { serviceEnv, startService } from "./services.js";
+
 import { percentile } from "./stats.js";
 
 /** Servers and settings shared by the pipeline figures. */

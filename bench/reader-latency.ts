@@ -2,8 +2,8 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { connect } from "@nats-io/transport-node";
 import { encodePoints, type InfluxClient } from "@vigil/influx";
 import { decodeQueryReply, EVENTS_QUERY_SUBJECT, encodeJson, type SecurityEvent } from "@vigil/shared";
-import { type Influxd, startNatsServer } from "@vigil/testing";
-import { serviceEnv, startService } from "./services.js";
+import { type Influxd, serviceEnv, startNatsServer, startService } from "@vigil/testing";
+
 import { percentile } from "./stats.js";
 
 /** Share of stored events at each criticality 0..10 (skewed to low, as real alert streams are). */

@@ -4,3 +4,5 @@ export type { NatsServer, NatsServerOptions } from "./nats-server.js";
 export { startNatsServer } from "./nats-server.js";
 export type { ManagedProcess } from "./process.js";
 export { freePort, spawnManaged, waitFor } from "./process.js";
+export type { RunningService } from "./services.js";
+export { serviceEnv, startService } from "./services.js";

@@ -1,7 +1,11 @@
+import { fileURLToPath } from "node:url";
 import type { InfluxConfig } from "@vigil/influx";
-import { freePort, type ManagedProcess, spawnManaged, waitFor } from "@vigil/testing";
+import { freePort, type ManagedProcess, spawnManaged, waitFor } from "./process.js";
 
-/** Environment that points a service at the bench's servers. */
+/** The repository root, so services start the same way from any working directory. */
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+
+/** Environment that points a service at local servers; `extra` adds or overrides variables. */
 export const serviceEnv = (natsUrl: string, influx: InfluxConfig | undefined, extra: Record<string, string>) => ({
   PATH: process.env.PATH ?? "",
   NATS_URL: natsUrl,
@@ -28,10 +32,16 @@ export interface RunningService {
   metric(name: string): Promise<number>;
 }
 
-/** Starts `services/<name>/dist/main.js` and waits until its operations endpoint reports ready. */
+/**
+ * Starts `services/<name>/dist/main.js` (run `pnpm build` first) with `env` and a free operations
+ * port, and waits until its `/readyz` answers 200.
+ */
 export const startService = async (name: string, env: Record<string, string>): Promise<RunningService> => {
   const port = await freePort();
-  const proc = spawnManaged(process.execPath, [`services/${name}/dist/main.js`], { ...env, OPS_PORT: String(port) });
+  const proc = spawnManaged(process.execPath, [`${ROOT}services/${name}/dist/main.js`], {
+    ...env,
+    OPS_PORT: String(port),
+  });
   const opsUrl = `http://127.0.0.1:${port}`;
   await waitFor(`${name} to be ready`, async () => {
     if (proc.child.exitCode !== null) throw new Error(`${name} exited: ${proc.output()}`);
