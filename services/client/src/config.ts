@@ -1,0 +1,182 @@
+import { durationVar, NATS_SECRETS, NatsEnv, parseDuration, parseEnv } from "@vigil/runtime";
+import { DEFAULT_QUERY_LIMIT, type EventsQuery, MAX_QUERY_LIMIT } from "@vigil/shared";
+import { z } from "zod";
+
+/** A command-line flag is unknown, misses its value, or has a bad one. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+/** An integer given as text, bounded to `[min, max]`, with one message that names the bounds. */
+const integerText = (min: number, max: number) => {
+  const expected =
+    min === Number.MIN_SAFE_INTEGER ? "expected an integer such as 5" : `expected an integer from ${min} to ${max}`;
+  return z.string().transform((text, ctx) => {
+    const value = /^[+-]?\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      ctx.addIssue({ code: "custom", message: `${expected}, got "${text}"` });
+      return z.NEVER;
+    }
+    return value;
+  });
+};
+
+/** Most and least time between repeated queries. */
+const REPEAT_RANGE_MS = { min: 100, max: 86_400_000 };
+
+/** `0` (run once) or a duration such as `5s`. */
+const repeatText = z.string().transform((text, ctx) => {
+  if (text.trim() === "0") return 0;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < REPEAT_RANGE_MS.min || ms > REPEAT_RANGE_MS.max) {
+    ctx.addIssue({
+      code: "custom",
+      message: `expected 0 (run once) or a duration from 100ms to 24h such as 5s or 1m, got "${text}"`,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const FIELDS = {
+  minCriticality: integerText(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+  limit: integerText(1, MAX_QUERY_LIMIT),
+  repeat: repeatText,
+};
+
+/** The client's own variables (the NATS ones come from `NatsEnv`). */
+export const ClientEnv = z.object({
+  /** Threshold: only events with a criticality strictly above it are shown. Required unless `--min-criticality`. */
+  CLIENT_MIN_CRITICALITY: FIELDS.minCriticality.optional(),
+  /** How many events to ask for. */
+  CLIENT_LIMIT: FIELDS.limit.default(DEFAULT_QUERY_LIMIT),
+  /** How long to wait for the reader's answer. */
+  CLIENT_TIMEOUT: durationVar("10s", 100, 600_000),
+  /** Ask again every this long; `0` asks once. */
+  CLIENT_REPEAT: FIELDS.repeat.default(0),
+  CLIENT_OUTPUT: z.enum(["table", "json"]).default("table"),
+  /** Set (to anything) to keep colour codes off even on a terminal; see no-color.org. */
+  NO_COLOR: z.string().optional(),
+});
+export type ClientEnv = z.infer<typeof ClientEnv>;
+
+// NatsEnv refines across its fields, so it is intersected rather than spread.
+const Env = NatsEnv.and(ClientEnv);
+
+/** How one run of the client behaves. */
+export interface ClientSettings {
+  readonly nats: NatsEnv;
+  readonly query: EventsQuery;
+  readonly timeoutMs: number;
+  /** Milliseconds between queries; 0 asks once. */
+  readonly repeatMs: number;
+  readonly output: "table" | "json";
+  /** False when `NO_COLOR` is set; colour is used only on a terminal anyway. */
+  readonly colorAllowed: boolean;
+}
+
+/** The flags as given, before validation. */
+export interface Flags {
+  readonly json?: boolean;
+  readonly help?: boolean;
+  readonly every?: string;
+  readonly minCriticality?: string;
+  readonly limit?: string;
+}
+
+const VALUE_FLAGS = { "--every": "every", "--min-criticality": "minCriticality", "--limit": "limit" } as const;
+const SWITCHES = { "--json": "json", "--help": "help", "-h": "help" } as const;
+
+/** Splits the command line into flags; throws a {@link UsageError} naming the first wrong argument. */
+export const parseArguments = (argv: readonly string[]): Flags => {
+  const flags: { -readonly [Key in keyof Flags]: Flags[Key] } = {};
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] as string;
+    const equals = arg.startsWith("--") ? arg.indexOf("=") : -1;
+    const name = equals > 0 ? arg.slice(0, equals) : arg;
+    if (Object.hasOwn(SWITCHES, name)) {
+      if (equals > 0) throw new UsageError(`${name} takes no value`);
+      flags[SWITCHES[name as keyof typeof SWITCHES]] = true;
+      continue;
+    }
+    if (Object.hasOwn(VALUE_FLAGS, name)) {
+      const value = equals > 0 ? arg.slice(equals + 1) : argv[++index];
+      if (value === undefined) throw new UsageError(`${name} needs a value; see --help`);
+      flags[VALUE_FLAGS[name as keyof typeof VALUE_FLAGS]] = value;
+      continue;
+    }
+    throw new UsageError(
+      arg.startsWith("-") ? `unknown flag ${name}; see --help` : `unexpected argument "${arg}"; see --help`,
+    );
+  }
+  return flags;
+};
+
+/** What the command line asks for: the usage text, or a run with these settings. */
+export type Invocation = { readonly help: true } | { readonly help: false; readonly settings: ClientSettings };
+
+/**
+ * Resolves the settings from the command line and the environment, flags winning over variables.
+ * Throws a {@link UsageError} naming the flag, or a `ConfigError` naming the variable, that is wrong.
+ */
+export const loadSettings = (argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Invocation => {
+  const flags = parseArguments(argv);
+  if (flags.help === true) return { help: true };
+  // A variable that a flag overrides is ignored, so that a flag can fix a bad variable.
+  const remaining: NodeJS.ProcessEnv = { ...env };
+  if (flags.minCriticality !== undefined) delete remaining.CLIENT_MIN_CRITICALITY;
+  if (flags.limit !== undefined) delete remaining.CLIENT_LIMIT;
+  if (flags.every !== undefined) delete remaining.CLIENT_REPEAT;
+  const parsed = parseEnv(Env, remaining, NATS_SECRETS);
+  const minCriticality = flag("--min-criticality", FIELDS.minCriticality, flags.minCriticality);
+  const threshold = minCriticality ?? parsed.CLIENT_MIN_CRITICALITY;
+  if (threshold === undefined) {
+    throw new UsageError(
+      "CLIENT_MIN_CRITICALITY is not set: give the threshold (events above it are shown) in it or in --min-criticality",
+    );
+  }
+  return {
+    help: false,
+    settings: Object.freeze({
+      nats: parsed,
+      query: Object.freeze({
+        minCriticality: threshold,
+        limit: flag("--limit", FIELDS.limit, flags.limit) ?? parsed.CLIENT_LIMIT,
+      }),
+      timeoutMs: parsed.CLIENT_TIMEOUT,
+      repeatMs: flag("--every", FIELDS.repeat, flags.every) ?? parsed.CLIENT_REPEAT,
+      output: flags.json === true ? "json" : parsed.CLIENT_OUTPUT,
+      colorAllowed: parsed.NO_COLOR === undefined,
+    }),
+  };
+};
+
+const flag = <T>(name: string, field: z.ZodType<T, string>, value: string | undefined): T | undefined => {
+  if (value === undefined) return undefined;
+  const parsed = field.safeParse(value);
+  if (!parsed.success) throw new UsageError(`${name}: ${parsed.error.issues.map((issue) => issue.message).join("; ")}`);
+  return parsed.data;
+};
+
+/** The text of `--help`. */
+export const USAGE = `Usage: vigil-client [--min-criticality <n>] [--limit <n>] [--every <duration>] [--json] [--help]
+
+Asks a Vigil reader over NATS for the newest events whose criticality is strictly above a
+threshold, and prints them as a table (or as JSON).
+
+Flags (each overrides its variable):
+  --min-criticality <n>  threshold, an integer                      CLIENT_MIN_CRITICALITY (required)
+  --limit <n>            how many events, 1 to ${MAX_QUERY_LIMIT}                  CLIENT_LIMIT (default ${DEFAULT_QUERY_LIMIT})
+  --every <duration>     ask again every <duration> (e.g. 5s); 0 = once CLIENT_REPEAT (default 0)
+  --json                 print the events as JSON                   CLIENT_OUTPUT=json (default table)
+  --help                 print this text
+
+Other variables: CLIENT_TIMEOUT (how long to wait for an answer, default 10s), NATS_URL,
+NATS_USER/NATS_PASSWORD, NATS_TOKEN, NATS_TLS_CA_FILE, NATS_CONNECT_TIMEOUT_MS, NO_COLOR.
+
+Exit codes: 0 success (also: no matching events, or stopped by SIGINT/SIGTERM)
+            1 unexpected failure (e.g. a reply that does not follow the contract)
+            2 bad setting or flag
+            3 no answer: NATS unreachable, no reader answering, or no reply within CLIENT_TIMEOUT
+            4 the reader answered with an error (its code and message are printed)
+With --every, failures do not exit: each failed attempt prints one line and the client keeps asking.`;

@@ -1,0 +1,97 @@
+import { decodeEventRows, type InfluxClient, InfluxUnavailableError, latestEventsStatement } from "@vigil/influx";
+import type { Logger } from "@vigil/runtime";
+import { decodeQuery, type ErrorReply, type EventsQueryReply, errorReply } from "@vigil/shared";
+import { type ConcurrencyLimit, OverloadedError } from "./concurrency-limit.js";
+
+/** No answer came within the reader's query timeout (waiting for a slot included). */
+export class QueryTimeoutError extends Error {
+  override readonly name = "QueryTimeoutError";
+}
+
+/** What {@link answerQuery} needs. */
+export interface QueryDeps {
+  /** Client with read access to the events database. */
+  readonly influx: InfluxClient;
+  /** Bounds the queries sent to InfluxDB at once, and the requests waiting for one. */
+  readonly limit: ConcurrencyLimit;
+  /** Longest a request may take, queueing included, before it is answered with an error. */
+  readonly timeoutMs: number;
+  readonly log: Logger;
+  /** Told after every InfluxDB query whether InfluxDB answered, for readiness. */
+  readonly onStorage?: (reachable: boolean) => void;
+}
+
+/** The reply to send, already classified as success or error. */
+export type QueryAnswer =
+  | { readonly ok: true; readonly reply: EventsQueryReply }
+  | { readonly ok: false; readonly reply: ErrorReply };
+
+/**
+ * Answers one `events.query` request payload. Never throws: every failure becomes an error reply,
+ * and only failures that are not the requester's or the storage's fault are logged as errors.
+ */
+export const answerQuery = async (payload: Uint8Array, deps: QueryDeps): Promise<QueryAnswer> => {
+  const decoded = decodeQuery(payload);
+  if (!decoded.ok) return { ok: false, reply: decoded.error };
+  const { minCriticality, limit } = decoded.query;
+  const bound = latestEventsStatement(minCriticality, limit);
+  // No criticality can be above the threshold: InfluxDB has nothing to say.
+  if (bound === undefined) return { ok: true, reply: { events: [] } };
+
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new QueryTimeoutError(`no answer from InfluxDB within ${deps.timeoutMs}ms`)),
+    deps.timeoutMs,
+  );
+  try {
+    const query = async () => {
+      try {
+        const series = await deps.influx.query(bound.statement, bound.params);
+        deps.onStorage?.(true);
+        return series;
+      } catch (err) {
+        if (err instanceof InfluxUnavailableError) deps.onStorage?.(false);
+        throw err;
+      }
+    };
+    const series = await untilAborted(deps.limit.run(query, controller.signal), controller.signal);
+    const events = decodeEventRows(series, (row, reason) =>
+      deps.log.warn({ row, reason }, "skipped a stored point that is not a valid event"),
+    );
+    return { ok: true, reply: { events } };
+  } catch (err) {
+    return { ok: false, reply: describeFailure(err, deps.log) };
+  } finally {
+    clearTimeout(timer);
+  }
+};
+
+const describeFailure = (err: unknown, log: Logger): ErrorReply => {
+  if (err instanceof OverloadedError) {
+    log.debug({ err }, "refused a query: reader overloaded");
+    return errorReply("STORAGE_UNAVAILABLE", `reader overloaded (${err.message}); retry later`);
+  }
+  if (err instanceof QueryTimeoutError) {
+    log.warn({ err }, "query timed out");
+    return errorReply("STORAGE_UNAVAILABLE", `${err.message}; retry later`);
+  }
+  if (err instanceof InfluxUnavailableError) {
+    log.warn({ err }, "InfluxDB is unavailable");
+    // The detail (InfluxDB's address, its status) is for the operator's log, not for the requester.
+    return errorReply("STORAGE_UNAVAILABLE", "InfluxDB is unavailable; retry later");
+  }
+  log.error({ err }, "query failed");
+  return errorReply("INTERNAL", "the reader failed to answer; see its log");
+};
+
+/** Settles like `work`, or rejects with the abort reason as soon as `signal` aborts. */
+const untilAborted = <T>(work: Promise<T>, signal: AbortSignal): Promise<T> => {
+  // Once aborted, the outcome of `work` matters to nobody; keep its rejection from going unhandled.
+  work.catch(() => {});
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+};

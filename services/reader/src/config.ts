@@ -1,0 +1,70 @@
+import { type InfluxConfig, InfluxEnv, influxConfigFromEnv } from "@vigil/influx";
+import { durationVar, intVar, LogLevel, NATS_SECRETS, NatsEnv, OpsEnv, parseEnv } from "@vigil/runtime";
+import { z } from "zod";
+
+/** Settings only the reader has. */
+export const ReaderEnv = z.object({
+  LOG_LEVEL: LogLevel.default("info"),
+  /**
+   * Longest a request waits for its answer, queueing included; also the timeout of every
+   * InfluxDB request the reader makes. Keep it below the clients' request timeout so that a slow
+   * InfluxDB yields an error reply rather than a client-side timeout.
+   */
+  READER_QUERY_TIMEOUT: durationVar("5s", 100, 600_000),
+  /** Queries sent to InfluxDB at once by one reader. */
+  READER_MAX_CONCURRENT: intVar(32, 1, 10_000),
+  /** Requests waiting for a free query slot; beyond it the reader answers "reader overloaded". */
+  READER_MAX_QUEUED: intVar(1_000, 0, 1_000_000),
+  /** How often InfluxDB is pinged to keep readiness current between queries. */
+  READER_HEALTH_INTERVAL: durationVar("10s", 100, 3_600_000),
+  /** How long stopping (finish in-flight requests, drain NATS) may take before the process exits anyway. */
+  READER_SHUTDOWN_TIMEOUT: durationVar("15s", 1_000, 600_000),
+});
+export type ReaderEnv = z.infer<typeof ReaderEnv>;
+
+// NatsEnv and InfluxEnv refine across their fields, so they are intersected rather than spread.
+const Env = NatsEnv.and(InfluxEnv).and(OpsEnv).and(ReaderEnv);
+
+/** The reader's own behaviour, independent of where its dependencies live. */
+export interface ReaderSettings {
+  /** Reported by `$SRV.INFO` and `$SRV.PING`. */
+  readonly version: string;
+  readonly queryTimeoutMs: number;
+  readonly maxConcurrent: number;
+  readonly maxQueued: number;
+  readonly healthIntervalMs: number;
+}
+
+/** Everything the reader needs, parsed once. */
+export interface ReaderConfig {
+  readonly logLevel: LogLevel;
+  readonly nats: NatsEnv;
+  readonly ops: OpsEnv;
+  readonly influx: InfluxConfig;
+  readonly settings: ReaderSettings;
+  readonly shutdownTimeoutMs: number;
+}
+
+/** The version the reader reports to NATS service discovery. */
+export const READER_VERSION = "0.1.0";
+
+/** Reads the configuration from `env`; throws a `ConfigError` naming every variable that is wrong. */
+export const loadConfig = (env: NodeJS.ProcessEnv = process.env): ReaderConfig => {
+  const parsed = parseEnv(Env, env, [...NATS_SECRETS, "INFLUX_TOKEN", "INFLUX_PASSWORD"]);
+  return Object.freeze({
+    logLevel: parsed.LOG_LEVEL,
+    nats: parsed,
+    ops: parsed,
+    // One timeout for every InfluxDB request of the reader, so that no query outlives the answer
+    // already sent for it; INFLUX_TIMEOUT_MS is therefore not used by the reader.
+    influx: { ...influxConfigFromEnv(parsed), timeoutMs: parsed.READER_QUERY_TIMEOUT },
+    settings: Object.freeze({
+      version: READER_VERSION,
+      queryTimeoutMs: parsed.READER_QUERY_TIMEOUT,
+      maxConcurrent: parsed.READER_MAX_CONCURRENT,
+      maxQueued: parsed.READER_MAX_QUEUED,
+      healthIntervalMs: parsed.READER_HEALTH_INTERVAL,
+    }),
+    shutdownTimeoutMs: parsed.READER_SHUTDOWN_TIMEOUT,
+  });
+};

@@ -1,0 +1,12 @@
+export type { QueryAnswer, QueryDeps } from "./answer-query.js";
+export { answerQuery, QueryTimeoutError } from "./answer-query.js";
+export type { ConcurrencyLimit } from "./concurrency-limit.js";
+export { createConcurrencyLimit, OverloadedError } from "./concurrency-limit.js";
+export type { ReaderConfig, ReaderSettings } from "./config.js";
+export { loadConfig, READER_VERSION, ReaderEnv } from "./config.js";
+export type { ReaderMetrics } from "./metrics.js";
+export { createReaderMetrics } from "./metrics.js";
+export type { Reader, ReaderDeps } from "./reader.js";
+export { startReader } from "./reader.js";
+export type { StorageHealth } from "./storage-health.js";
+export { watchStorage } from "./storage-health.js";

@@ -1,0 +1,38 @@
+import { createInfluxClient } from "@vigil/influx";
+import { connectNats, createLogger, createMetricsRegistry, runService, startOpsServer } from "@vigil/runtime";
+import { READER_SERVICE } from "@vigil/shared";
+import { loadConfig, type ReaderConfig } from "./config.js";
+import { startReader } from "./reader.js";
+
+let config: ReaderConfig;
+try {
+  config = loadConfig();
+} catch (err) {
+  createLogger(READER_SERVICE).fatal({ err }, (err as Error).message);
+  process.exit(1);
+}
+const log = createLogger(READER_SERVICE, config.logLevel);
+
+await runService(log, {
+  shutdownTimeoutMs: config.shutdownTimeoutMs,
+  async start() {
+    const registry = createMetricsRegistry(READER_SERVICE);
+    const influx = createInfluxClient(config.influx);
+    let natsConnected = false;
+    const nc = await connectNats(config.nats, READER_SERVICE, log.child({ module: "nats" }), (connected) => {
+      natsConnected = connected;
+    });
+    const reader = await startReader({ nc, influx, log, registry }, config.settings);
+    const ops = await startOpsServer(
+      config.ops,
+      registry,
+      { nats: () => natsConnected, influxdb: reader.storageReachable },
+      log.child({ module: "ops" }),
+    );
+    return async () => {
+      await reader.stop();
+      await nc.drain();
+      await ops.close();
+    };
+  },
+});

@@ -1,0 +1,57 @@
+import type { QueryErrorCode } from "@vigil/shared";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { ConcurrencyLimit } from "./concurrency-limit.js";
+
+/** The reader's Prometheus metrics. */
+export interface ReaderMetrics {
+  /** Counts one answered request: its outcome, its error code when it failed, and how long it took. */
+  observe(seconds: number, code?: QueryErrorCode): void;
+}
+
+/** Registers the reader's metrics on `registry`; the gauges read `limit` when scraped. */
+export const createReaderMetrics = (registry: Registry, limit: ConcurrencyLimit): ReaderMetrics => {
+  const queries = new Counter({
+    name: "vigil_reader_queries_total",
+    help: "Query requests answered, by outcome (ok or error).",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: "vigil_reader_errors_total",
+    help: "Query requests answered with an error reply, by error code.",
+    labelNames: ["code"] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: "vigil_reader_query_duration_seconds",
+    help: "Time from a request's arrival to its reply, queueing included.",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "vigil_reader_queries_in_flight",
+    help: "Queries running against InfluxDB now.",
+    registers: [registry],
+    collect() {
+      this.set(limit.active);
+    },
+  });
+  new Gauge({
+    name: "vigil_reader_queries_queued",
+    help: "Requests waiting for a free query slot.",
+    registers: [registry],
+    collect() {
+      this.set(limit.queued);
+    },
+  });
+  // Zero-valued series exist from the start, so rates and alerts work before the first error.
+  queries.inc({ outcome: "ok" }, 0);
+  queries.inc({ outcome: "error" }, 0);
+  return {
+    observe(seconds, code) {
+      duration.observe(seconds);
+      queries.inc({ outcome: code === undefined ? "ok" : "error" });
+      if (code !== undefined) errors.inc({ code });
+    },
+  };
+};

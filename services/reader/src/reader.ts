@@ -1,0 +1,154 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import { type ServiceMsg, Svcm } from "@nats-io/services";
+import type { InfluxClient } from "@vigil/influx";
+import type { Logger } from "@vigil/runtime";
+import {
+  type ErrorReply,
+  EVENTS_QUERY_SUBJECT,
+  encodeJson,
+  errorReply,
+  QUERY_ERROR_CODES,
+  READER_QUEUE,
+  READER_SERVICE,
+} from "@vigil/shared";
+import { Registry } from "prom-client";
+import { answerQuery, type QueryAnswer } from "./answer-query.js";
+import { createConcurrencyLimit } from "./concurrency-limit.js";
+import type { ReaderSettings } from "./config.js";
+import { createReaderMetrics } from "./metrics.js";
+import { watchStorage } from "./storage-health.js";
+
+/** What the reader runs on. The caller owns the connection and closes it after {@link Reader.stop}. */
+export interface ReaderDeps {
+  readonly nc: NatsConnection;
+  /** Client with read access to the events database; its timeout should be `settings.queryTimeoutMs`. */
+  readonly influx: InfluxClient;
+  readonly log: Logger;
+  /** Where the reader's metrics are registered; a private registry when absent. */
+  readonly registry?: Registry;
+}
+
+/** A running reader instance. */
+export interface Reader {
+  /** The instance id reported by `$SRV.PING`/`INFO`/`STATS`. */
+  readonly id: string;
+  /** Whether InfluxDB answered the last ping or query. */
+  storageReachable(): boolean;
+  /** Stops taking requests, then resolves once every request already taken has been answered. */
+  stop(): Promise<void>;
+}
+
+/** Name of the query endpoint within the service, as listed by `$SRV.INFO`. */
+const ENDPOINT = "events-query";
+
+/** Smallest `max_payload` a NATS server may announce; used when the server announced none. */
+const DEFAULT_MAX_PAYLOAD = 1_048_576;
+
+/**
+ * Registers the reader as the NATS service {@link READER_SERVICE} and answers `events.query` in
+ * the queue group {@link READER_QUEUE}, so that any number of instances share the requests.
+ */
+export const startReader = async (deps: ReaderDeps, settings: ReaderSettings): Promise<Reader> => {
+  const log = deps.log.child({ module: "reader" });
+  const limit = createConcurrencyLimit(settings.maxConcurrent, settings.maxQueued);
+  const metrics = createReaderMetrics(deps.registry ?? new Registry(), limit);
+  const health = watchStorage(deps.influx, settings.healthIntervalMs, deps.log.child({ module: "storage-health" }));
+  const queryDeps = {
+    influx: deps.influx,
+    limit,
+    timeoutMs: settings.queryTimeoutMs,
+    log: deps.log.child({ module: "answer-query" }),
+    onStorage: health.record,
+  };
+  const inFlight = new Set<Promise<void>>();
+
+  const handle = async (msg: ServiceMsg): Promise<void> => {
+    const started = performance.now();
+    let answer: QueryAnswer;
+    try {
+      answer = await answerQuery(msg.data, queryDeps);
+    } catch (err) {
+      log.error({ err }, "query handler failed");
+      answer = { ok: false, reply: errorReply("INTERNAL", "the reader failed to answer; see its log") };
+    }
+    const code = respond(msg, answer, deps.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD, log);
+    metrics.observe((performance.now() - started) / 1_000, code);
+  };
+
+  const service = await new Svcm(deps.nc).add({
+    name: READER_SERVICE,
+    version: settings.version,
+    description: "Answers events.query: the newest events above a criticality threshold, from InfluxDB",
+    queue: READER_QUEUE,
+  });
+  service.addEndpoint(ENDPOINT, {
+    subject: EVENTS_QUERY_SUBJECT,
+    handler: (err, msg) => {
+      if (err !== null) {
+        log.error({ err }, "query subscription failed");
+        return;
+      }
+      const handling = handle(msg).finally(() => inFlight.delete(handling));
+      inFlight.add(handling);
+    },
+  });
+  log.info(
+    { subject: EVENTS_QUERY_SUBJECT, queue: READER_QUEUE, id: service.info().id, ...settings },
+    "answering queries",
+  );
+
+  return {
+    id: service.info().id,
+    storageReachable: () => health.reachable,
+    async stop() {
+      // Draining the subscriptions lets messages already delivered reach the handler, so wait
+      // for the service first and only then for the requests it handed over.
+      await service.stop();
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      health.stop();
+      log.info("stopped answering queries");
+    },
+  };
+};
+
+/** Sends `answer`, returning the error code it carried, if any. */
+const respond = (
+  msg: ServiceMsg,
+  answer: QueryAnswer,
+  maxPayload: number,
+  log: Logger,
+): ErrorReply["error"]["code"] | undefined => {
+  if (answer.ok) {
+    const body = encodeJson(answer.reply);
+    if (body.byteLength <= maxPayload) {
+      send(() => msg.respond(body), log);
+      return undefined;
+    }
+    return respondError(
+      msg,
+      errorReply(
+        "PAYLOAD_TOO_LARGE",
+        `the reply would be ${body.byteLength} bytes, more than the NATS limit of ${maxPayload}; ask for fewer events`,
+      ),
+      log,
+    );
+  }
+  return respondError(msg, answer.reply, log);
+};
+
+const respondError = (msg: ServiceMsg, reply: ErrorReply, log: Logger): ErrorReply["error"]["code"] => {
+  const { code, message } = reply.error;
+  // A header value cannot span lines; the JSON body keeps the message as it is.
+  const description = message.replace(/[\r\n]+/g, " ");
+  send(() => msg.respondError(QUERY_ERROR_CODES[code], description, encodeJson(reply)), log);
+  return code;
+};
+
+const send = (publish: () => boolean, log: Logger): void => {
+  try {
+    publish();
+  } catch (err) {
+    // The requester may be gone, or the connection closing: nothing else can be done for it.
+    log.warn({ err }, "could not send a reply");
+  }
+};
