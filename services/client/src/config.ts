@@ -127,8 +127,11 @@ export const loadSettings = (argv: readonly string[], env: NodeJS.ProcessEnv = p
   if (flags.minCriticality !== undefined) delete remaining.CLIENT_MIN_CRITICALITY;
   if (flags.limit !== undefined) delete remaining.CLIENT_LIMIT;
   if (flags.every !== undefined) delete remaining.CLIENT_REPEAT;
-  const parsed = parseEnv(Env, remaining, NATS_SECRETS);
+  // Flags first: the user just typed them.
   const minCriticality = flag("--min-criticality", FIELDS.minCriticality, flags.minCriticality);
+  const limit = flag("--limit", FIELDS.limit, flags.limit);
+  const repeatMs = flag("--every", FIELDS.repeat, flags.every);
+  const parsed = parseEnv(Env, remaining, NATS_SECRETS);
   const threshold = minCriticality ?? parsed.CLIENT_MIN_CRITICALITY;
   if (threshold === undefined) {
     throw new UsageError(
@@ -141,10 +144,10 @@ export const loadSettings = (argv: readonly string[], env: NodeJS.ProcessEnv = p
       nats: parsed,
       query: Object.freeze({
         minCriticality: threshold,
-        limit: flag("--limit", FIELDS.limit, flags.limit) ?? parsed.CLIENT_LIMIT,
+        limit: limit ?? parsed.CLIENT_LIMIT,
       }),
       timeoutMs: parsed.CLIENT_TIMEOUT,
-      repeatMs: flag("--every", FIELDS.repeat, flags.every) ?? parsed.CLIENT_REPEAT,
+      repeatMs: repeatMs ?? parsed.CLIENT_REPEAT,
       output: flags.json === true ? "json" : parsed.CLIENT_OUTPUT,
       colorAllowed: parsed.NO_COLOR === undefined,
     }),
@@ -164,12 +167,12 @@ export const USAGE = `Usage: vigil-client [--min-criticality <n>] [--limit <n>] 
 Asks a Vigil reader over NATS for the newest events whose criticality is strictly above a
 threshold, and prints them as a table (or as JSON).
 
-Flags (each overrides its variable):
-  --min-criticality <n>  threshold, an integer                      CLIENT_MIN_CRITICALITY (required)
-  --limit <n>            how many events, 1 to ${MAX_QUERY_LIMIT}                  CLIENT_LIMIT (default ${DEFAULT_QUERY_LIMIT})
-  --every <duration>     ask again every <duration> (e.g. 5s); 0 = once CLIENT_REPEAT (default 0)
-  --json                 print the events as JSON                   CLIENT_OUTPUT=json (default table)
-  --help                 print this text
+Flags, each overriding the variable beside it:
+  --min-criticality <n>  CLIENT_MIN_CRITICALITY  the threshold, an integer (required)
+  --limit <n>            CLIENT_LIMIT            how many events, 1 to ${MAX_QUERY_LIMIT} (default ${DEFAULT_QUERY_LIMIT})
+  --every <duration>     CLIENT_REPEAT           ask again every <duration>, e.g. 5s (default 0: ask once)
+  --json                 CLIENT_OUTPUT=json      print the events as JSON (default: a table)
+  --help                                         print this text
 
 Other variables: CLIENT_TIMEOUT (how long to wait for an answer, default 10s), NATS_URL,
 NATS_USER/NATS_PASSWORD, NATS_TOKEN, NATS_TLS_CA_FILE, NATS_CONNECT_TIMEOUT_MS, NO_COLOR.
