@@ -23,10 +23,12 @@ await runService(log, {
       natsConnected = connected;
     });
     const reader = await startReader({ nc, influx, log, registry }, config.settings);
+    // A reader that no longer answers is useless alive: exit so that the orchestrator restarts it.
+    void reader.stopped.then((err) => err !== null && process.exit(1));
     const ops = await startOpsServer(
       config.ops,
       registry,
-      { nats: () => natsConnected, influxdb: reader.storageReachable },
+      { nats: () => natsConnected, influxdb: reader.storageReachable, service: reader.answering },
       log.child({ module: "ops" }),
     );
     return async () => {

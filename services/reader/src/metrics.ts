@@ -1,4 +1,4 @@
-import type { QueryErrorCode } from "@vigil/shared";
+import { QueryErrorCode } from "@vigil/shared";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { ConcurrencyLimit } from "./concurrency-limit.js";
 
@@ -47,6 +47,7 @@ export const createReaderMetrics = (registry: Registry, limit: ConcurrencyLimit)
   // Zero-valued series exist from the start, so rates and alerts work before the first error.
   queries.inc({ outcome: "ok" }, 0);
   queries.inc({ outcome: "error" }, 0);
+  for (const code of QueryErrorCode.options) errors.inc({ code }, 0);
   return {
     observe(seconds, code) {
       duration.observe(seconds);

@@ -318,6 +318,8 @@ describe("reader against nats-server and influxd", () => {
     expect(await inFlight).toEqual(expected(6, 4));
     await stopping;
     expect(stopped).toBe(true);
+    expect(await last.stopped).toBeNull();
+    expect(last.answering()).toBe(false);
   });
 
   it("runs as a process: ready once NATS and InfluxDB answer, answers, exits 0 on SIGTERM", async () => {

@@ -34,6 +34,10 @@ export interface Reader {
   readonly id: string;
   /** Whether InfluxDB answered the last ping or query. */
   storageReachable(): boolean;
+  /** Whether the service still takes requests. */
+  answering(): boolean;
+  /** Settles when the service stops: `null` after {@link Reader.stop}, the cause when it stopped on its own. */
+  readonly stopped: Promise<Error | null>;
   /** Stops taking requests, then resolves once every request already taken has been answered. */
   stop(): Promise<void>;
 }
@@ -92,6 +96,8 @@ export const startReader = async (deps: ReaderDeps, settings: ReaderSettings): P
       inFlight.add(handling);
     },
   });
+  // Once this resolves the server knows the subscription, so a request sent next reaches it.
+  await deps.nc.flush();
   log.info(
     { subject: EVENTS_QUERY_SUBJECT, queue: READER_QUEUE, id: service.info().id, ...settings },
     "answering queries",
@@ -100,6 +106,11 @@ export const startReader = async (deps: ReaderDeps, settings: ReaderSettings): P
   return {
     id: service.info().id,
     storageReachable: () => health.reachable,
+    answering: () => !service.isStopped,
+    stopped: service.stopped.then((err) => {
+      if (err !== null) log.error({ err }, "the service stopped on its own: no more queries are answered");
+      return err;
+    }),
     async stop() {
       // Draining the subscriptions lets messages already delivered reach the handler, so wait
       // for the service first and only then for the requests it handed over.

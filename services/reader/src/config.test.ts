@@ -1,0 +1,53 @@
+import { ConfigError } from "@vigil/runtime";
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "./config.js";
+
+describe("loadConfig", () => {
+  it("applies the documented defaults", () => {
+    const config = loadConfig({});
+    expect(config.settings).toEqual({
+      version: expect.any(String),
+      queryTimeoutMs: 5_000,
+      maxConcurrent: 32,
+      maxQueued: 1_000,
+      healthIntervalMs: 10_000,
+    });
+    expect(config.shutdownTimeoutMs).toBe(15_000);
+    expect(config.logLevel).toBe("info");
+    expect(config.ops).toMatchObject({ OPS_PORT: 9464, OPS_HOST: "127.0.0.1" });
+    expect(config.influx).toMatchObject({ url: "http://127.0.0.1:8086", database: "vigil", auth: { kind: "none" } });
+  });
+
+  it("uses READER_QUERY_TIMEOUT as the timeout of every InfluxDB request", () => {
+    const config = loadConfig({ READER_QUERY_TIMEOUT: "750ms", INFLUX_TIMEOUT_MS: "60000" });
+    expect(config.settings.queryTimeoutMs).toBe(750);
+    expect(config.influx.timeoutMs).toBe(750);
+  });
+
+  it("reads the reader's credentials for InfluxDB and NATS", () => {
+    const config = loadConfig({
+      INFLUX_USERNAME: "reader",
+      INFLUX_PASSWORD: "secret",
+      NATS_URL: "nats://nats:4222",
+      NATS_TOKEN: "t",
+      READER_MAX_CONCURRENT: "4",
+      READER_MAX_QUEUED: "0",
+    });
+    expect(config.influx.auth).toEqual({ kind: "basic", username: "reader", password: "secret" });
+    expect(config.nats).toMatchObject({ NATS_URL: ["nats://nats:4222"], NATS_TOKEN: "t" });
+    expect(config.settings).toMatchObject({ maxConcurrent: 4, maxQueued: 0 });
+  });
+
+  it("names every wrong variable at once", () => {
+    const load = () =>
+      loadConfig({
+        READER_MAX_CONCURRENT: "0",
+        READER_QUERY_TIMEOUT: "soon",
+        INFLUX_USERNAME: "reader",
+        NATS_URL: "x",
+      });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(/READER_MAX_CONCURRENT.*READER_QUERY_TIMEOUT|READER_QUERY_TIMEOUT.*READER_MAX_CONCURRENT/);
+    expect(load).toThrow(/NATS_URL/);
+  });
+});
