@@ -131,7 +131,7 @@ describe("client against a real reader", () => {
     it("says so when no event matches, and exits 0", async () => {
       const { code, stdout } = await run([], { ...natsEnv, CLIENT_MIN_CRITICALITY: "10" });
       expect(code).toBe(0);
-      expect(stdout.trimEnd().split("\n").slice(1)).toEqual(["no matching events"]);
+      expect(stdout.trimEnd().split("\n").slice(1)).toEqual(["no events match"]);
     });
 
     it("exits 2 with one line naming a bad variable or flag, before asking anything", async () => {

@@ -26,7 +26,7 @@ describe("renderTable", () => {
   });
 
   it("says so in one line when there are no events", () => {
-    expect(renderTable([])).toBe("no matching events");
+    expect(renderTable([])).toBe("no events match");
   });
 
   it("shows newlines as ⏎ and keeps every event on one line", () => {

@@ -54,7 +54,7 @@ export const renderHeading = (query: EventsQuery, at: Date, color = false): stri
 
 /** The events as a table, one line each, newest first as given; a single line when there are none. */
 export const renderTable = (events: readonly SecurityEvent[], options: TableOptions = {}): string => {
-  if (events.length === 0) return "no matching events";
+  if (events.length === 0) return "no events match";
   const rows = events.map((event) => [
     printable(event.timestamp),
     String(event.criticality),
