@@ -1,0 +1,64 @@
+import { ConfigError } from "@vigil/runtime";
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "./config.js";
+
+describe("loadConfig", () => {
+  it("has a default for every setting", () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      NATS_URL: ["nats://127.0.0.1:4222"],
+      DAEMON_SOURCE: "daemon",
+      DAEMON_RATE: 10,
+      DAEMON_MAX_IN_FLIGHT: 1_000,
+      DAEMON_PUBLISH_TIMEOUT: 5_000,
+      DAEMON_RETRY_INITIAL_DELAY: 100,
+      DAEMON_RETRY_MAX_DELAY: 5_000,
+      DAEMON_BURST: 10,
+      DAEMON_SHUTDOWN_TIMEOUT: 10_000,
+      EVENTS_MAX_MSGS: 10_000_000,
+      WRITER_MAX_IN_FLIGHT: 20_000,
+      OPS_PORT: 9464,
+      LOG_LEVEL: "info",
+    });
+    expect(config.DAEMON_MAX_EVENTS).toBeUndefined();
+    expect(config.DAEMON_CRITICALITY_WEIGHTS).toHaveLength(11);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it("reads the daemon's variables", () => {
+    const config = loadConfig({
+      DAEMON_RATE: "0",
+      DAEMON_MAX_EVENTS: "500",
+      DAEMON_CRITICALITY_WEIGHTS: "0,0,0,0,0,0,0,0,0,0,1",
+      DAEMON_SOURCE: "edge-fw.01",
+      DAEMON_SHUTDOWN_TIMEOUT: "30s",
+      DAEMON_MAX_IN_FLIGHT: "",
+    });
+    expect(config.DAEMON_RATE).toBe(0);
+    expect(config.DAEMON_MAX_EVENTS).toBe(500);
+    expect(config.DAEMON_CRITICALITY_WEIGHTS).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    expect(config.DAEMON_SOURCE).toBe("edge-fw.01");
+    expect(config.DAEMON_SHUTDOWN_TIMEOUT).toBe(30_000);
+    expect(config.DAEMON_MAX_IN_FLIGHT).toBe(1_000);
+  });
+
+  it("names every bad variable at once", () => {
+    const load = () =>
+      loadConfig({
+        DAEMON_RATE: "-1",
+        DAEMON_CRITICALITY_WEIGHTS: "1,2,3",
+        DAEMON_SOURCE: "has space",
+        DAEMON_MAX_EVENTS: "0",
+      });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(/DAEMON_RATE.*DAEMON_CRITICALITY_WEIGHTS: expected 11.*DAEMON_MAX_EVENTS/s);
+    expect(load).toThrow(/DAEMON_SOURCE/);
+  });
+
+  it("keeps the checks that span variables", () => {
+    expect(() => loadConfig({ DAEMON_RETRY_INITIAL_DELAY: "10s", DAEMON_RETRY_MAX_DELAY: "1s" })).toThrow(
+      /DAEMON_RETRY_INITIAL_DELAY must not exceed DAEMON_RETRY_MAX_DELAY/,
+    );
+    expect(() => loadConfig({ NATS_USER: "daemon" })).toThrow(/NATS_USER and NATS_PASSWORD go together/);
+  });
+});

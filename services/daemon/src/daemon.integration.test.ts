@@ -1,0 +1,137 @@
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { type NatsConnection, nanos } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import { decodeEvent, EVENTS_STREAM, EVENTS_SUBJECT, type SecurityEvent, WRITER_CONSUMER } from "@vigil/shared";
+import { freePort, type ManagedProcess, type NatsServer, spawnManaged, startNatsServer, waitFor } from "@vigil/testing";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const MAIN = `${ROOT}services/daemon/dist/main.js`;
+
+/** Every event in the events stream, oldest first, read with an ordered consumer. */
+const readStream = async (nc: NatsConnection): Promise<SecurityEvent[]> => {
+  const { state } = await (await jetstreamManager(nc)).streams.info(EVENTS_STREAM);
+  if (state.messages === 0) return [];
+  const messages = await (await jetstream(nc).consumers.get(EVENTS_STREAM)).consume();
+  const events: SecurityEvent[] = [];
+  for await (const msg of messages) {
+    const decoded = decodeEvent(msg.data);
+    if (!decoded.ok) throw new Error(`stream holds an invalid event: ${decoded.rejection.reason}`);
+    events.push(decoded.event);
+    if (msg.info.pending === 0) break;
+  }
+  return events;
+};
+
+/** The JSON log lines a process wrote. */
+const logLines = (output: string): Record<string, unknown>[] =>
+  output
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+
+/** Sum of one metric's samples on an operations endpoint. */
+const scrape = async (port: number, metric: string): Promise<number> => {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return text
+    .split("\n")
+    .filter((line) => line.startsWith(`${metric}{`) || line.startsWith(`${metric} `))
+    .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
+};
+
+describe("the daemon process", () => {
+  let nats: NatsServer;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  let daemon: ManagedProcess | undefined;
+
+  const spawnDaemon = (env: Record<string, string>) => {
+    daemon = spawnManaged(process.execPath, [MAIN], {
+      PATH: process.env.PATH ?? "",
+      NATS_URL: nats.url,
+      OPS_PORT: "0",
+      LOG_LEVEL: "info",
+      ...env,
+    });
+    return daemon;
+  };
+
+  beforeAll(async () => {
+    execFileSync("pnpm", ["exec", "tsc", "--build", "services/daemon"], { cwd: ROOT, stdio: "pipe" });
+    nats = await startNatsServer();
+    nc = await connect({ servers: nats.url });
+    jsm = await jetstreamManager(nc);
+  });
+  afterEach(async () => {
+    await daemon?.stop("SIGKILL");
+    daemon = undefined;
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await nats?.dispose();
+  });
+
+  it("creates the stream and the writer's consumer when missing, with the configured limits", async () => {
+    await jsm.streams.delete(EVENTS_STREAM).catch(() => false);
+    const proc = spawnDaemon({
+      DAEMON_MAX_EVENTS: "25",
+      DAEMON_RATE: "0",
+      EVENTS_MAX_MSGS: "5000",
+      EVENTS_MAX_BYTES: "2MiB",
+      EVENTS_MAX_AGE: "1h",
+      EVENTS_DUPLICATE_WINDOW: "30s",
+      WRITER_MAX_IN_FLIGHT: "321",
+      WRITER_ACK_WAIT: "45s",
+    });
+    expect(await proc.exited(), proc.output()).toBe(0);
+    const stream = await jsm.streams.info(EVENTS_STREAM);
+    expect(stream.config).toMatchObject({
+      subjects: [EVENTS_SUBJECT],
+      retention: "interest",
+      discard: "new",
+      max_msgs: 5_000,
+      max_bytes: 2 * 1_048_576,
+      max_age: nanos(3_600_000),
+      duplicate_window: nanos(30_000),
+    });
+    expect(stream.state.messages).toBe(25);
+    const consumer = await jsm.consumers.info(EVENTS_STREAM, WRITER_CONSUMER);
+    expect(consumer.config).toMatchObject({
+      durable_name: WRITER_CONSUMER,
+      ack_policy: "explicit",
+      filter_subject: EVENTS_SUBJECT,
+      max_ack_pending: 321,
+      ack_wait: nanos(45_000),
+    });
+  });
+
+  it("on SIGTERM stops publishing, exits 0, and every event it confirmed is in the stream", async () => {
+    await jsm.streams.delete(EVENTS_STREAM).catch(() => false);
+    const port = await freePort();
+    const proc = spawnDaemon({ DAEMON_RATE: "500", OPS_PORT: String(port) });
+    await waitFor("the daemon to be ready", async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok);
+    await waitFor("confirmed events", async () => (await scrape(port, "vigil_daemon_publish_confirmed_total")) >= 200);
+    proc.child.kill("SIGTERM");
+    expect(await proc.exited(), proc.output()).toBe(0);
+
+    const stopped = logLines(proc.output()).find((line) => line.msg === "stopped publishing");
+    expect(stopped).toMatchObject({ inFlight: 0 });
+    const confirmed = stopped?.confirmed as number;
+    expect(confirmed).toBeGreaterThanOrEqual(200);
+    expect(stopped?.published).toBe(confirmed);
+    const stored = await readStream(nc);
+    expect(stored).toHaveLength(confirmed);
+    expect(new Set(stored.map((event) => event.id)).size).toBe(confirmed);
+  });
+
+  it("refuses a bad configuration with one log line naming the variable, and exits 1", async () => {
+    const proc = spawnDaemon({ DAEMON_CRITICALITY_WEIGHTS: "1,2,3" });
+    expect(await proc.exited()).toBe(1);
+    const lines = logLines(proc.output());
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: "fatal" });
+    expect(lines[0]?.msg).toMatch(/DAEMON_CRITICALITY_WEIGHTS: expected 11 comma-separated weights, got 3/);
+  });
+});
