@@ -8,6 +8,7 @@ import {
   encodeJson,
   errorReply,
   QUERY_ERROR_CODES,
+  type QueryErrorCode,
   READER_QUEUE,
   READER_SERVICE,
 } from "@vigil/shared";
@@ -56,6 +57,12 @@ export const startReader = async (deps: ReaderDeps, settings: ReaderSettings): P
   const log = deps.log.child({ module: "reader" });
   const limit = createConcurrencyLimit(settings.maxConcurrent, settings.maxQueued);
   const metrics = createReaderMetrics(deps.registry ?? new Registry(), limit);
+  const service = await new Svcm(deps.nc).add({
+    name: READER_SERVICE,
+    version: settings.version,
+    description: "Answers events.query: the newest events above a criticality threshold, from InfluxDB",
+    queue: READER_QUEUE,
+  });
   const health = watchStorage(deps.influx, settings.healthIntervalMs, deps.log.child({ module: "storage-health" }));
   const queryDeps = {
     influx: deps.influx,
@@ -79,12 +86,6 @@ export const startReader = async (deps: ReaderDeps, settings: ReaderSettings): P
     metrics.observe((performance.now() - started) / 1_000, code);
   };
 
-  const service = await new Svcm(deps.nc).add({
-    name: READER_SERVICE,
-    version: settings.version,
-    description: "Answers events.query: the newest events above a criticality threshold, from InfluxDB",
-    queue: READER_QUEUE,
-  });
   service.addEndpoint(ENDPOINT, {
     subject: EVENTS_QUERY_SUBJECT,
     handler: (err, msg) => {
@@ -96,8 +97,14 @@ export const startReader = async (deps: ReaderDeps, settings: ReaderSettings): P
       inFlight.add(handling);
     },
   });
-  // Once this resolves the server knows the subscription, so a request sent next reaches it.
-  await deps.nc.flush();
+  try {
+    // Once this resolves the server knows the subscription, so a request sent next reaches it.
+    await deps.nc.flush();
+  } catch (err) {
+    health.stop();
+    await service.stop().catch(() => null);
+    throw err;
+  }
   log.info(
     { subject: EVENTS_QUERY_SUBJECT, queue: READER_QUEUE, id: service.info().id, ...settings },
     "answering queries",
@@ -123,12 +130,7 @@ export const startReader = async (deps: ReaderDeps, settings: ReaderSettings): P
 };
 
 /** Sends `answer`, returning the error code it carried, if any. */
-const respond = (
-  msg: ServiceMsg,
-  answer: QueryAnswer,
-  maxPayload: number,
-  log: Logger,
-): ErrorReply["error"]["code"] | undefined => {
+const respond = (msg: ServiceMsg, answer: QueryAnswer, maxPayload: number, log: Logger): QueryErrorCode | undefined => {
   if (answer.ok) {
     const body = encodeJson(answer.reply);
     if (body.byteLength <= maxPayload) {
@@ -147,7 +149,7 @@ const respond = (
   return respondError(msg, answer.reply, log);
 };
 
-const respondError = (msg: ServiceMsg, reply: ErrorReply, log: Logger): ErrorReply["error"]["code"] => {
+const respondError = (msg: ServiceMsg, reply: ErrorReply, log: Logger): QueryErrorCode => {
   const { code, message } = reply.error;
   // A header value cannot span lines; the JSON body keeps the message as it is.
   const description = message.replace(/[\r\n]+/g, " ");
