@@ -1,0 +1,147 @@
+import type { PubAck } from "@nats-io/jetstream";
+import type { MsgHdrs } from "@nats-io/nats-core";
+import { DEAD_LETTER_HEADERS, DEAD_LETTER_SUBJECT } from "@vigil/shared";
+import { pino } from "pino";
+import { Registry } from "prom-client";
+import { describe, expect, it } from "vitest";
+import {
+  claimedEventId,
+  createDeadLetterPublisher,
+  deadLetterHeaders,
+  deadLetterMsgId,
+  oneLine,
+  STORAGE_REJECTED,
+} from "./dead-letter.js";
+import { createWriterMetrics } from "./metrics.js";
+import type { HeldMessage } from "./pending-event.js";
+
+const encoder = new TextEncoder();
+
+describe("deadLetterHeaders", () => {
+  it("carries the code, a one-line reason, the original subject and sequence, and when", () => {
+    const h = deadLetterHeaders({
+      code: "INVALID_EVENT",
+      reason: "criticality: Too big\r\neventMessage: Too small",
+      subject: "events",
+      streamSequence: 42,
+      rejectedAt: new Date("2024-05-01T12:00:00.123Z"),
+    });
+    expect(h.get(DEAD_LETTER_HEADERS.code)).toBe("INVALID_EVENT");
+    expect(h.get(DEAD_LETTER_HEADERS.reason)).toBe("criticality: Too big eventMessage: Too small");
+    expect(h.get(DEAD_LETTER_HEADERS.subject)).toBe("events");
+    expect(h.get(DEAD_LETTER_HEADERS.streamSequence)).toBe("42");
+    expect(h.get(DEAD_LETTER_HEADERS.rejectedAt)).toBe("2024-05-01T12:00:00.123Z");
+  });
+
+  it("accepts the writer's own STORAGE_REJECTED code", () => {
+    const h = deadLetterHeaders({
+      code: STORAGE_REJECTED,
+      reason: "write: InfluxDB answered 400: field type conflict",
+      subject: "events",
+      streamSequence: 1,
+      rejectedAt: new Date(0),
+    });
+    expect(h.get(DEAD_LETTER_HEADERS.code)).toBe("STORAGE_REJECTED");
+  });
+
+  it("derives the Nats-Msg-Id from the stream sequence, so a retried record is stored once", () => {
+    expect(deadLetterMsgId(7)).toBe("events-7");
+  });
+});
+
+describe("oneLine", () => {
+  it("replaces control characters and cuts long text to the limit with an ellipsis", () => {
+    expect(oneLine("a\tb\n\nc\u0000d ")).toBe("a b c d");
+    const cut = oneLine("x".repeat(600));
+    expect(cut).toHaveLength(512);
+    expect(cut.endsWith("…")).toBe(true);
+  });
+
+  it("never leaves half a surrogate pair behind", () => {
+    const cut = oneLine(`${"x".repeat(8)}😀😀😀`, 10);
+    expect(cut).toBe(`${"x".repeat(8)}…`);
+    expect(oneLine(`${"x".repeat(7)}😀😀😀`, 10)).toBe(`${"x".repeat(7)}😀…`);
+  });
+});
+
+describe("claimedEventId", () => {
+  it("reads the id an invalid payload claims, kept short and on one line", () => {
+    expect(claimedEventId(encoder.encode('{"id":"not-a-uuid","criticality":99}'))).toBe("not-a-uuid");
+    expect(claimedEventId(encoder.encode(`{"id":"${"a".repeat(100)}\\n"}`))).toHaveLength(36);
+  });
+
+  it("is undefined without a JSON object holding a string id", () => {
+    expect(claimedEventId(encoder.encode("not json"))).toBeUndefined();
+    expect(claimedEventId(encoder.encode('{"id":5}'))).toBeUndefined();
+    expect(claimedEventId(encoder.encode("null"))).toBeUndefined();
+    expect(claimedEventId(encoder.encode("[1]"))).toBeUndefined();
+  });
+});
+
+describe("createDeadLetterPublisher", () => {
+  const message = () => {
+    const log: string[] = [];
+    const msg: HeldMessage = {
+      seq: 9,
+      subject: "events",
+      data: encoder.encode("{oops"),
+      info: { deliveryCount: 3 },
+      ack: () => log.push("ack"),
+      nak: (millis) => log.push(`nak ${millis}`),
+      working: () => {},
+    };
+    return { msg, log };
+  };
+
+  it("acknowledges the original only after JetStream confirmed the record", async () => {
+    const { msg, log } = message();
+    const published: { subject: string; body: string; msgID: string | undefined; headers: MsgHdrs | undefined }[] = [];
+    const registry = new Registry();
+    const publisher = createDeadLetterPublisher({
+      js: {
+        publish: async (subject, payload, options) => {
+          published.push({
+            subject,
+            body: new TextDecoder().decode(payload as Uint8Array),
+            msgID: options?.msgID,
+            headers: options?.headers,
+          });
+          log.push("published");
+          return { stream: "DEADLETTERS", seq: 1, duplicate: false } as PubAck;
+        },
+      },
+      metrics: createWriterMetrics(registry),
+      log: pino({ level: "silent" }),
+      retry: { initialMs: 100, maxMs: 1_000 },
+    });
+    await publisher.publish(msg, "NOT_JSON", "payload is not UTF-8 JSON");
+    expect(log).toEqual(["published", "ack"]);
+    expect(published[0]).toMatchObject({ subject: DEAD_LETTER_SUBJECT, body: "{oops", msgID: "events-9" });
+    expect(published[0]?.headers?.get(DEAD_LETTER_HEADERS.code)).toBe("NOT_JSON");
+    const counted = await registry.getSingleMetric("vigil_writer_events_dead_lettered_total")?.get();
+    expect(counted?.values).toEqual([{ labels: { code: "NOT_JSON" }, value: 1 }]);
+  });
+
+  it("hands the message back with a delay, unacknowledged, when the record is not confirmed", async () => {
+    const { msg, log } = message();
+    const registry = new Registry();
+    const publisher = createDeadLetterPublisher({
+      js: {
+        publish: async () => {
+          throw new Error("no responders");
+        },
+      },
+      metrics: createWriterMetrics(registry),
+      log: pino({ level: "silent" }),
+      retry: { initialMs: 100, maxMs: 1_000 },
+    });
+    await publisher.publish(msg, "NOT_JSON", "payload is not UTF-8 JSON");
+    expect(log).toHaveLength(1);
+    // Third delivery: back-off attempt 2, between half of 400ms and all of it.
+    const delay = Number(log[0]?.replace("nak ", ""));
+    expect(delay).toBeGreaterThanOrEqual(200);
+    expect(delay).toBeLessThanOrEqual(400);
+    const failures = await registry.getSingleMetric("vigil_writer_dead_letter_failures_total")?.get();
+    expect(failures?.values[0]?.value).toBe(1);
+  });
+});

@@ -1,0 +1,123 @@
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { headers, type MsgHdrs } from "@nats-io/nats-core";
+import { backoffDelay } from "@vigil/runtime";
+import { DEAD_LETTER_HEADERS, DEAD_LETTER_SUBJECT, type EventRejectionCode } from "@vigil/shared";
+import type { Logger } from "pino";
+import type { WriterMetrics } from "./metrics.js";
+import type { HeldMessage } from "./pending-event.js";
+
+/**
+ * Code of an event InfluxDB refused on its own (for example a field type conflict with points
+ * already stored). The shared `EventRejectionCode` only covers what the writer can tell from the
+ * payload, so this one lives with the writer.
+ */
+export const STORAGE_REJECTED = "STORAGE_REJECTED";
+
+/** Every code a dead-letter record may carry in its `Vigil-Reject-Code` header. */
+export type DeadLetterCode = EventRejectionCode | typeof STORAGE_REJECTED;
+
+/** What a dead-letter record says about the message it carries. */
+export interface DeadLetter {
+  readonly code: DeadLetterCode;
+  readonly reason: string;
+  /** Subject the message was published on. */
+  readonly subject: string;
+  /** Its sequence in the events stream. */
+  readonly streamSequence: number;
+  readonly rejectedAt: Date;
+}
+
+/** Longest reason kept in a header; zod and InfluxDB messages can be long. */
+const MAX_REASON_CHARS = 512;
+
+/** Flattens `text` to one trimmed line of at most `max` characters (headers cannot hold CR or LF). */
+export const oneLine = (text: string, max: number = MAX_REASON_CHARS): string => {
+  const flat = text.replace(/\p{Cc}+/gu, " ").trim();
+  if (flat.length <= max) return flat;
+  // Do not cut a surrogate pair in half.
+  const end = /[\uD800-\uDBFF]/.test(flat.charAt(max - 2)) ? max - 2 : max - 1;
+  return `${flat.slice(0, end)}…`;
+};
+
+/** The headers of a dead-letter record. */
+export const deadLetterHeaders = (letter: DeadLetter): MsgHdrs => {
+  const h = headers();
+  h.set(DEAD_LETTER_HEADERS.code, letter.code);
+  h.set(DEAD_LETTER_HEADERS.reason, oneLine(letter.reason));
+  h.set(DEAD_LETTER_HEADERS.subject, letter.subject);
+  h.set(DEAD_LETTER_HEADERS.streamSequence, String(letter.streamSequence));
+  h.set(DEAD_LETTER_HEADERS.rejectedAt, letter.rejectedAt.toISOString());
+  return h;
+};
+
+/**
+ * `Nats-Msg-Id` of the record for the message at `streamSequence`: a retried publish for the same
+ * message (a redelivery after a lost acknowledgement) is then dropped by the dead-letter stream.
+ */
+export const deadLetterMsgId = (streamSequence: number): string => `events-${streamSequence}`;
+
+/**
+ * The `id` an invalid payload claims to have, for logs only: undefined when it is not JSON or has
+ * no string `id`. It is untrusted, so it is cut to the length of a UUID and kept to one line.
+ */
+export const claimedEventId = (payload: Uint8Array): string | undefined => {
+  try {
+    const json: unknown = JSON.parse(new TextDecoder().decode(payload));
+    if (typeof json !== "object" || json === null || !("id" in json) || typeof json.id !== "string") return undefined;
+    return oneLine(json.id, 36);
+  } catch {
+    return undefined;
+  }
+};
+
+/** Records messages that can never be stored on the dead-letter stream. */
+export interface DeadLetterPublisher {
+  /**
+   * Publishes `msg`'s payload to the dead-letter stream with the reason in its headers, waits for
+   * JetStream to confirm, then acknowledges `msg`. When JetStream does not confirm, `msg` is
+   * handed back with a delay instead, so that it is retried and nothing is lost. Never rejects.
+   */
+  publish(msg: HeldMessage, code: DeadLetterCode, reason: string, eventId?: string): Promise<void>;
+}
+
+export interface DeadLetterDeps {
+  readonly js: Pick<JetStreamClient, "publish">;
+  readonly metrics: Pick<WriterMetrics, "deadLettered" | "deadLetterFailures">;
+  readonly log: Logger;
+  readonly retry: { readonly initialMs: number; readonly maxMs: number };
+}
+
+export const createDeadLetterPublisher = ({ js, metrics, log, retry }: DeadLetterDeps): DeadLetterPublisher => ({
+  async publish(msg, code, reason, eventId) {
+    const context = { eventId, streamSequence: msg.seq, code, reason: oneLine(reason) };
+    try {
+      await js.publish(DEAD_LETTER_SUBJECT, msg.data, {
+        msgID: deadLetterMsgId(msg.seq),
+        headers: deadLetterHeaders({
+          code,
+          reason,
+          subject: msg.subject,
+          streamSequence: msg.seq,
+          rejectedAt: new Date(),
+        }),
+      });
+    } catch (err) {
+      metrics.deadLetterFailures.inc();
+      const delayMs = backoffDelay(msg.info.deliveryCount - 1, retry.initialMs, retry.maxMs);
+      log.error({ ...context, err, delayMs }, "cannot record a dead letter; handing the message back to retry");
+      try {
+        msg.nak(delayMs);
+      } catch {
+        // Connection closed: the message is redelivered after the consumer's ack wait.
+      }
+      return;
+    }
+    try {
+      msg.ack();
+    } catch {
+      // Connection closed: redelivered later, and the record's Nats-Msg-Id keeps it single.
+    }
+    metrics.deadLettered.inc({ code });
+    log.warn(context, "dead-lettered a message that can never be stored");
+  },
+});

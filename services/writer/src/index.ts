@@ -1,0 +1,13 @@
+export type { Batcher, BatchPolicy } from "./batcher.js";
+export { createBatcher } from "./batcher.js";
+export type { WriterConfig, WriterSettings } from "./config.js";
+export { loadConfig, WriterEnv } from "./config.js";
+export type { DeadLetter, DeadLetterCode } from "./dead-letter.js";
+export { deadLetterHeaders, deadLetterMsgId, STORAGE_REJECTED } from "./dead-letter.js";
+export type { WriterMetrics } from "./metrics.js";
+export { createWriterMetrics } from "./metrics.js";
+export type { HeldMessage, PendingEvent } from "./pending-event.js";
+export type { RetryPolicy } from "./store-batch.js";
+export { createBatchStore } from "./store-batch.js";
+export type { Writer, WriterDeps } from "./writer.js";
+export { startWriter } from "./writer.js";

@@ -1,0 +1,216 @@
+import { type ConsumerMessages, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { InfluxClient } from "@vigil/influx";
+import { backoffDelay, ensureDeadLetterStream, ensureEventsTopology, sleep } from "@vigil/runtime";
+import { decodeEvent, EVENTS_STREAM, WRITER_CONSUMER } from "@vigil/shared";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { createBatcher } from "./batcher.js";
+import type { WriterSettings } from "./config.js";
+import { claimedEventId, createDeadLetterPublisher } from "./dead-letter.js";
+import { createInfluxHealth } from "./influx-health.js";
+import { createWriterMetrics } from "./metrics.js";
+import type { PendingEvent } from "./pending-event.js";
+import { createBatchStore } from "./store-batch.js";
+
+/** What the writer runs on. */
+export interface WriterDeps {
+  /** Connection for consuming, dead-lettering and acknowledging; the caller drains it after {@link Writer.stop}. */
+  readonly nc: NatsConnection;
+  /** Client with write access to the events database. */
+  readonly influx: InfluxClient;
+  readonly log: Logger;
+  /** Registry for the writer's metrics; one per writer. */
+  readonly registry: Registry;
+}
+
+/** A running writer. */
+export interface Writer {
+  /** False while the last attempt to reach InfluxDB failed; feeds the readiness check. */
+  influxReachable(): boolean;
+  /**
+   * Stops pulling, writes the batches it holds (retrying until the shutdown deadline) and
+   * acknowledges what was written; everything else is handed back unacknowledged for
+   * redelivery. The connection stays open for the caller to drain.
+   */
+  stop(): Promise<void>;
+}
+
+/** How long one pull request waits on the server for messages before a new one is made. */
+const PULL_EXPIRES_MS = 5_000;
+
+const whenAborted = (signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+
+/**
+ * Starts the writer: makes sure the streams and the durable consumer exist (so that start order
+ * does not matter), then pull-consumes events, validates them, writes them to InfluxDB in
+ * batches and acknowledges each message once its point is stored. Payloads that can never be
+ * stored go to the dead-letter stream. Several writers may share the durable consumer.
+ */
+export const startWriter = async (
+  { nc, influx, log: root, registry }: WriterDeps,
+  settings: WriterSettings,
+): Promise<Writer> => {
+  const log = root.child({ module: "writer" });
+  const jsm = await jetstreamManager(nc);
+  const ensureTopology = async () => {
+    await ensureEventsTopology(jsm, settings.streams, settings.consumer, log);
+    await ensureDeadLetterStream(jsm, settings.streams, log);
+  };
+  await ensureTopology();
+  const js = jetstream(nc);
+  const consumer = await js.consumers.get(EVENTS_STREAM, WRITER_CONSUMER);
+
+  const metrics = createWriterMetrics(registry);
+  const health = createInfluxHealth(log);
+  const retry = { initialMs: settings.retryInitialMs, maxMs: settings.retryMaxMs };
+  const stopping = new AbortController();
+  // Aborted at the shutdown deadline: held batches stop retrying and are handed back.
+  const giveUp = new AbortController();
+  const deadLetters = createDeadLetterPublisher({ js, metrics, log, retry });
+  const store = createBatchStore({ influx, deadLetters, metrics, health, log }, retry, giveUp.signal);
+  const batcher = createBatcher<PendingEvent>(settings, store);
+  const deadLettering = new Set<Promise<void>>();
+
+  await influx.ping().then(
+    (version) => {
+      health.succeeded();
+      log.info({ version }, "InfluxDB answers");
+    },
+    (err: unknown) => health.failed(err),
+  );
+
+  const accept = (msg: JsMsg): void => {
+    metrics.received.inc();
+    if (msg.info.deliveryCount > 1) metrics.redelivered.inc();
+    const decoded = decodeEvent(msg.data, settings.maxEventBytes);
+    if (decoded.ok) {
+      batcher.add({ event: decoded.event, sequence: msg.seq, msg });
+      return;
+    }
+    const { code, reason } = decoded.rejection;
+    const eventId = code === "INVALID_EVENT" ? claimedEventId(msg.data) : undefined;
+    const done = deadLetters.publish(msg, code, reason, eventId);
+    deadLettering.add(done);
+    void done.then(() => deadLettering.delete(done));
+  };
+
+  // Every message the writer holds sits in a batch (nothing waits unseen in a client buffer, see
+  // below). A batch whose messages were not refreshed for a tick gets working(), so that a long
+  // outage does not get them redelivered to another writer: at most two ticks, two thirds of the
+  // ack wait, pass between refreshes.
+  const refreshedAt = new WeakMap<readonly PendingEvent[], number>();
+  const keepAliveMs = Math.max(1, Math.floor(settings.consumer.ackWaitMs / 3));
+  const keepAlive = setInterval(() => {
+    const now = Date.now();
+    for (const { items, since } of batcher.held()) {
+      if (now - Math.max(since, refreshedAt.get(items) ?? 0) < keepAliveMs) continue;
+      refreshedAt.set(items, now);
+      try {
+        for (const item of items) item.msg.working();
+      } catch {
+        // Connection closed: nothing to keep alive any more.
+      }
+    }
+  }, keepAliveMs);
+
+  const poll = setInterval(() => {
+    consumer.info().then(
+      (info) => metrics.consumerPending.set(info.num_pending),
+      (err: unknown) => log.debug({ err }, "cannot read the consumer backlog"),
+    );
+    // While batches are held their writes are the probes; while idle, a ping keeps readiness current.
+    if (batcher.heldCount() === 0 && Date.now() - health.lastAttemptAt() >= settings.pollIntervalMs) {
+      influx.ping().then(
+        () => health.succeeded(),
+        (err: unknown) => health.failed(err),
+      );
+    }
+  }, settings.pollIntervalMs);
+  poll.unref();
+
+  // Messages are pulled with one fetch at a time, never more than there is room for: a message
+  // pulled is at once in a batch, where it is kept alive and counted. While InfluxDB is down the
+  // batches fill up, the room drops to zero and the writer stops pulling until a write succeeds.
+  const maxHeld = settings.batchSize * (settings.maxConcurrentWrites + 1);
+  let fetching: ConsumerMessages | undefined;
+  const consuming = (async () => {
+    let failures = 0;
+    while (!stopping.signal.aborted) {
+      const room = maxHeld - batcher.heldCount();
+      if (room <= 0) {
+        await batcher.nextWriteFinished();
+        continue;
+      }
+      const started = Date.now();
+      let pulled = 0;
+      try {
+        fetching = await consumer.fetch({ max_messages: Math.min(room, settings.pullBatch), expires: PULL_EXPIRES_MS });
+        // Closing completes as the loop below runs through what was already delivered.
+        if (stopping.signal.aborted) void fetching.close();
+        for await (const msg of fetching) {
+          if (stopping.signal.aborted) {
+            // Pulled but never batched: hand it straight back for another writer.
+            msg.nak();
+            continue;
+          }
+          pulled++;
+          accept(msg);
+        }
+      } catch (err) {
+        if (stopping.signal.aborted) break;
+        log.error({ err }, "pulling events failed; retrying");
+        // The consumer or its stream may have been deleted: with interest retention every event
+        // published meanwhile would be dropped, so they are recreated at once.
+        await ensureTopology().catch((topologyErr: unknown) =>
+          log.error({ err: topologyErr }, "cannot recreate the events stream and consumer"),
+        );
+        pulled = 0;
+      }
+      // A pull that ends early with nothing (an error, a server refusing requests) must not spin.
+      if (pulled > 0 || Date.now() - started >= PULL_EXPIRES_MS) failures = 0;
+      else await sleep(backoffDelay(failures++, retry.initialMs, retry.maxMs), stopping.signal);
+    }
+  })();
+
+  log.info(
+    {
+      batchSize: settings.batchSize,
+      flushIntervalMs: settings.flushIntervalMs,
+      maxConcurrentWrites: settings.maxConcurrentWrites,
+      pullBatch: settings.pullBatch,
+      maxInFlight: settings.consumer.maxAckPending,
+    },
+    "writer started",
+  );
+
+  let stopped: Promise<void> | undefined;
+  const stop = async () => {
+    stopping.abort();
+    clearInterval(poll);
+    const deadline = setTimeout(() => giveUp.abort(), settings.shutdownTimeoutMs);
+    const closing = fetching?.close();
+    // Sends what waits for a slot and releases the pull loop if it waits for room.
+    const drained = batcher.drain();
+    await consuming;
+    await closing;
+    await Promise.race([Promise.all([drained, ...deadLettering]), whenAborted(giveUp.signal)]);
+    if (giveUp.signal.aborted) log.warn("shutdown deadline passed; unwritten events were handed back");
+    clearTimeout(deadline);
+    clearInterval(keepAlive);
+    await nc.flush().catch((err: unknown) => log.warn({ err }, "cannot flush acknowledgements"));
+    log.info("writer stopped");
+  };
+
+  return {
+    influxReachable: () => health.reachable(),
+    stop: () => {
+      stopped ??= stop();
+      return stopped;
+    },
+  };
+};
