@@ -1,0 +1,265 @@
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import {
+  type ComposeService,
+  natsUsers,
+  parseMount,
+  ROOT,
+  readCompose,
+  readEnvFile,
+  readRepoFile,
+  referencedVariables,
+  withDefaults,
+} from "./deployment-files.js";
+
+// What docker-compose.yml promises beyond what its schema checks (docker-compose config, dclint):
+// hardening, limits, start order, and that the files which must agree with each other do.
+
+const compose = readCompose("docker-compose.yml");
+const services = Object.entries(compose.services);
+const envExample = readEnvFile(".env.example");
+const natsConf = readRepoFile("deploy/nats/nats.conf");
+const serviceFolders = readdirSync(`${ROOT}services`).filter((name) =>
+  existsSync(`${ROOT}services/${name}/package.json`),
+);
+
+/** The one container that runs as root: it creates the secret volumes' files and hands them over. */
+const ROOT_INIT = "secrets";
+/** Built from Dockerfile.base, keyed by the SERVICE build argument. */
+const built = services.filter(([, service]) => service.build?.dockerfile === "Dockerfile.base");
+/** Services without an operations endpoint (the client is a command-line tool). */
+const WITHOUT_OPS = new Set(["client"]);
+
+const env = (service: ComposeService, name: string): string | undefined => {
+  const value = service.environment?.[name];
+  return value === undefined || value === null ? undefined : String(value);
+};
+
+const mounts = (service: ComposeService) => (service.volumes ?? []).map(parseMount);
+
+describe("docker-compose.yml hardening", () => {
+  it.each(services)("%s has a read-only root filesystem, no capabilities and no privilege gain", (_name, service) => {
+    expect(service.read_only).toBe(true);
+    expect(service.cap_drop).toContain("ALL");
+    expect(service.security_opt).toContain("no-new-privileges:true");
+  });
+
+  it.each(services.filter(([name]) => name !== ROOT_INIT))("%s runs as a non-root user", (_name, service) => {
+    expect(service.user).toMatch(/^[1-9]\d*(:[1-9]\d*)?$/);
+  });
+
+  it("lets only the one-shot secrets container start as root, offline and with three capabilities", () => {
+    const init = compose.services[ROOT_INIT];
+    expect(init?.user).toBe("0:0");
+    expect(init?.network_mode).toBe("none");
+    expect(init?.restart).toBe("no");
+    expect(new Set(init?.cap_add)).toEqual(new Set(["CHOWN", "DAC_OVERRIDE", "FOWNER"]));
+  });
+
+  it.each(services)("%s has CPU, memory and process limits", (_name, service) => {
+    expect(service.deploy?.resources?.limits?.cpus).toBeDefined();
+    expect(service.deploy?.resources?.limits?.memory).toBeDefined();
+    expect(service.pids_limit).toBeGreaterThan(0);
+  });
+
+  it("publishes no port and keeps the network internal", () => {
+    for (const [, service] of services) {
+      expect(service.ports ?? []).toEqual([]);
+      expect(service.expose ?? []).toEqual([]);
+    }
+    expect(compose.networks?.vigil?.internal).toBe(true);
+  });
+
+  it.each(services.filter(([name]) => name !== ROOT_INIT))("%s restarts unless stopped", (_name, service) => {
+    expect(service.restart).toBe("unless-stopped");
+  });
+});
+
+describe("docker-compose.yml images", () => {
+  it.each(services.filter(([, service]) => service.build === undefined))(
+    "%s pulls a pinned image tag",
+    (_name, service) => {
+      const image = withDefaults(service.image ?? "");
+      const tag = image.split(":")[1] ?? "";
+      expect(tag, image).toMatch(/\d/);
+      expect(tag).not.toBe("latest");
+    },
+  );
+
+  it("builds one image per service folder from Dockerfile.base, never pulling it", () => {
+    expect(built.map(([, service]) => service.build?.args?.SERVICE).sort()).toEqual([...serviceFolders].sort());
+    for (const [name, service] of built) {
+      expect(service.build?.args?.SERVICE).toBe(name);
+      expect(service.pull_policy).toBe("build");
+    }
+  });
+
+  it("pins the same Node, NATS and InfluxDB images in docker-compose.yml, Dockerfile.base and .env.example", () => {
+    const dockerfileDefault = /^ARG NODE_IMAGE=(\S+)$/m.exec(readRepoFile("Dockerfile.base"))?.[1];
+    const nodeImages = new Set([
+      withDefaults(compose.services[ROOT_INIT]?.image ?? ""),
+      ...built.map(([, service]) => withDefaults(service.build?.args?.NODE_IMAGE ?? "")),
+    ]);
+    expect(nodeImages).toEqual(new Set([dockerfileDefault]));
+    expect(envExample.get("NODE_IMAGE")).toBe(dockerfileDefault);
+    expect(envExample.get("NATS_IMAGE")).toBe(withDefaults(compose.services.nats?.image ?? ""));
+    expect(envExample.get("INFLUXDB_IMAGE")).toBe(withDefaults(compose.services.influxdb?.image ?? ""));
+  });
+});
+
+describe("docker-compose.yml start order and health", () => {
+  it.each(services)("%s waits for its dependencies to be healthy or done, never merely started", (_name, service) => {
+    for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {})) {
+      expect(["service_healthy", "service_completed_successfully"]).toContain(condition);
+      if (condition === "service_healthy") {
+        expect(compose.services[dependency]?.healthcheck?.disable, `${dependency} has a healthcheck`).not.toBe(true);
+      }
+    }
+  });
+
+  it("starts NATS and InfluxDB after the secrets exist, and each service after what it uses", () => {
+    const dependsOn = (name: string) => Object.keys(compose.services[name]?.depends_on ?? {}).sort();
+    expect(dependsOn("nats")).toEqual([ROOT_INIT]);
+    expect(dependsOn("influxdb")).toEqual([ROOT_INIT]);
+    expect(dependsOn("daemon")).toEqual(["nats"]);
+    expect(dependsOn("writer")).toEqual(["influxdb", "nats"]);
+    expect(dependsOn("reader")).toEqual(["influxdb", "nats"]);
+    expect(dependsOn("client")).toEqual(["reader"]);
+  });
+
+  it.each(built.filter(([name]) => !WITHOUT_OPS.has(name)))("%s is healthy once /readyz says so", (_name, service) => {
+    expect(service.healthcheck?.test).toEqual(["CMD", "node", "/usr/local/lib/vigil/probe.mjs", "/readyz"]);
+  });
+
+  it("keeps the client, which serves no operations endpoint, without a healthcheck", () => {
+    expect(compose.services.client?.healthcheck?.disable).toBe(true);
+  });
+});
+
+describe("docker-compose.yml secrets wiring", () => {
+  it.each(built)("%s logs in to NATS as its own user, with the password from its own volume", (name, service) => {
+    const user = env(service, "NATS_USER");
+    expect(user).toBe(name);
+    expect(natsUsers(natsConf)).toContain(user);
+    const passwordFile = env(service, "NATS_PASSWORD_FILE") ?? "";
+    const mount = mounts(service).find((m) => m.target === dirname(passwordFile));
+    expect(mount).toEqual({ source: `${name}-secrets`, target: dirname(passwordFile), readOnly: true });
+    expect(mounts(compose.services.nats ?? {})).toContainEqual({
+      source: `${name}-secrets`,
+      target: `/run/vigil/secrets/${name}`,
+      readOnly: true,
+    });
+    expect(env(service, "NATS_PASSWORD")).toBeUndefined();
+  });
+
+  it("defines exactly one NATS user per service", () => {
+    expect(natsUsers(natsConf).sort()).toEqual([...serviceFolders].sort());
+  });
+
+  it.each(["writer", "reader"])("%s reads the InfluxDB token that the init script writes for it", (name) => {
+    const service = compose.services[name] ?? {};
+    const tokenFile = env(service, "INFLUX_TOKEN_FILE") ?? "";
+    expect(mounts(service)).toContainEqual({
+      source: `${name}-influx-token`,
+      target: dirname(tokenFile),
+      readOnly: true,
+    });
+    const influxdb = compose.services.influxdb ?? {};
+    const written = env(influxdb, `VIGIL_${name.toUpperCase()}_TOKEN_FILE`) ?? "";
+    expect(mounts(influxdb)).toContainEqual({
+      source: `${name}-influx-token`,
+      target: dirname(written),
+      readOnly: false,
+    });
+    expect(tokenFile.split("/").at(-1)).toBe(written.split("/").at(-1));
+    expect(env(service, "INFLUX_DATABASE")).toBe(env(influxdb, "DOCKER_INFLUXDB_INIT_BUCKET"));
+  });
+
+  it("mounts into the secrets container exactly the folders its script prepares", () => {
+    const script = readRepoFile("deploy/init/secrets.sh");
+    const prepared = /^for dir in ([\w -]+); do$/m.exec(script)?.[1]?.split(" ") ?? [];
+    const mounted = mounts(compose.services[ROOT_INIT] ?? {})
+      .filter((m) => m.target.startsWith("/vigil/"))
+      .map((m) => m.target.slice("/vigil/".length));
+    expect(mounted.sort()).toEqual([...prepared].sort());
+    for (const m of mounts(compose.services[ROOT_INIT] ?? {}).filter((m) => m.target.startsWith("/vigil/"))) {
+      expect(Object.keys(compose.volumes ?? {})).toContain(m.source);
+    }
+  });
+
+  it("gives InfluxDB its admin credentials as files only", () => {
+    const influxdb = compose.services.influxdb ?? {};
+    expect(env(influxdb, "DOCKER_INFLUXDB_INIT_PASSWORD")).toBeUndefined();
+    expect(env(influxdb, "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN")).toBeUndefined();
+    expect(env(influxdb, "DOCKER_INFLUXDB_INIT_PASSWORD_FILE")).toBe("/run/vigil/secrets/admin-password");
+    expect(env(influxdb, "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN_FILE")).toBe("/run/vigil/secrets/admin-token");
+  });
+
+  it("ships the InfluxDB init script executable, since the image runs only executable scripts", () => {
+    const mode = statSync(`${ROOT}deploy/influxdb/init/10-vigil-tokens.sh`).mode;
+    expect(mode & 0o111).not.toBe(0);
+  });
+});
+
+describe(".env.example", () => {
+  it("documents every variable the compose files read, and only those", () => {
+    const used = new Set([
+      ...referencedVariables(readRepoFile("docker-compose.yml")),
+      ...referencedVariables(readRepoFile("deploy/compose.debug.yml")),
+    ]);
+    expect([...envExample.keys()].sort()).toEqual([...used].sort());
+  });
+
+  it("shows the defaults that docker-compose.yml applies", () => {
+    const text = `${readRepoFile("docker-compose.yml")}\n${readRepoFile("deploy/compose.debug.yml")}`;
+    for (const match of text.matchAll(/\$\{([A-Z0-9_]+):-([^}]*)\}/g)) {
+      expect(envExample.get(match[1] as string), match[1]).toBe(match[2]);
+    }
+  });
+});
+
+describe("deploy/compose.debug.yml", () => {
+  it("publishes ports on the loopback interface only", () => {
+    const debug = readCompose("deploy/compose.debug.yml");
+    for (const [, service] of Object.entries(debug.services)) {
+      for (const port of service.ports ?? []) expect(port).toMatch(/^127\.0\.0\.1:/);
+    }
+  });
+});
+
+describe("Dockerfile.base", () => {
+  const dockerfile = readRepoFile("Dockerfile.base");
+  const finalStage = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
+
+  it("runs the service as a non-root user with node's entry point and a health probe", () => {
+    expect(finalStage).toMatch(/^USER [1-9]\d*:[1-9]\d*$/m);
+    expect(finalStage).toMatch(/^CMD \["node", "dist\/main\.js"\]$/m);
+    expect(finalStage).toMatch(/^ {2}CMD \["node", "\/usr\/local\/lib\/vigil\/probe\.mjs", "\/healthz"\]$/m);
+    expect(finalStage).toMatch(/^ENV NODE_ENV=production/m);
+  });
+
+  it("pins pnpm through package.json and installs from the lockfile only", () => {
+    expect(JSON.parse(readRepoFile("package.json")).packageManager).toMatch(/^pnpm@\d+\.\d+\.\d+$/);
+    expect(dockerfile).toMatch(/corepack enable pnpm/);
+    expect(dockerfile).toMatch(/pnpm install --offline --frozen-lockfile/);
+  });
+
+  it("copies into the runtime stage nothing but the deployed service and the probe", () => {
+    const copies = finalStage.split("\n").filter((line) => line.startsWith("COPY "));
+    expect(copies).toEqual(["COPY --from=build /out ./", "COPY deploy/image/probe.mjs /usr/local/lib/vigil/probe.mjs"]);
+  });
+});
+
+describe(".github/dependabot.yml", () => {
+  it("updates npm packages, Docker images and GitHub Actions weekly", () => {
+    const config = parse(readRepoFile(".github/dependabot.yml")) as {
+      updates: { "package-ecosystem": string; schedule: { interval: string } }[];
+    };
+    const weekly = config.updates.filter((update) => update.schedule.interval === "weekly");
+    expect(new Set(weekly.map((update) => update["package-ecosystem"]))).toEqual(
+      new Set(["npm", "docker", "docker-compose", "github-actions"]),
+    );
+  });
+});

@@ -1,0 +1,17 @@
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+// The container checks run from scripts/check-containers.sh, apart from `pnpm test`: they read the
+// deployment files and start the real nats-server and influxd with the compose wiring.
+export default defineConfig({
+  root: fileURLToPath(new URL("../..", import.meta.url)),
+  resolve: { conditions: ["vigil-source", "import", "node", "default"] },
+  ssr: { resolve: { conditions: ["vigil-source", "import", "node", "default"] } },
+  test: {
+    include: ["deploy/checks/**/*.test.ts"],
+    // The wiring test starts nats-server, influxd and three services: one file at a time on two cores.
+    maxWorkers: 1,
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
