@@ -157,10 +157,15 @@ describe("deploy/init/secrets.sh", () => {
 describe("the services with their own NATS users", () => {
   it("carry events from the daemon through the writer to the reader and the client", async () => {
     let answer = "";
-    await waitFor("the client to print stored events", async () => {
-      answer = await askForEvents();
-      return answer.includes('"eventMessage"');
-    });
+    await waitFor(
+      "the client to print stored events",
+      async () => {
+        answer = await askForEvents();
+        return answer.includes('"eventMessage"');
+      },
+      60_000,
+      200,
+    );
     expect(answer).toContain('"criticality"');
   });
 
