@@ -21,6 +21,14 @@ export const NatsEnv = z
     NATS_TOKEN: z.string().min(1).optional(),
     /** CA bundle that signs the server's certificate; turns TLS on and verifies the server. */
     NATS_TLS_CA_FILE: z.string().min(1).optional(),
+    /**
+     * Prefix of this connection's reply subjects. Giving each service its own prefix lets the
+     * server confine every user to its own inboxes, so no user can read another's replies.
+     */
+    NATS_INBOX_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "expected subject tokens such as _INBOX_writer")
+      .optional(),
     /** How long to keep trying the first connection before giving up on start. */
     NATS_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   })
@@ -44,6 +52,7 @@ export const natsOptionsFromEnv = (env: NatsEnv, name: string): NodeConnectionOp
     ? { user: env.NATS_USER, pass: env.NATS_PASSWORD }
     : {}),
   ...(env.NATS_TOKEN !== undefined ? { token: env.NATS_TOKEN } : {}),
+  ...(env.NATS_INBOX_PREFIX !== undefined ? { inboxPrefix: env.NATS_INBOX_PREFIX } : {}),
   ...(env.NATS_TLS_CA_FILE !== undefined ? { tls: { caFile: env.NATS_TLS_CA_FILE } } : {}),
 });
 
