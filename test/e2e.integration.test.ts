@@ -49,7 +49,9 @@ describe("the suite end to end", () => {
     // A plain subscriber sees every event the daemon publishes, in stream order.
     observer = await connect({ servers: nats.url });
     observer.subscribe(EVENTS_SUBJECT, {
-      callback: (_err, msg) => published.push(msg.json<SecurityEvent>()),
+      callback: (_err, msg) => {
+        published.push(msg.json<SecurityEvent>());
+      },
     });
     await observer.flush();
     services.push(await startService("writer", serviceEnv(nats.url, influx.config("writer"), {})));

@@ -45,8 +45,9 @@ export type DecodedQuery =
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** Serialises a query request or reply to JSON bytes. */
-export const encodeJson = (value: EventsQuery | QueryReply): Uint8Array => encoder.encode(JSON.stringify(value));
+/** Serialises a query request (its `limit` may be left to the default) or a reply to JSON bytes. */
+export const encodeJson = (value: z.input<typeof EventsQuery> | QueryReply): Uint8Array =>
+  encoder.encode(JSON.stringify(value));
 
 /** Builds an error reply. */
 export const errorReply = (code: QueryErrorCode, message: string): ErrorReply => ({ error: { code, message } });
