@@ -1,5 +1,7 @@
 export type { DaemonConfig } from "./config.js";
 export { DaemonEnv, loadConfig } from "./config.js";
+export type { ConfirmedPublish, ConfirmedPublishOptions } from "./confirmed-publish.js";
+export { createConfirmedPublish } from "./confirmed-publish.js";
 export type { ParsedWeights } from "./criticality.js";
 export {
   CRITICALITY_LEVELS,
@@ -18,6 +20,6 @@ export type {
   PublisherSettings,
   PublisherStats,
 } from "./publisher.js";
-export { classifyFailure, startPublisher, totalFailures } from "./publisher.js";
+export { classifyFailure, startPublisher } from "./publisher.js";
 export type { TokenBucket } from "./token-bucket.js";
 export { createTokenBucket } from "./token-bucket.js";

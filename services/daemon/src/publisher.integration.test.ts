@@ -185,4 +185,12 @@ describe("publishing into the events stream", () => {
     expect(classifyFailure(err)).toBe("unavailable");
     expect((err as Error).name).toMatch(/NoResponders/);
   });
+
+  it("fails the publishes still waiting when closed", async () => {
+    const js = createConfirmedPublish(nc);
+    const event = nextEvent();
+    const attempt = js.publish(EVENTS_SUBJECT, encodeEvent(event), { msgID: event.id, timeout: 5_000 });
+    js.close();
+    await expect(attempt).rejects.toThrow(/closed/);
+  });
 });

@@ -10,8 +10,6 @@ import { createTokenBucket, type TokenBucket } from "./token-bucket.js";
 /** Why one publish attempt failed; every failed attempt is retried until confirmed. */
 export type FailureReason = "stream_full" | "timeout" | "rejected" | "unavailable";
 
-const FAILURE_REASONS: readonly FailureReason[] = ["stream_full", "timeout", "rejected", "unavailable"];
-
 /** How the publisher paces, bounds and retries. */
 export interface PublisherSettings {
   /** Events per second; 0 publishes as fast as confirmations allow. */
@@ -254,7 +252,3 @@ export const startPublisher = (deps: PublisherDeps, settings: PublisherSettings)
     },
   };
 };
-
-/** Total failed attempts across every reason. */
-export const totalFailures = (stats: PublisherStats): number =>
-  FAILURE_REASONS.reduce((sum, reason) => sum + stats.failures[reason], 0);
