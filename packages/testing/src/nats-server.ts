@@ -24,6 +24,8 @@ export interface NatsServerOptions {
   readonly config?: string;
   /** Wait until this user can connect, for servers that require authentication. */
   readonly probeAuth?: { readonly user: string; readonly pass: string };
+  /** CA to verify the server with, for servers that require TLS. */
+  readonly probeTlsCaFile?: string;
 }
 
 /**
@@ -67,6 +69,7 @@ export const startNatsServer = async (options: NatsServerOptions = {}): Promise<
         servers: url,
         reconnect: false,
         ...(options.probeAuth ?? {}),
+        ...(options.probeTlsCaFile === undefined ? {} : { tls: { caFile: options.probeTlsCaFile } }),
       });
       await nc.close();
       return true;
