@@ -84,12 +84,19 @@ export interface WriterConfig {
   readonly ops: OpsEnv;
   readonly influx: InfluxConfig;
   readonly settings: WriterSettings;
-  /** Deadline for the whole shutdown: writing held batches, then draining NATS. */
+  /** Deadline for the whole shutdown: the last pull ending, writing held batches, draining NATS. */
   readonly shutdownTimeoutMs: number;
 }
 
-/** Time left after the flush deadline for draining NATS and closing the ops server. */
-const DRAIN_MARGIN_MS = 5_000;
+/**
+ * How long one pull request waits on the server for messages before the writer makes a new one.
+ * Stopping lets the request in progress end (a message it delivered after the writer stopped
+ * listening would wait out the ack wait), so this also bounds how long an idle writer takes to stop.
+ */
+export const PULL_EXPIRES_MS = 2_000;
+
+/** Time allowed besides the flush deadline: the pull in progress ending, then draining NATS. */
+const STOP_MARGIN_MS = 2 * PULL_EXPIRES_MS + 3_000;
 
 /** Reads the configuration from `env`; throws a `ConfigError` naming every variable that is wrong. */
 export const loadConfig = (env: NodeJS.ProcessEnv = process.env): WriterConfig => {
@@ -120,6 +127,6 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): WriterConfig =
         DEAD_LETTER_MAX_BYTES: parsed.DEAD_LETTER_MAX_BYTES,
       }),
     }),
-    shutdownTimeoutMs: parsed.WRITER_SHUTDOWN_TIMEOUT + DRAIN_MARGIN_MS,
+    shutdownTimeoutMs: parsed.WRITER_SHUTDOWN_TIMEOUT + STOP_MARGIN_MS,
   });
 };

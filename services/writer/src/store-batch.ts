@@ -78,6 +78,7 @@ export const createBatchStore = (
         return;
       case "abandoned":
         handBackAll(items);
+        log.debug({ size: items.length }, "handed back events not written before the shutdown deadline");
         return;
       case "rejected": {
         const [only] = items;

@@ -6,7 +6,7 @@ import { decodeEvent, EVENTS_STREAM, WRITER_CONSUMER } from "@vigil/shared";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { createBatcher } from "./batcher.js";
-import type { WriterSettings } from "./config.js";
+import { PULL_EXPIRES_MS, type WriterSettings } from "./config.js";
 import { claimedEventId, createDeadLetterPublisher } from "./dead-letter.js";
 import { createInfluxHealth } from "./influx-health.js";
 import { createWriterMetrics } from "./metrics.js";
@@ -35,9 +35,6 @@ export interface Writer {
    */
   stop(): Promise<void>;
 }
-
-/** How long one pull request waits on the server for messages before a new one is made. */
-const PULL_EXPIRES_MS = 5_000;
 
 const whenAborted = (signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
@@ -138,6 +135,30 @@ export const startWriter = async (
   // batches fill up, the room drops to zero and the writer stops pulling until a write succeeds.
   const maxHeld = settings.batchSize * (settings.maxConcurrentWrites + 1);
   let fetching: ConsumerMessages | undefined;
+  let pullEnded: Promise<number> = Promise.resolve(0);
+  let pullOpen = false;
+  let pullCut = false;
+
+  const pull = async (maxMessages: number): Promise<number> => {
+    let pulled = 0;
+    pullOpen = true;
+    try {
+      fetching = await consumer.fetch({ max_messages: maxMessages, expires: PULL_EXPIRES_MS });
+      for await (const msg of fetching) {
+        if (pullCut) {
+          // Delivered after stopping cut the pull short: never batched, handed back.
+          msg.nak();
+          continue;
+        }
+        pulled++;
+        accept(msg);
+      }
+    } finally {
+      pullOpen = false;
+    }
+    return pulled;
+  };
+
   const consuming = (async () => {
     let failures = 0;
     while (!stopping.signal.aborted) {
@@ -149,18 +170,8 @@ export const startWriter = async (
       const started = Date.now();
       let pulled = 0;
       try {
-        fetching = await consumer.fetch({ max_messages: Math.min(room, settings.pullBatch), expires: PULL_EXPIRES_MS });
-        // Closing completes as the loop below runs through what was already delivered.
-        if (stopping.signal.aborted) void fetching.close();
-        for await (const msg of fetching) {
-          if (stopping.signal.aborted) {
-            // Pulled but never batched: hand it straight back for another writer.
-            msg.nak();
-            continue;
-          }
-          pulled++;
-          accept(msg);
-        }
+        pullEnded = pull(Math.min(room, settings.pullBatch));
+        pulled = await pullEnded;
       } catch (err) {
         if (stopping.signal.aborted) break;
         log.error({ err }, "pulling events failed; retrying");
@@ -169,7 +180,6 @@ export const startWriter = async (
         await ensureTopology().catch((topologyErr: unknown) =>
           log.error({ err: topologyErr }, "cannot recreate the events stream and consumer"),
         );
-        pulled = 0;
       }
       // A pull that ends early with nothing (an error, a server refusing requests) must not spin.
       if (pulled > 0 || Date.now() - started >= PULL_EXPIRES_MS) failures = 0;
@@ -192,14 +202,28 @@ export const startWriter = async (
   const stop = async () => {
     stopping.abort();
     clearInterval(poll);
+    // The pull request in progress is left to end (filled, or expired after PULL_EXPIRES_MS) and
+    // what it brings is batched like the rest: the server cannot be told to cancel it, and a
+    // message it delivered to a closed subscription would sit unacknowledged for the whole ack
+    // wait, as would a message handed back while it is still open (it would go straight to it).
+    const pullWait = new AbortController();
+    await Promise.race([pullEnded.catch(() => 0), sleep(2 * PULL_EXPIRES_MS, pullWait.signal)]);
+    pullWait.abort();
+    if (pullOpen) {
+      pullCut = true;
+      void fetching?.close();
+    }
     const deadline = setTimeout(() => giveUp.abort(), settings.shutdownTimeoutMs);
-    const closing = fetching?.close();
-    // Sends what waits for a slot and releases the pull loop if it waits for room.
+    // Sends what waits for a slot, and releases the pull loop if it waits for room.
     const drained = batcher.drain();
     await consuming;
-    await closing;
     await Promise.race([Promise.all([drained, ...deadLettering]), whenAborted(giveUp.signal)]);
-    if (giveUp.signal.aborted) log.warn("shutdown deadline passed; unwritten events were handed back");
+    if (giveUp.signal.aborted) {
+      // Batches waiting to retry hand their messages back as soon as they see the abort; one turn
+      // of the event loop lets them. A write still waiting on InfluxDB is not waited for.
+      await sleep(0);
+      log.warn("shutdown deadline passed; unwritten events were handed back");
+    }
     clearTimeout(deadline);
     clearInterval(keepAlive);
     await nc.flush().catch((err: unknown) => log.warn({ err }, "cannot flush acknowledgements"));
