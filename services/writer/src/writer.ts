@@ -9,6 +9,7 @@ import { createBatcher } from "./batcher.js";
 import { PULL_EXPIRES_MS, type WriterSettings } from "./config.js";
 import { claimedEventId, createDeadLetterPublisher } from "./dead-letter.js";
 import { createInfluxHealth } from "./influx-health.js";
+import { createKeepAlive } from "./keep-alive.js";
 import { createWriterMetrics } from "./metrics.js";
 import type { PendingEvent } from "./pending-event.js";
 import { createBatchStore } from "./store-batch.js";
@@ -97,23 +98,10 @@ export const startWriter = async (
   };
 
   // Every message the writer holds sits in a batch (nothing waits unseen in a client buffer, see
-  // below). A batch whose messages were not refreshed for a tick gets working(), so that a long
-  // outage does not get them redelivered to another writer: at most two ticks, two thirds of the
-  // ack wait, pass between refreshes.
-  const refreshedAt = new WeakMap<readonly PendingEvent[], number>();
+  // the pull below), so keeping the batches alive keeps every held message alive.
   const keepAliveMs = Math.max(1, Math.floor(settings.consumer.ackWaitMs / 3));
-  const keepAlive = setInterval(() => {
-    const now = Date.now();
-    for (const { items, since } of batcher.held()) {
-      if (now - Math.max(since, refreshedAt.get(items) ?? 0) < keepAliveMs) continue;
-      refreshedAt.set(items, now);
-      try {
-        for (const item of items) item.msg.working();
-      } catch {
-        // Connection closed: nothing to keep alive any more.
-      }
-    }
-  }, keepAliveMs);
+  const keepAlive = createKeepAlive(batcher.held, keepAliveMs);
+  const keepAliveTimer = setInterval(() => keepAlive.tick(Date.now()), keepAliveMs);
 
   const poll = setInterval(() => {
     consumer.info().then(
@@ -225,7 +213,7 @@ export const startWriter = async (
       log.warn("shutdown deadline passed; unwritten events were handed back");
     }
     clearTimeout(deadline);
-    clearInterval(keepAlive);
+    clearInterval(keepAliveTimer);
     await nc.flush().catch((err: unknown) => log.warn({ err }, "cannot flush acknowledgements"));
     log.info("writer stopped");
   };
