@@ -23,6 +23,14 @@ export interface ConfirmedPublish {
   close(): void;
 }
 
+/** Settings of {@link createConfirmedPublish}. */
+export interface ConfirmedPublishSettings {
+  /** Prefix of the reply subjects, as the connection's `inboxPrefix` (`NATS_INBOX_PREFIX`); default `_INBOX`. */
+  readonly inboxPrefix?: string | undefined;
+  /** How often waiting publishes are checked for their timeout, in milliseconds. */
+  readonly sweepMs?: number;
+}
+
 interface Waiting {
   readonly subject: string;
   readonly deadline: number;
@@ -38,15 +46,25 @@ interface Waiting {
  * object, a timer and several stack-capturing errors per call, which made the daemon spend three
  * times as much CPU per event. Timeouts fire up to `sweepMs` late.
  */
-export const createConfirmedPublish = (nc: NatsConnection, sweepMs = 100): ConfirmedPublish => {
-  const prefix = `${createInbox()}.`;
+export const createConfirmedPublish = (
+  nc: NatsConnection,
+  settings: ConfirmedPublishSettings = {},
+): ConfirmedPublish => {
+  const { inboxPrefix, sweepMs = 100 } = settings;
+  const prefix = `${createInbox(inboxPrefix)}.`;
   const waiting = new Map<string, Waiting>();
   // Encoded synchronously inside `nc.publish`, so one instance serves every publish.
   const msgIdHeader = headers();
   let sequence = 0;
+  // Set when the server ends the inbox subscription (e.g. a permissions violation): no
+  // acknowledgement can arrive after that, so publishes fail at once with the reason.
+  let broken: Error | undefined;
 
   const settle = (err: Error | null, msg: Msg) => {
-    if (err !== null) return failAll(err);
+    if (err !== null) {
+      broken = err;
+      return failAll(err);
+    }
     const token = msg.subject.slice(prefix.length);
     const entry = waiting.get(token);
     // An acknowledgement that arrives after its publish timed out: the retry will learn the outcome.
@@ -94,6 +112,10 @@ export const createConfirmedPublish = (nc: NatsConnection, sweepMs = 100): Confi
     publish(subject, payload, options) {
       const token = (sequence++).toString(36);
       return new Promise<PubAck>((resolve, reject) => {
+        if (broken !== undefined) {
+          reject(broken);
+          return;
+        }
         msgIdHeader.set(PubHeaders.MsgIdHdr, options.msgID);
         try {
           nc.publish(subject, payload, { reply: prefix + token, headers: msgIdHeader });
@@ -107,7 +129,8 @@ export const createConfirmedPublish = (nc: NatsConnection, sweepMs = 100): Confi
     close() {
       clearInterval(sweep);
       subscription.unsubscribe();
-      failAll(new JetStreamError("the publisher is closed"));
+      broken = new JetStreamError("the publisher is closed");
+      failAll(broken);
     },
   };
 };

@@ -38,7 +38,7 @@ await runService(log, {
     await ensureEventsTopology(await jetstreamManager(nc), config, writerConsumerSettings(config), topologyLog);
     const registry = createMetricsRegistry(SERVICE);
     const ops = await startOpsServer(config, registry, { nats: () => connected }, log.child({ module: "ops" }));
-    const confirmed = createConfirmedPublish(nc);
+    const confirmed = createConfirmedPublish(nc, { inboxPrefix: config.NATS_INBOX_PREFIX });
     const publisher = startPublisher(
       {
         js: confirmed,

@@ -194,3 +194,59 @@ describe("publishing into the events stream", () => {
     await expect(attempt).rejects.toThrow(/closed/);
   });
 });
+
+describe("publishing as a user confined to its own inboxes", () => {
+  let nats: NatsServer;
+  let admin: NatsConnection;
+  let daemon: NatsConnection;
+
+  beforeAll(async () => {
+    nats = await startNatsServer({
+      config: `authorization {
+        users: [
+          { user: admin, password: admin-secret }
+          { user: daemon, password: daemon-secret, permissions: {
+              publish: ["${EVENTS_SUBJECT}", "$JS.API.>"], subscribe: ["_INBOX_daemon.>"] } }
+        ]
+      }`,
+      probeAuth: { user: "admin", pass: "admin-secret" },
+    });
+    const env = { NATS_URL: nats.url, NATS_USER: "admin", NATS_PASSWORD: "admin-secret" };
+    admin = await connectNats(loadConfig(env), "daemon-test-admin", log);
+    const config = loadConfig(env);
+    await ensureEventsTopology(await jetstreamManager(admin), config, writerConsumerSettings(config), log);
+    daemon = await connectNats(
+      loadConfig({ ...env, NATS_USER: "daemon", NATS_PASSWORD: "daemon-secret", NATS_INBOX_PREFIX: "_INBOX_daemon" }),
+      "daemon-test",
+      log,
+    );
+  });
+  afterAll(async () => {
+    await daemon?.close();
+    await admin?.close();
+    await nats?.dispose();
+  });
+
+  it("gets its confirmations on the inbox prefix it is allowed", async () => {
+    const js = createConfirmedPublish(daemon, { inboxPrefix: "_INBOX_daemon" });
+    const publisher = startPublisher({ js, nextEvent, log }, { ...settings, maxEvents: 50 });
+    await publisher.completed;
+    const final = await publisher.stop(5_000);
+    js.close();
+    expect(final).toMatchObject({ confirmed: 50, inFlight: 0 });
+    expect(await readStream(admin)).toHaveLength(50);
+  });
+
+  it("fails at once, naming the permission, when its inbox prefix is not allowed", async () => {
+    const js = createConfirmedPublish(daemon);
+    const event = nextEvent();
+    await waitFor("the server to refuse the inbox subscription", async () => {
+      const err = await js.publish(EVENTS_SUBJECT, encodeEvent(event), { msgID: event.id, timeout: 500 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      return classifyFailure(err) === "rejected" && /permission/i.test((err as Error).message);
+    });
+    js.close();
+  });
+});

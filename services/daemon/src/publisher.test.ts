@@ -1,5 +1,5 @@
 import { JetStreamApiError, type PubAck } from "@nats-io/jetstream";
-import { TimeoutError } from "@nats-io/nats-core";
+import { PermissionViolationError, TimeoutError } from "@nats-io/nats-core";
 import { createLogger } from "@vigil/runtime";
 import { waitFor } from "@vigil/testing";
 import { describe, expect, it } from "vitest";
@@ -113,6 +113,11 @@ describe("classifyFailure", () => {
     [
       "another refusal",
       new JetStreamApiError({ code: 400, err_code: 10060, description: "expected stream does not match" }),
+      "rejected",
+    ],
+    [
+      "a permissions violation",
+      new PermissionViolationError("Permissions Violation", "subscription", "_INBOX.x.*"),
       "rejected",
     ],
     ["a timeout", new TimeoutError(), "timeout"],

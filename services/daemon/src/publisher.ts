@@ -1,6 +1,6 @@
 import { setMaxListeners } from "node:events";
 import { JetStreamApiError, type PubAck } from "@nats-io/jetstream";
-import { TimeoutError } from "@nats-io/nats-core";
+import { PermissionViolationError, TimeoutError } from "@nats-io/nats-core";
 import { backoffDelay, type Logger, sleep } from "@vigil/runtime";
 import { EVENTS_SUBJECT, encodeEvent } from "@vigil/shared";
 import type { ConfirmedPublish } from "./confirmed-publish.js";
@@ -81,6 +81,7 @@ const STREAM_FULL = /maximum (messages|bytes)/i;
 /** Sorts a failed publish into a {@link FailureReason}. */
 export const classifyFailure = (err: unknown): FailureReason => {
   if (err instanceof JetStreamApiError) return STREAM_FULL.test(err.message) ? "stream_full" : "rejected";
+  if (err instanceof PermissionViolationError) return "rejected";
   if (err instanceof TimeoutError) return "timeout";
   return "unavailable";
 };
