@@ -12,6 +12,7 @@ import {
   type NatsServer,
   type RunningService,
   serviceEnv,
+  spawnManaged,
   startInfluxd,
   startNatsServer,
   startService,
@@ -19,6 +20,7 @@ import {
 } from "@vigil/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+const DAEMON = fileURLToPath(new URL("../services/daemon/dist/main.js", import.meta.url));
 const CLIENT = fileURLToPath(new URL("../services/client/dist/main.js", import.meta.url));
 const EVENTS = 300;
 
@@ -56,12 +58,13 @@ describe("the suite end to end", () => {
     await observer.flush();
     services.push(await startService("writer", serviceEnv(nats.url, influx.config("writer"), {})));
     services.push(await startService("reader", serviceEnv(nats.url, influx.config("reader"), {})));
-    services.push(
-      await startService(
-        "daemon",
-        serviceEnv(nats.url, undefined, { DAEMON_RATE: "0", DAEMON_MAX_EVENTS: String(EVENTS) }),
-      ),
-    );
+    // The daemon exits 0 by itself once the stream has confirmed its EVENTS events.
+    const daemon = spawnManaged(process.execPath, [DAEMON], {
+      ...serviceEnv(nats.url, undefined, { DAEMON_RATE: "0", DAEMON_MAX_EVENTS: String(EVENTS) }),
+      OPS_PORT: "0",
+    });
+    const exitCode = await daemon.exited();
+    if (exitCode !== 0) throw new Error(`daemon exited with ${exitCode}: ${daemon.output()}`);
     const admin = influx.client("admin");
     await waitFor(
       `${EVENTS} events stored in InfluxDB`,

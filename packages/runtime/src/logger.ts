@@ -8,7 +8,6 @@ export type LogLevel = z.infer<typeof LogLevel>;
 /** The root logger of one service: JSON lines on stdout, tagged with the service name. */
 export const createLogger = (service: string, level: LogLevel = "info"): Logger =>
   pino({
-    name: service,
     level,
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,

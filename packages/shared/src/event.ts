@@ -49,11 +49,13 @@ export type DecodedEvent =
   | { readonly ok: true; readonly event: SecurityEvent }
   | { readonly ok: false; readonly rejection: EventRejection };
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** Serialises an event to the bytes published on `events`. */
-export const encodeEvent = (event: SecurityEvent): Uint8Array => encoder.encode(JSON.stringify(event));
+/**
+ * Serialises an event to the bytes published on `events`. `Buffer.from` rather than a
+ * TextEncoder: it is a hot path of the daemon, and Buffer's UTF-8 encoding is several times faster.
+ */
+export const encodeEvent = (event: SecurityEvent): Uint8Array => Buffer.from(JSON.stringify(event));
 
 /** Turns a zod error into one line naming each offending field. */
 export const describeIssues = (error: z.ZodError): string =>

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, type Registry } from "./prom-client.js";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { LatencyObserver, PublisherStats } from "./publisher.js";
 
 /** Latency from an event's first publish attempt to its confirmation, retries included. */
