@@ -3,6 +3,6 @@ export { startInfluxd } from "./influxd.js";
 export type { NatsServer, NatsServerOptions } from "./nats-server.js";
 export { startNatsServer } from "./nats-server.js";
 export type { ManagedProcess } from "./process.js";
-export { freePort, spawnManaged, waitFor } from "./process.js";
+export { freePort, spawnManaged, WaitAbortedError, waitFor } from "./process.js";
 export type { RunningService } from "./services.js";
 export { serviceEnv, startService } from "./services.js";

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInfluxClient, type InfluxAuth, type InfluxClient, type InfluxConfig } from "@vigil/influx";
-import { freePort, type ManagedProcess, spawnManaged, waitFor } from "./process.js";
+import { freePort, type ManagedProcess, spawnManaged, WaitAbortedError, waitFor } from "./process.js";
 
 /** Credentials of one role on the test database. */
 export type InfluxRole = "admin" | "writer" | "reader";
@@ -100,7 +100,7 @@ bind-address = "127.0.0.1:${rpcPort}"
     const proc = spawnManaged(process.env.INFLUXD_BIN ?? "influxd", ["-config", configFile]);
     server = proc;
     await waitFor(`influxd on ${url}`, async () => {
-      if (proc.child.exitCode !== null) throw new Error(`influxd exited: ${proc.output()}`);
+      if (proc.child.exitCode !== null) throw new WaitAbortedError(`influxd exited: ${proc.output()}`);
       const response = await fetch(`${url}/ping`);
       return response.status === 204;
     });

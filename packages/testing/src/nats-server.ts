@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
-import { freePort, type ManagedProcess, spawnManaged, waitFor } from "./process.js";
+import { freePort, type ManagedProcess, spawnManaged, WaitAbortedError, waitFor } from "./process.js";
 
 /** A nats-server with JetStream for one test file. */
 export interface NatsServer {
@@ -63,7 +63,7 @@ export const startNatsServer = async (options: NatsServerOptions = {}): Promise<
     const proc = spawnManaged(process.env.NATS_SERVER_BIN ?? "nats-server", ["-c", configFile]);
     server = proc;
     await waitFor(`nats-server on ${url}`, async () => {
-      if (proc.child.exitCode !== null) throw new Error(`nats-server exited: ${proc.output()}`);
+      if (proc.child.exitCode !== null) throw new WaitAbortedError(`nats-server exited: ${proc.output()}`);
       if (!proc.output().includes("Server is ready")) return false;
       const nc = await connect({
         servers: url,

@@ -13,7 +13,15 @@ export const freePort = (): Promise<number> =>
     });
   });
 
-/** Polls `probe` until it returns true or `timeoutMs` passes; throws with `what` on timeout. */
+/** Thrown by a probe when waiting longer cannot help (the process died): ends {@link waitFor} at once. */
+export class WaitAbortedError extends Error {
+  override readonly name = "WaitAbortedError";
+}
+
+/**
+ * Polls `probe` until it returns true or `timeoutMs` passes; throws with `what` on timeout. Other
+ * errors from the probe count as "not yet", except {@link WaitAbortedError}, which is rethrown.
+ */
 export const waitFor = async (
   what: string,
   probe: () => boolean | Promise<boolean>,
@@ -26,6 +34,7 @@ export const waitFor = async (
     try {
       if (await probe()) return;
     } catch (err) {
+      if (err instanceof WaitAbortedError) throw err;
       lastError = err;
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import type { InfluxConfig } from "@vigil/influx";
-import { freePort, type ManagedProcess, spawnManaged, waitFor } from "./process.js";
+import { freePort, type ManagedProcess, spawnManaged, WaitAbortedError, waitFor } from "./process.js";
 
 /** The repository root, so services start the same way from any working directory. */
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -44,7 +44,7 @@ export const startService = async (name: string, env: Record<string, string>): P
   });
   const opsUrl = `http://127.0.0.1:${port}`;
   await waitFor(`${name} to be ready`, async () => {
-    if (proc.child.exitCode !== null) throw new Error(`${name} exited: ${proc.output()}`);
+    if (proc.child.exitCode !== null) throw new WaitAbortedError(`${name} exited: ${proc.output()}`);
     return (await fetch(`${opsUrl}/readyz`)).ok;
   });
   return {
