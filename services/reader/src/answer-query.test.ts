@@ -8,6 +8,7 @@ import {
 import { createLogger } from "@vigil/runtime";
 import { describe, expect, it } from "vitest";
 import { answerQuery, type QueryDeps } from "./answer-query.js";
+import { createCoalescer } from "./coalesce.js";
 import { createConcurrencyLimit } from "./concurrency-limit.js";
 
 const encode = (value: unknown) => new TextEncoder().encode(typeof value === "string" ? value : JSON.stringify(value));
@@ -172,5 +173,30 @@ describe("answerQuery", () => {
     });
     finish();
     await expect(hung).resolves.toEqual({ ok: true, reply: { events: [] } });
+  });
+
+  it("sends InfluxDB one query for identical requests in flight together, and separate ones for different requests", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { client, calls } = fakeInflux(async () => {
+      await gate;
+      return [
+        { name: "security_events", columns: COLUMNS, values: [[1, "9", "m", "2024-05-01T08:00:01Z", null, null]] },
+      ];
+    });
+    const shared = deps(client, { coalescer: createCoalescer() });
+    const answers = Promise.all([
+      answerQuery(encode({ minCriticality: 5 }), shared),
+      answerQuery(encode({ minCriticality: 5 }), shared),
+      answerQuery(encode({ minCriticality: 5, limit: 10 }), shared),
+      answerQuery(encode({ minCriticality: 6 }), shared),
+    ]);
+    release();
+    const replies = await answers;
+    expect(calls).toHaveLength(2);
+    for (const answer of replies)
+      expect(answer).toMatchObject({ ok: true, reply: { events: [{ eventMessage: "m" }] } });
   });
 });

@@ -1,6 +1,7 @@
 import { decodeEventRows, type InfluxClient, InfluxUnavailableError, latestEventsStatement } from "@vigil/influx";
 import type { Logger } from "@vigil/runtime";
 import { decodeQuery, type ErrorReply, type EventsQueryReply, errorReply } from "@vigil/shared";
+import type { Coalescer } from "./coalesce.js";
 import { type ConcurrencyLimit, OverloadedError } from "./concurrency-limit.js";
 
 /** No answer came within the reader's query timeout (waiting for a slot included). */
@@ -19,6 +20,8 @@ export interface QueryDeps {
   readonly log: Logger;
   /** Told after every InfluxDB query whether InfluxDB answered, for readiness. */
   readonly onStorage?: (reachable: boolean) => void;
+  /** When given, identical requests in flight at the same time share one InfluxDB query. */
+  readonly coalescer?: Coalescer;
 }
 
 /** The reply to send, already classified as success or error. */
@@ -38,11 +41,7 @@ export const answerQuery = async (payload: Uint8Array, deps: QueryDeps): Promise
   // No criticality can be above the threshold: InfluxDB has nothing to say.
   if (bound === undefined) return { ok: true, reply: { events: [] } };
 
-  const controller = new AbortController();
-  const timer = setTimeout(
-    () => controller.abort(new QueryTimeoutError(`no answer from InfluxDB within ${deps.timeoutMs}ms`)),
-    deps.timeoutMs,
-  );
+  const controller = timeoutController(deps.timeoutMs);
   try {
     const query = async () => {
       try {
@@ -54,7 +53,17 @@ export const answerQuery = async (payload: Uint8Array, deps: QueryDeps): Promise
         throw err;
       }
     };
-    const series = await untilAborted(deps.limit.run(query, controller.signal), controller.signal);
+    // A shared query is bounded by the deadline of the request that started it, which is never
+    // later than the deadline of a request that joins it.
+    const series = await untilAborted(
+      deps.coalescer === undefined
+        ? deps.limit.run(query, controller.signal)
+        : deps.coalescer.run(`${bound.statement}\n${JSON.stringify(bound.params)}`, () => {
+            const shared = timeoutController(deps.timeoutMs);
+            return deps.limit.run(query, shared.signal).finally(shared.clear);
+          }),
+      controller.signal,
+    );
     const events = decodeEventRows(series, (row, reason) =>
       deps.log.warn({ row, reason }, "skipped a stored point that is not a valid event"),
     );
@@ -62,8 +71,15 @@ export const answerQuery = async (payload: Uint8Array, deps: QueryDeps): Promise
   } catch (err) {
     return { ok: false, reply: describeFailure(err, deps.log) };
   } finally {
-    clearTimeout(timer);
+    controller.clear();
   }
+};
+
+/** An abort signal that fires with a {@link QueryTimeoutError} after `ms`. */
+const timeoutController = (ms: number) => {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new QueryTimeoutError(`no answer from InfluxDB within ${ms}ms`)), ms);
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
 };
 
 const describeFailure = (err: unknown, log: Logger): ErrorReply => {

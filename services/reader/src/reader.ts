@@ -14,6 +14,7 @@ import {
 } from "@vigil/shared";
 import { Registry } from "prom-client";
 import { answerQuery, type QueryAnswer } from "./answer-query.js";
+import { createCoalescer } from "./coalesce.js";
 import { createConcurrencyLimit } from "./concurrency-limit.js";
 import type { ReaderSettings } from "./config.js";
 import { createReaderMetrics } from "./metrics.js";
@@ -70,6 +71,7 @@ export const startReader = async (deps: ReaderDeps, settings: ReaderSettings): P
     timeoutMs: settings.queryTimeoutMs,
     log: deps.log.child({ module: "answer-query" }),
     onStorage: health.record,
+    coalescer: createCoalescer(),
   };
   const inFlight = new Set<Promise<void>>();
 
