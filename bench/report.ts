@@ -16,6 +16,8 @@ export interface BenchPlan {
   readonly sequentialRequests: number;
   readonly concurrentRequests: number;
   readonly overloadSeconds: number;
+  /** Cap on the overload backlog, so that prefilling it stays within the run's time budget. */
+  readonly maxOverloadBacklog: number;
   readonly mixBacklog: number;
 }
 

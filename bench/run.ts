@@ -18,18 +18,19 @@ const quick = process.argv.includes("--quick");
 const plan: BenchPlan = quick
   ? {
       runs: 1,
-      influxPoints: 100_000,
-      natsMessages: 200_000,
-      jsMessages: 50_000,
-      baselineEvents: 300,
-      sustainedSeconds: 5,
-      latencySeconds: 5,
+      influxPoints: 50_000,
+      natsMessages: 100_000,
+      jsMessages: 20_000,
+      baselineEvents: 200,
+      sustainedSeconds: 4,
+      latencySeconds: 4,
       latencyRate: 2_000,
-      historyEvents: 100_000,
-      sequentialRequests: 20,
-      concurrentRequests: 200,
-      overloadSeconds: 5,
-      mixBacklog: 20_000,
+      historyEvents: 50_000,
+      sequentialRequests: 10,
+      concurrentRequests: 100,
+      overloadSeconds: 4,
+      maxOverloadBacklog: 30_000,
+      mixBacklog: 10_000,
     }
   : {
       runs: 3,
@@ -44,6 +45,7 @@ const plan: BenchPlan = quick
       sequentialRequests: 200,
       concurrentRequests: 2_000,
       overloadSeconds: 60,
+      maxOverloadBacklog: 3_000_000,
       mixBacklog: 300_000,
     };
 
@@ -55,7 +57,8 @@ const version = (command: string, args: string[]): string => {
   }
 };
 
-const log = (text: string) => console.log(`[bench] ${text}`);
+const began = performance.now();
+const log = (text: string) => console.log(`[bench +${Math.round((performance.now() - began) / 1000)}s] ${text}`);
 
 const main = async () => {
   const startedAt = new Date();
@@ -99,7 +102,10 @@ const main = async () => {
     const reader = await readerLatency(influxd, history, plan.sequentialRequests, plan.concurrentRequests);
 
     const sustainedRate = summarise(sustained.map((r) => r.eventsPerSecond)).median;
-    const overloadBacklog = Math.max(20_000, Math.round(2 * sustainedRate * plan.overloadSeconds));
+    const overloadBacklog = Math.min(
+      plan.maxOverloadBacklog,
+      Math.max(20_000, Math.round(2 * sustainedRate * plan.overloadSeconds)),
+    );
     log(
       `figure 4: writer under a backlog of ${overloadBacklog} events (2x the sustained rate for ${plan.overloadSeconds}s)`,
     );
