@@ -5,6 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { jetstream } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { EVENTS_SUBJECT, type SecurityEvent } from "@vigil/shared";
 import {
@@ -130,5 +131,40 @@ describe("the suite end to end", () => {
     const none = await runClient(serviceEnv(nats.url, undefined, { CLIENT_MIN_CRITICALITY: "10" }));
     expect(none.code).toBe(0);
     expect(none.stdout).toMatch(/no events/i);
+  });
+
+  it("stores and returns all of 1,000 events from an outside producer that share one timestamp", async () => {
+    // Only the three required fields, as a producer outside the suite may send them; a timestamp
+    // later than any the daemon wrote, so that these are the newest events.
+    const timestamp = "2100-01-01T00:00:00.000Z";
+    const messages = Array.from({ length: 1_000 }, (_, i) => `outside producer event ${i}`);
+    const js = jetstream(observer);
+    await Promise.all(
+      messages.map((eventMessage) =>
+        js.publish(EVENTS_SUBJECT, JSON.stringify({ criticality: 10, timestamp, eventMessage })),
+      ),
+    );
+    const admin = influx.client("admin");
+    await waitFor(
+      "the outside events to be stored",
+      async () => {
+        const series = await admin.query(
+          'SELECT count("eventMessage") FROM "security_events" WHERE time >= \'2100-01-01T00:00:00Z\'',
+        );
+        return Number(series[0]?.values[0]?.[1] ?? 0) === messages.length;
+      },
+      60_000,
+      200,
+    );
+    const result = await runClient(
+      serviceEnv(nats.url, undefined, { CLIENT_MIN_CRITICALITY: "9", CLIENT_LIMIT: "1000" }),
+      ["--json"],
+    );
+    expect(result.code).toBe(0);
+    const printed = JSON.parse(result.stdout) as SecurityEvent[] | { events: SecurityEvent[] };
+    const events = Array.isArray(printed) ? printed : printed.events;
+    expect(events).toHaveLength(1_000);
+    expect(new Set(events.map((event) => event.eventMessage))).toEqual(new Set(messages));
+    for (const event of events) expect(event).toEqual({ criticality: 10, timestamp, eventMessage: event.eventMessage });
   });
 });
