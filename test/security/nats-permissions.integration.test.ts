@@ -1,0 +1,369 @@
+/**
+ * What each NATS credential of the compose deployment can and cannot do, against the real
+ * nats-server started exactly as in its container: deploy/init/secrets.sh makes the passwords and
+ * deploy/nats/entrypoint.sh runs deploy/nats/nats.conf with them (deploy/checks/compose-nats.ts).
+ * The services' own code paths with these users are run by deploy/checks/compose-wiring; here each
+ * action is tried directly, so that every refusal and every permission is proven one by one.
+ * SECURITY.md describes the threat model these tests back.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createConnection } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import {
+  createLogger,
+  ensureDeadLetterStream,
+  ensureEventsTopology,
+  StreamEnv,
+  WriterConsumerEnv,
+  writerConsumerSettings,
+} from "@vigil/runtime";
+import {
+  DEAD_LETTER_STREAM,
+  DEAD_LETTER_SUBJECT,
+  EVENTS_QUERY_SUBJECT,
+  EVENTS_STREAM,
+  EVENTS_SUBJECT,
+  READER_QUEUE,
+  READER_SERVICE,
+  WRITER_CONSUMER,
+} from "@vigil/shared";
+import { waitFor } from "@vigil/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type ComposeNats,
+  composeNatsLogin,
+  generateSecrets,
+  NATS_SERVICES,
+  type NatsService,
+  startComposeNats,
+} from "../../deploy/checks/compose-nats.js";
+
+const log = createLogger("nats-permissions", "silent");
+const streams = StreamEnv.parse({});
+
+let dir: string;
+let secrets: string;
+let nats: ComposeNats;
+
+const password = (service: NatsService) => readFileSync(nats.passwordFile(service), "utf8");
+
+/**
+ * Speaks the NATS protocol by hand, bypassing the client library's own checks (such as its
+ * max_payload check), so that what is tested is the server's refusal. Logs in as `service`, sends
+ * `commands` and a PING, and resolves with everything the server said until its PONG or close.
+ */
+const rawSession = (server: ComposeNats, service: NatsService, commands: Buffer): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const socket = createConnection({ host: "127.0.0.1", port: Number(new URL(server.url).port) });
+    const { user } = composeNatsLogin(service);
+    const connect = JSON.stringify({ user, pass: password(service), verbose: false, protocol: 1 });
+    let received = "";
+    socket.on("data", (chunk: Buffer) => {
+      const first = received === "";
+      received += chunk.toString();
+      if (first)
+        socket.write(Buffer.concat([Buffer.from(`CONNECT ${connect}\r\n`), commands, Buffer.from("PING\r\n")]));
+      if (received.includes("PONG\r\n")) socket.end();
+    });
+    socket.once("error", reject);
+    socket.once("close", () => resolve(received));
+  });
+
+const rawPublish = (subject: string, bytes: number) =>
+  Buffer.concat([Buffer.from(`PUB ${subject} ${bytes}\r\n`), Buffer.alloc(bytes, 0x61), Buffer.from("\r\n")]);
+
+/** The messages in each stream, asked through the JetStream API with the writer's credentials. */
+const streamMessages = async (): Promise<Record<string, number>> => {
+  const jsm = await jetstreamManager(await nats.login("writer"));
+  return {
+    [EVENTS_STREAM]: (await jsm.streams.info(EVENTS_STREAM)).state.messages,
+    [DEAD_LETTER_STREAM]: (await jsm.streams.info(DEAD_LETTER_STREAM)).state.messages,
+  };
+};
+
+/** A stand-in for the reader with the reader's credentials: answers every query with `answer`. */
+const serveQueries = async (answer: Uint8Array | string) => {
+  const reader = await nats.login("reader");
+  const seen: string[] = [];
+  reader.subscribe(EVENTS_QUERY_SUBJECT, {
+    queue: READER_QUEUE,
+    callback: (_err, msg) => {
+      seen.push(msg.reply ?? "");
+      msg.respond(answer);
+    },
+  });
+  await reader.flush();
+  return { reader, seen };
+};
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "vigil-nats-permissions-"));
+  secrets = join(dir, "vigil");
+  const generated = generateSecrets(secrets);
+  if (generated.status !== 0) throw new Error(`deploy/init/secrets.sh failed: ${generated.stderr}`);
+  nats = await startComposeNats({ secrets, storeDir: join(dir, "jetstream") });
+  // The topology the daemon and the writer create, with their own code and credentials.
+  await ensureEventsTopology(
+    await jetstreamManager(await nats.login("daemon")),
+    streams,
+    writerConsumerSettings(WriterConsumerEnv.parse({})),
+    log,
+  );
+  await ensureDeadLetterStream(await jetstreamManager(await nats.login("writer")), streams, log);
+});
+
+afterAll(async () => {
+  await nats?.stop();
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("who may connect", () => {
+  it("refuses a connection without credentials", async () => {
+    await expect(connect({ servers: nats.url, reconnect: false })).rejects.toThrow(/authorization/i);
+  });
+
+  it("refuses a wrong password", async () => {
+    await expect(nats.login("daemon", { pass: `${password("daemon")}x` })).rejects.toThrow(/authorization/i);
+  });
+
+  it("refuses one service's password for another's user", async () => {
+    await expect(nats.login("daemon", { pass: password("client") })).rejects.toThrow(/authorization/i);
+  });
+});
+
+describe("refused", () => {
+  // nats-server logs every refusal with the user and the subject: the most exact witness.
+  const refused = (entry: string) =>
+    waitFor(`nats-server to log "${entry}"`, () => nats.violations().includes(entry), 10_000);
+
+  const deniedPublish = async (service: NatsService, subject: string) => {
+    const nc = await nats.login(service);
+    nc.publish(subject, "x");
+    await nc.flush();
+    await refused(`${service} Publish ${subject}`);
+  };
+
+  const deniedSubscribe = async (service: NatsService, subject: string, queue?: string) => {
+    const nc = await nats.login(service);
+    const sub = nc.subscribe(subject, queue === undefined ? {} : { queue });
+    expect(await sub.closed).toMatchObject({ name: "PermissionViolationError" });
+    await refused(`${service} Subscription ${subject}`);
+  };
+
+  describe("publishing events by anyone but the daemon", () => {
+    it.each(["reader", "client", "writer"] as const)("%s", (service) => deniedPublish(service, EVENTS_SUBJECT));
+  });
+
+  describe("subscribing to events: only the writer's durable consumer reads them", () => {
+    it.each(["daemon", "client", "writer", "reader"] as const)("%s", (service) =>
+      deniedSubscribe(service, EVENTS_SUBJECT),
+    );
+  });
+
+  describe("serving events.query by anyone but the reader", () => {
+    it.each(["client", "daemon", "writer"] as const)("%s in the readers' queue group", (service) =>
+      deniedSubscribe(service, EVENTS_QUERY_SUBJECT, READER_QUEUE),
+    );
+    it("the reader outside its queue group, where it would see every query", () =>
+      deniedSubscribe("reader", EVENTS_QUERY_SUBJECT));
+  });
+
+  describe("requesting events.query by the daemon and the writer", () => {
+    it.each(["daemon", "writer"] as const)("%s", (service) => deniedPublish(service, EVENTS_QUERY_SUBJECT));
+  });
+
+  describe("deleting or purging a JetStream stream, by any service", () => {
+    const cases = NATS_SERVICES.flatMap((service) =>
+      [
+        `$JS.API.STREAM.DELETE.${EVENTS_STREAM}`,
+        `$JS.API.STREAM.PURGE.${EVENTS_STREAM}`,
+        `$JS.API.STREAM.DELETE.${DEAD_LETTER_STREAM}`,
+        `$JS.API.CONSUMER.DELETE.${EVENTS_STREAM}.${WRITER_CONSUMER}`,
+      ].map((subject) => [service, subject] as const),
+    );
+    it.each(cases)("%s publishing to %s", deniedPublish);
+
+    it("leaves both streams and the consumer in place", async () => {
+      const jsm = await jetstreamManager(await nats.login("writer"));
+      expect((await jsm.streams.info(EVENTS_STREAM)).config.name).toBe(EVENTS_STREAM);
+      expect((await jsm.streams.info(DEAD_LETTER_STREAM)).config.name).toBe(DEAD_LETTER_STREAM);
+      expect((await jsm.consumers.info(EVENTS_STREAM, WRITER_CONSUMER)).name).toBe(WRITER_CONSUMER);
+    });
+  });
+
+  describe("other JetStream and service actions outside each role", () => {
+    it.each([
+      ["client", "$JS.API.INFO"],
+      ["reader", "$JS.API.INFO"],
+      ["daemon", `$JS.API.STREAM.INFO.${DEAD_LETTER_STREAM}`],
+      ["daemon", `$JS.API.CONSUMER.MSG.NEXT.${EVENTS_STREAM}.${WRITER_CONSUMER}`],
+      ["writer", `$JS.API.STREAM.MSG.GET.${DEAD_LETTER_STREAM}`],
+      ["reader", DEAD_LETTER_SUBJECT],
+      ["daemon", DEAD_LETTER_SUBJECT],
+      ["client", `$SRV.PING`],
+    ] as const)("%s publishing to %s", deniedPublish);
+
+    it("the client listening to service discovery", () => deniedSubscribe("client", "$SRV.>"));
+  });
+
+  describe("reading another user's replies", () => {
+    const cases = NATS_SERVICES.flatMap((service) => [
+      [service, "_INBOX.>"] as const,
+      [service, ">"] as const,
+      ...NATS_SERVICES.filter((other) => other !== service).map(
+        (other) => [service, `${composeNatsLogin(other).inboxPrefix}.>`] as const,
+      ),
+    ]);
+    it.each(cases)("%s subscribing to %s", (service, subject) => deniedSubscribe(service, subject));
+  });
+});
+
+describe("allowed", () => {
+  it("the daemon publishes events, which the EVENTS stream confirms", async () => {
+    const ack = await jetstream(await nats.login("daemon")).publish(EVENTS_SUBJECT, '{"probe":1}');
+    expect(ack.stream).toBe(EVENTS_STREAM);
+  });
+
+  it("the writer pulls from its durable consumer, acknowledges, and dead-letters", async () => {
+    await jetstream(await nats.login("daemon")).publish(EVENTS_SUBJECT, '{"probe":2}');
+    const js = jetstream(await nats.login("writer"));
+    const consumer = await js.consumers.get(EVENTS_STREAM, WRITER_CONSUMER);
+    const msg = await consumer.next({ expires: 5_000 });
+    expect(msg?.subject).toBe(EVENTS_SUBJECT);
+    expect(await msg?.ackAck()).toBe(true);
+    const record = await js.publish(DEAD_LETTER_SUBJECT, "probe", { msgID: "permissions-probe" });
+    expect(record.stream).toBe(DEAD_LETTER_STREAM);
+  });
+
+  it("the client asks events.query and the reader's answer reaches the client's own inbox", async () => {
+    const { reader } = await serveQueries('{"events":[]}');
+    const client = await nats.login("client");
+    const reply = await client.request(EVENTS_QUERY_SUBJECT, '{"minCriticality":5}', { timeout: 5_000 });
+    expect(reply.string()).toBe('{"events":[]}');
+    await reader.close();
+  });
+
+  it("the client discovers readers through $SRV, answered by the reader", async () => {
+    const reader = await nats.login("reader");
+    reader.subscribe(`$SRV.PING.${READER_SERVICE}`, {
+      callback: (_err, msg) => {
+        msg.respond(`{"name":"${READER_SERVICE}"}`);
+      },
+    });
+    await reader.flush();
+    const replies = await (await nats.login("client")).requestMany(`$SRV.PING.${READER_SERVICE}`, "", {
+      strategy: "count",
+      maxMessages: 1,
+      maxWait: 5_000,
+    });
+    const names: string[] = [];
+    for await (const reply of replies) names.push(reply.json<{ name: string }>().name);
+    expect(names).toEqual([READER_SERVICE]);
+    await reader.close();
+  });
+});
+
+describe("the reader cannot be used to publish for a client", () => {
+  // The reader may publish to any reply subject it is given. Were the client in its account, a
+  // request naming $JS.API.STREAM.PURGE.EVENTS as its reply subject would purge every unwritten
+  // event with the reader's answer. The service import hands the reader a subject of the server's
+  // own instead, which leads back into the client's account only.
+  const hijacked = [
+    `$JS.API.STREAM.PURGE.${EVENTS_STREAM}`,
+    `$JS.API.STREAM.DELETE.${EVENTS_STREAM}`,
+    EVENTS_SUBJECT,
+    DEAD_LETTER_SUBJECT,
+  ];
+
+  it.each(hijacked)("a request whose reply subject is %s changes no stream", async (replySubject) => {
+    await jetstream(await nats.login("daemon")).publish(EVENTS_SUBJECT, '{"probe":"kept"}');
+    const before = await streamMessages();
+    const { reader, seen } = await serveQueries("{}");
+    const client = await nats.login("client");
+    client.publish(EVENTS_QUERY_SUBJECT, '{"minCriticality":5}', { reply: replySubject });
+    await client.flush();
+    await waitFor("the reader to answer", () => seen.length === 1);
+    await reader.flush();
+    expect(seen[0]).not.toBe(replySubject);
+    expect(seen[0]).toMatch(/^_R_\./);
+    expect(await streamMessages()).toEqual(before);
+    expect(before[EVENTS_STREAM]).toBeGreaterThan(0);
+    await reader.close();
+  });
+});
+
+describe("limits", () => {
+  const KIB = 1024;
+
+  it.each([
+    ["daemon", 64 * KIB],
+    ["writer", 64 * KIB],
+    ["reader", 8 * KIB * KIB],
+    ["client", 8 * KIB],
+  ] as const)("%s may publish at most %i bytes per message", async (service, limit) => {
+    const nc = await nats.login(service);
+    expect(nc.info?.max_payload).toBe(limit);
+  });
+
+  it.each([
+    ["daemon", EVENTS_SUBJECT, 64 * KIB + 1],
+    ["client", EVENTS_QUERY_SUBJECT, 8 * KIB + 1],
+  ] as const)("the server itself refuses %s a message on %s of %i bytes", async (service, subject, bytes) => {
+    const said = await rawSession(nats, service, rawPublish(subject, bytes));
+    expect(said).toMatch(/-ERR 'Maximum Payload Violation'/);
+  });
+
+  it("lets a reply larger than the client's own limit reach it", async () => {
+    const { reader } = await serveQueries(new Uint8Array(1024 * KIB));
+    const reply = await (await nats.login("client")).request(EVENTS_QUERY_SUBJECT, "{}", { timeout: 5_000 });
+    expect(reply.data.byteLength).toBe(1024 * KIB);
+    await reader.close();
+  });
+
+  it("caps the subscriptions of one connection", async () => {
+    const nc = await nats.login("client");
+    const errors: string[] = [];
+    void (async () => {
+      for await (const status of nc.status()) if (status.type === "error") errors.push(status.error.message);
+    })();
+    for (let i = 0; i < 130; i++) nc.subscribe(`_INBOX_client.capped.${i}`);
+    await nc.flush();
+    await waitFor("the server to refuse the 129th subscription", () =>
+      errors.some((message) => /maximum subscriptions exceeded/i.test(message)),
+    );
+    expect(nc.isClosed()).toBe(false);
+  });
+
+  describe("connections, shared out per account", () => {
+    let small: ComposeNats;
+    const conns: NatsConnection[] = [];
+
+    beforeAll(async () => {
+      small = await startComposeNats({
+        secrets,
+        storeDir: join(dir, "jetstream-small"),
+        env: {
+          NATS_MAX_CONNECTIONS: "8",
+          NATS_INGEST_MAX_CONNECTIONS: "2",
+          NATS_QUERY_MAX_CONNECTIONS: "2",
+          NATS_CLIENTS_MAX_CONNECTIONS: "2",
+        },
+      });
+    });
+
+    afterAll(async () => {
+      await Promise.allSettled(conns.map((nc) => nc.close()));
+      await small?.stop();
+    });
+
+    it("refuses clients beyond their share, while the services still connect", async () => {
+      for (let i = 0; i < 2; i++) conns.push(await small.login("client"));
+      await expect(small.login("client")).rejects.toThrow(/maximum .*connections/i);
+      conns.push(await small.login("reader"), await small.login("daemon"), await small.login("writer"));
+      await Promise.all(conns.map((nc) => nc.flush()));
+    });
+  });
+});
