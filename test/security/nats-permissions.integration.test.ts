@@ -53,10 +53,10 @@ const password = (service: NatsService) => readFileSync(nats.passwordFile(servic
 /**
  * Speaks the NATS protocol by hand, bypassing the client library's own checks (such as its
  * max_payload check), so that what is tested is the server's refusal. Logs in as `service`, sends
- * `commands` and a PING, and resolves with everything the server said until its PONG or close.
+ * `commands` and a PING, and resolves once the server answers PONG or drops the connection.
  */
-const rawSession = (server: ComposeNats, service: NatsService, commands: Buffer): Promise<string> =>
-  new Promise((resolve, reject) => {
+const rawSession = (server: ComposeNats, service: NatsService, commands: Buffer): Promise<void> =>
+  new Promise((resolve) => {
     const socket = createConnection({ host: "127.0.0.1", port: Number(new URL(server.url).port) });
     const { user } = composeNatsLogin(service);
     const connect = JSON.stringify({ user, pass: password(service), verbose: false, protocol: 1 });
@@ -68,8 +68,9 @@ const rawSession = (server: ComposeNats, service: NatsService, commands: Buffer)
         socket.write(Buffer.concat([Buffer.from(`CONNECT ${connect}\r\n`), commands, Buffer.from("PING\r\n")]));
       if (received.includes("PONG\r\n")) socket.end();
     });
-    socket.once("error", reject);
-    socket.once("close", () => resolve(received));
+    // A server that refuses may reset the connection while the payload is still being sent.
+    socket.once("error", () => socket.destroy());
+    socket.once("close", () => resolve());
   });
 
 const rawPublish = (subject: string, bytes: number) =>
@@ -309,11 +310,13 @@ describe("limits", () => {
   });
 
   it.each([
-    ["daemon", EVENTS_SUBJECT, 64 * KIB + 1],
-    ["client", EVENTS_QUERY_SUBJECT, 8 * KIB + 1],
-  ] as const)("the server itself refuses %s a message on %s of %i bytes", async (service, subject, bytes) => {
-    const said = await rawSession(nats, service, rawPublish(subject, bytes));
-    expect(said).toMatch(/-ERR 'Maximum Payload Violation'/);
+    ["daemon", EVENTS_SUBJECT, 64 * KIB],
+    ["client", EVENTS_QUERY_SUBJECT, 8 * KIB],
+  ] as const)("the server itself refuses %s a message on %s of more than %i bytes", async (service, subject, limit) => {
+    await rawSession(nats, service, rawPublish(subject, limit + 1));
+    // The client may never read the -ERR when the server resets the connection; its log is exact.
+    const entry = `maximum payload exceeded: ${limit + 1} vs ${limit}`;
+    await waitFor(`nats-server to log "${entry}"`, () => nats.process.output().includes(entry));
   });
 
   it("lets a reply larger than the client's own limit reach it", async () => {
