@@ -34,4 +34,9 @@ export const DEAD_LETTER_HEADERS = {
   streamSequence: "Vigil-Original-Sequence",
   /** When the writer rejected it, ISO 8601. */
   rejectedAt: "Vigil-Rejected-At",
+  /**
+   * Present only when the record carries the first bytes of the payload rather than all of it
+   * (the payload and the headers would not fit in one NATS message): the payload's full size.
+   */
+  originalBytes: "Vigil-Original-Bytes",
 } as const;

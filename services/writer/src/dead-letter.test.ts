@@ -122,6 +122,30 @@ describe("createDeadLetterPublisher", () => {
     expect(counted?.values).toEqual([{ labels: { code: "NOT_JSON" }, value: 1 }]);
   });
 
+  it("cuts a payload too large for one record and says how large it was", async () => {
+    const { msg, log } = message();
+    const big: HeldMessage = { ...msg, data: new Uint8Array(10_000).fill(0x61) };
+    const published: { body: Uint8Array; headers: MsgHdrs | undefined }[] = [];
+    const publisher = createDeadLetterPublisher({
+      js: {
+        publish: async (_subject, payload, options) => {
+          published.push({ body: payload as Uint8Array, headers: options?.headers });
+          return { stream: "DEADLETTERS", seq: 1, duplicate: false } as PubAck;
+        },
+      },
+      metrics: createWriterMetrics(new Registry()),
+      log: pino({ level: "silent" }),
+      retry: { initialMs: 100, maxMs: 1_000 },
+      maxBodyBytes: 4_000,
+    });
+    await publisher.publish(big, "TOO_LARGE", "payload is 10000 bytes, the limit is 8192");
+    expect(log).toEqual(["ack"]);
+    expect(published[0]?.body.byteLength).toBe(4_000);
+    expect(published[0]?.headers?.get(DEAD_LETTER_HEADERS.originalBytes)).toBe("10000");
+    await publisher.publish(msg, "NOT_JSON", "small");
+    expect(published[1]?.headers?.get(DEAD_LETTER_HEADERS.originalBytes)).toBe("");
+  });
+
   it("hands the message back with a delay, unacknowledged, when the record is not confirmed", async () => {
     const { msg, log } = message();
     const registry = new Registry();

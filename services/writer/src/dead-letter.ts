@@ -82,24 +82,42 @@ export interface DeadLetterPublisher {
 
 export interface DeadLetterDeps {
   readonly js: Pick<JetStreamClient, "publish">;
+  /**
+   * Largest payload a record can carry whole: the server's max payload less room for the headers.
+   * A larger payload is cut to this size and the record says how big it was, because a record
+   * that cannot be published would hand its message back forever.
+   */
+  readonly maxBodyBytes?: number;
   readonly metrics: Pick<WriterMetrics, "deadLettered" | "deadLetterFailures">;
   readonly log: Logger;
   readonly retry: { readonly initialMs: number; readonly maxMs: number };
 }
 
-export const createDeadLetterPublisher = ({ js, metrics, log, retry }: DeadLetterDeps): DeadLetterPublisher => ({
+/** Room left in a NATS message for a record's headers: a 512-character reason is at most 2 KiB. */
+export const DEAD_LETTER_HEADER_ALLOWANCE = 4_096;
+
+export const createDeadLetterPublisher = ({
+  js,
+  metrics,
+  log,
+  retry,
+  maxBodyBytes = Number.POSITIVE_INFINITY,
+}: DeadLetterDeps): DeadLetterPublisher => ({
   async publish(msg, code, reason, eventId) {
     const context = { eventId, streamSequence: msg.seq, code, reason: oneLine(reason) };
+    const truncated = msg.data.byteLength > maxBodyBytes;
+    const recordHeaders = deadLetterHeaders({
+      code,
+      reason,
+      subject: msg.subject,
+      streamSequence: msg.seq,
+      rejectedAt: new Date(),
+    });
+    if (truncated) recordHeaders.set(DEAD_LETTER_HEADERS.originalBytes, String(msg.data.byteLength));
     try {
-      await js.publish(DEAD_LETTER_SUBJECT, msg.data, {
+      await js.publish(DEAD_LETTER_SUBJECT, truncated ? msg.data.subarray(0, maxBodyBytes) : msg.data, {
         msgID: deadLetterMsgId(msg.seq),
-        headers: deadLetterHeaders({
-          code,
-          reason,
-          subject: msg.subject,
-          streamSequence: msg.seq,
-          rejectedAt: new Date(),
-        }),
+        headers: recordHeaders,
       });
     } catch (err) {
       metrics.deadLetterFailures.inc();
