@@ -1,5 +1,13 @@
 export type { DecodedEvent, EventRejection } from "./event.js";
-export { decodeEvent, describeIssues, EventRejectionCode, encodeEvent, SecurityEvent } from "./event.js";
+export {
+  checkSecurityEvent,
+  decodeEvent,
+  describeIssues,
+  EventRejectionCode,
+  encodeEvent,
+  SecurityEvent,
+  timestampMillis,
+} from "./event.js";
 export {
   CRITICALITY_RANGE,
   DEFAULT_QUERY_LIMIT,
