@@ -1,6 +1,8 @@
 import type { SecurityEvent } from "@vigil/shared";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeEventRows, encodePoint, latestEventsStatement, pointTime } from "./index.js";
+import type { SequencedEvent } from "./events-layout.js";
+import { decodeEventRows, encodePoint, encodePoints, latestEventsStatement, pointTime } from "./index.js";
 
 const event: SecurityEvent = {
   criticality: 9,
@@ -77,5 +79,84 @@ describe("decodeEventRows", () => {
     );
     expect(events).toEqual([{ criticality: 9, eventMessage: "m", timestamp: event.timestamp, source: "s" }]);
     expect(skipped).toEqual([expect.stringMatching(/eventMessage/)]);
+  });
+});
+
+// The encoder as it was before it was tuned for speed: what the tuned one must still produce.
+const reference = {
+  pointTime(timestamp: string, sequence: number): string {
+    const ms = Date.parse(timestamp);
+    const offset = sequence % 1_000_000;
+    if (ms >= 0) return `${ms}${String(offset).padStart(6, "0")}`;
+    return (BigInt(ms) * BigInt(1_000_000) + BigInt(offset)).toString();
+  },
+  escape: (value: string): string => (/["\\]/.test(value) ? value.replace(/["\\]/g, (char) => `\\${char}`) : value),
+  encodePoint({ event, sequence }: SequencedEvent): string {
+    let fields = `eventMessage="${reference.escape(event.eventMessage)}",timestamp="${reference.escape(event.timestamp)}",seq=${sequence}i`;
+    if (event.id !== undefined) fields += `,id="${reference.escape(event.id)}"`;
+    if (event.source !== undefined) fields += `,source="${reference.escape(event.source)}"`;
+    return `security_events,criticality=${event.criticality} ${fields} ${reference.pointTime(event.timestamp, sequence)}`;
+  },
+  encodePoints: (events: readonly SequencedEvent[]): string => events.map(reference.encodePoint).join("\n"),
+};
+
+const pad = (value: number, width: number) => String(value).padStart(width, "0");
+
+// Instants across InfluxDB's whole range, written with any fraction length and any offset.
+const timestampArb = fc.oneof(
+  fc
+    .tuple(
+      fc.date({ min: new Date("1677-09-22T00:00:00Z"), max: new Date("2262-04-10T00:00:00Z"), noInvalidDate: true }),
+      fc.stringMatching(/^(\.\d{1,12})?$/),
+      fc.oneof(
+        fc.constant("Z"),
+        fc
+          .tuple(fc.constantFrom("+", "-"), fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 59 }))
+          .map(([sign, h, m]) => `${sign}${pad(h, 2)}:${pad(m, 2)}`),
+      ),
+    )
+    .map(([date, fraction, zone]) => `${date.toISOString().slice(0, 19)}${fraction}${zone}`),
+  fc
+    .date({ min: new Date("1969-12-31T00:00:00Z"), max: new Date("1970-01-02T00:00:00Z"), noInvalidDate: true })
+    .map((d) => d.toISOString()),
+  fc.constantFrom("2026-11-24", "2026-11-24T10:15:30.1234567890Z", "2026-02-30T00:00:00Z", "1969-12-31T23:59:59.9999Z"),
+);
+
+const textArb = fc.oneof(
+  fc.string({ maxLength: 80 }),
+  fc.string({ unit: fc.constantFrom("a", '"', "\\", "\n", " ", ",", "=", "\u00e9", "\u{1F525}"), maxLength: 40 }),
+);
+
+const sequencedArb: fc.Arbitrary<SequencedEvent> = fc.record({
+  event: fc.record(
+    {
+      criticality: fc.oneof(fc.integer({ min: 0, max: 10 }), fc.constantFrom(-0, -1, 11, 2.5)),
+      timestamp: timestampArb,
+      eventMessage: textArb,
+      id: fc.oneof(fc.uuid(), textArb),
+      source: textArb,
+    },
+    { requiredKeys: ["criticality", "timestamp", "eventMessage"] },
+  ),
+  sequence: fc.oneof(fc.integer({ min: 1, max: 2_000_000 }), fc.maxSafeNat()),
+});
+
+describe("the encoder, against the implementation it replaced", () => {
+  it("gives every event the same point time", () => {
+    fc.assert(
+      fc.property(timestampArb, fc.maxSafeNat(), (timestamp, sequence) => {
+        expect(pointTime(timestamp, sequence)).toBe(reference.pointTime(timestamp, sequence));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it("encodes every batch to the same body", () => {
+    fc.assert(
+      fc.property(fc.array(sequencedArb, { maxLength: 5 }), (events) => {
+        expect(encodePoints(events)).toBe(reference.encodePoints(events));
+      }),
+      { numRuns: 1_000 },
+    );
   });
 });
