@@ -1,0 +1,114 @@
+/**
+ * The reader restarted while a client keeps asking (`CLIENT_REPEAT`): the client says, one line
+ * per failed attempt, that no reader answers, keeps going, says when answers are back and prints
+ * the events again. Reader and client run as processes from `dist/` (run `pnpm build` first).
+ */
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { encodePoints } from "@vigil/influx";
+import type { SecurityEvent } from "@vigil/shared";
+import {
+  type Influxd,
+  type NatsServer,
+  type RunningService,
+  serviceEnv,
+  startInfluxd,
+  startNatsServer,
+  startService,
+  waitFor,
+} from "@vigil/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const CLIENT = fileURLToPath(new URL("../../services/client/dist/main.js", import.meta.url));
+
+describe("the reader restarted while a client repeats its query", () => {
+  let nats: NatsServer;
+  let influx: Influxd;
+  const readers: RunningService[] = [];
+  const newest: SecurityEvent = {
+    criticality: 9,
+    timestamp: "2024-05-01T12:00:20.000Z",
+    eventMessage: "the newest stored event",
+    id: randomUUID(),
+    source: "fault-test",
+  };
+
+  beforeAll(async () => {
+    [nats, influx] = await Promise.all([startNatsServer(), startInfluxd("faults_reader")]);
+    const older = Array.from({ length: 20 }, (_, n) => ({
+      criticality: 9,
+      timestamp: `2024-05-01T12:00:${String(n).padStart(2, "0")}.000Z`,
+      eventMessage: `stored event ${n}`,
+      id: randomUUID(),
+    }));
+    await influx
+      .client("writer")
+      .write(encodePoints([...older, newest].map((event, sequence) => ({ event, sequence: sequence + 1 }))));
+  });
+
+  afterAll(async () => {
+    for (const reader of readers) await reader.process.stop("SIGKILL");
+    await Promise.all([nats?.dispose(), influx?.dispose()]);
+  });
+
+  const startReader = async () => {
+    const reader = await startService("reader", serviceEnv(nats.url, influx.config("reader"), {}));
+    readers.push(reader);
+    return reader;
+  };
+
+  it("prints a line for each failed attempt while no reader answers, then says answers are back and prints them", async () => {
+    const first = await startReader();
+    const client = spawn(process.execPath, [CLIENT], {
+      env: serviceEnv(nats.url, undefined, {
+        CLIENT_MIN_CRITICALITY: "5",
+        CLIENT_LIMIT: "3",
+        CLIENT_REPEAT: "300ms",
+        CLIENT_TIMEOUT: "1s",
+      }),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    client.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    client.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => client.on("exit", resolve));
+    const tables = () => stdout.split("\n").filter((line) => line.includes(newest.eventMessage)).length;
+
+    try {
+      await waitFor("the first answers", () => tables() >= 2);
+      expect(stderr).toBe("");
+
+      expect(await first.process.stop("SIGTERM")).toBe(0);
+      await waitFor("the client to report the gap", () => /no reader is answering/.test(stderr));
+      const answeredBeforeRestart = tables();
+      await startReader();
+      await waitFor("the client to say answers are back", () => /answers are back/.test(stderr));
+      await waitFor("answers printed after the gap", () => tables() > answeredBeforeRestart);
+    } finally {
+      client.kill("SIGTERM");
+    }
+    expect(await exited).toBe(0);
+
+    const lines = stderr.trimEnd().split("\n");
+    const back = lines.findIndex((line) => line.includes("answers are back"));
+    const failures = lines.slice(0, back);
+    // Only failures before the recovery line, each saying why and that it retries; nothing after it.
+    expect(failures.length).toBeGreaterThan(0);
+    for (const line of failures) {
+      expect(line).toMatch(/^\S+Z (no reader is answering on events\.query|no answer from a reader within 1000ms)/);
+      expect(line).toMatch(/; retrying in 300ms$/);
+    }
+    expect(lines[back]).toMatch(new RegExp(`^\\S+Z answers are back after ${failures.length} failed attempts?$`));
+    expect(lines.slice(back + 1)).toEqual([]);
+    // Every answer, before and after the gap, is the newest events, newest first.
+    const rows = stdout.split("\n").filter((line) => line.includes("stored event"));
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.every((line) => line.includes("newest stored event") || /stored event 1[89]/.test(line))).toBe(true);
+  });
+});
