@@ -67,7 +67,8 @@ describe("a flood of invalid messages among valid ones", () => {
     [nats, influx] = await Promise.all([startNatsServer(), startInfluxd("faults_bad_input")]);
     nc = await connect({ servers: nats.url });
     jsm = await jetstreamManager(nc);
-    writer = await startService("writer", writerEnv(nats.url, influx.config("writer")));
+    // The default ack wait: this scenario needs no quick redelivery.
+    writer = await startService("writer", writerEnv(nats.url, influx.config("writer"), { WRITER_ACK_WAIT: "30s" }));
 
     // Interleaved in a fixed pseudo-random order, published while the writer is consuming.
     const items: ({ valid: SecurityEvent } | { invalid: Invalid; payload: Uint8Array })[] = [];
@@ -103,7 +104,8 @@ describe("a flood of invalid messages among valid ones", () => {
   it("stores every valid event exactly once", async () => {
     expect(acknowledged.size).toBe(VALID);
     expectStoredExactlyOnce(await storedIds(influx.client("reader")), acknowledged);
-    expect(await writer.metric("vigil_writer_events_written_total")).toBe(VALID);
+    // At least: a redelivered event is written again, onto the same point (checked above).
+    expect(await writer.metric("vigil_writer_events_written_total")).toBeGreaterThanOrEqual(VALID);
   });
 
   it("records every invalid message once in DEADLETTERS, with its code, a reason and the original payload", async () => {
@@ -131,6 +133,6 @@ describe("a flood of invalid messages among valid ones", () => {
       recorded.add(original);
     }
     expect(recorded.size).toBe(INVALID);
-    expect(await writer.metric("vigil_writer_events_dead_lettered_total")).toBe(INVALID);
+    expect(await writer.metric("vigil_writer_events_dead_lettered_total")).toBeGreaterThanOrEqual(INVALID);
   });
 });
