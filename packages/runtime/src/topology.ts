@@ -13,6 +13,7 @@ import { nanos } from "@nats-io/nats-core";
 import { DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECT, EVENTS_STREAM, EVENTS_SUBJECT, WRITER_CONSUMER } from "@vigil/shared";
 import type { Logger } from "pino";
 import { z } from "zod";
+import { StartupError } from "./errors.js";
 import { bytesVar, durationVar, intVar } from "./units.js";
 
 /** Limits of the JetStream streams, from the environment. */
@@ -68,6 +69,13 @@ const ensureStream = async (jsm: JetStreamManager, config: StreamConfig, log: Lo
   try {
     const info = await jsm.streams.info(config.name);
     const current = info.config;
+    if (current.retention !== config.retention) {
+      // Retention cannot be changed in place, and a wrong one can lose events: stop and say how to fix it.
+      throw new StartupError(
+        `stream ${config.name} has ${current.retention} retention, Vigil needs ${config.retention}: ` +
+          `let the writers drain it (num_pending 0), delete it (nats stream rm ${config.name}) and start again`,
+      );
+    }
     const drift =
       current.max_age !== config.max_age ||
       current.max_bytes !== config.max_bytes ||
@@ -96,16 +104,19 @@ const ensureStream = async (jsm: JetStreamManager, config: StreamConfig, log: Lo
 };
 
 /**
- * The events stream. Interest retention keeps an event only until every durable consumer has
- * acknowledged it, so the stream holds exactly the backlog that is not yet stored; `discard: new`
- * makes a full stream refuse new publishes (the publisher is told) instead of silently dropping
- * the oldest events that were never written.
+ * The events stream. Work-queue retention keeps an event only until the writers' durable
+ * consumer has acknowledged it, so the stream holds exactly the backlog that is not yet stored;
+ * `discard: new` makes a full stream refuse new publishes (the publisher is told) instead of
+ * silently dropping the oldest events that were never written. Interest retention would do the
+ * same on paper, but nats-server 2.9 drops events it confirmed while shutting down under load on
+ * an interest stream (test/faults/outages.integration.test.ts restarts it under load). A work
+ * queue allows one unfiltered consumer: readers of the live flow subscribe to `events` directly.
  */
 export const eventsStreamConfig = (env: StreamEnv): StreamConfig =>
   ({
     name: EVENTS_STREAM,
     subjects: [EVENTS_SUBJECT],
-    retention: RetentionPolicy.Interest,
+    retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
     discard: DiscardPolicy.New,
     max_age: nanos(env.EVENTS_MAX_AGE),
@@ -132,8 +143,8 @@ export const deadLetterStreamConfig = (env: StreamEnv): StreamConfig =>
 
 /**
  * Makes sure the events stream and the writer's durable consumer exist. Both the daemon and
- * the writer call it, so either may start first: with interest retention an event published
- * before the consumer exists would be dropped at once, so the consumer is created with the stream.
+ * the writer call it, so either may start first; the consumer is created with the stream so that
+ * the backlog has its reader from the first event on.
  */
 export const ensureEventsTopology = async (
   jsm: JetStreamManager,

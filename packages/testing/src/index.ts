@@ -6,3 +6,4 @@ export type { ManagedProcess } from "./process.js";
 export { freePort, spawnManaged, WaitAbortedError, waitFor } from "./process.js";
 export type { RunningService } from "./services.js";
 export { serviceEnv, startService } from "./services.js";
+export { readStreamPayloads } from "./streams.js";

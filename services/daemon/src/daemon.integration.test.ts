@@ -1,29 +1,30 @@
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { type NatsConnection, nanos } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { decodeEvent, EVENTS_STREAM, EVENTS_SUBJECT, type SecurityEvent, WRITER_CONSUMER } from "@vigil/shared";
-import { freePort, type ManagedProcess, type NatsServer, spawnManaged, startNatsServer, waitFor } from "@vigil/testing";
+import {
+  freePort,
+  type ManagedProcess,
+  type NatsServer,
+  readStreamPayloads,
+  spawnManaged,
+  startNatsServer,
+  waitFor,
+} from "@vigil/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const MAIN = `${ROOT}services/daemon/dist/main.js`;
 
-/** Every event in the events stream, oldest first, read with an ordered consumer. */
-const readStream = async (nc: NatsConnection): Promise<SecurityEvent[]> => {
-  const { state } = await (await jetstreamManager(nc)).streams.info(EVENTS_STREAM);
-  if (state.messages === 0) return [];
-  const messages = await (await jetstream(nc).consumers.get(EVENTS_STREAM)).consume();
-  const events: SecurityEvent[] = [];
-  for await (const msg of messages) {
-    const decoded = decodeEvent(msg.data);
+/** Every event in the events stream, oldest first. */
+const readStream = async (nc: NatsConnection): Promise<SecurityEvent[]> =>
+  (await readStreamPayloads(nc, EVENTS_STREAM)).map((payload) => {
+    const decoded = decodeEvent(payload);
     if (!decoded.ok) throw new Error(`stream holds an invalid event: ${decoded.rejection.reason}`);
-    events.push(decoded.event);
-    if (msg.info.pending === 0) break;
-  }
-  return events;
-};
+    return decoded.event;
+  });
 
 /** The JSON log lines a process wrote. */
 const logLines = (output: string): Record<string, unknown>[] =>
@@ -89,7 +90,7 @@ describe("the daemon process", () => {
     const stream = await jsm.streams.info(EVENTS_STREAM);
     expect(stream.config).toMatchObject({
       subjects: [EVENTS_SUBJECT],
-      retention: "interest",
+      retention: "workqueue",
       discard: "new",
       max_msgs: 5_000,
       max_bytes: 2 * 1_048_576,

@@ -9,7 +9,7 @@ import {
   type SecurityEvent,
   WRITER_CONSUMER,
 } from "@vigil/shared";
-import { type NatsServer, startNatsServer, waitFor } from "@vigil/testing";
+import { type NatsServer, readStreamPayloads, startNatsServer, waitFor } from "@vigil/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "./config.js";
 import { createConfirmedPublish } from "./confirmed-publish.js";
@@ -27,20 +27,13 @@ const settings: PublisherSettings = {
 };
 const nextEvent = createEventGenerator({ weights: [5, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1], source: "daemon-test" });
 
-/** Every event in the events stream, oldest first, read with an ordered consumer. */
-const readStream = async (nc: NatsConnection): Promise<SecurityEvent[]> => {
-  const { state } = await (await jetstreamManager(nc)).streams.info(EVENTS_STREAM);
-  if (state.messages === 0) return [];
-  const messages = await (await jetstream(nc).consumers.get(EVENTS_STREAM)).consume();
-  const events: SecurityEvent[] = [];
-  for await (const msg of messages) {
-    const decoded = decodeEvent(msg.data);
+/** Every event in the events stream, oldest first. */
+const readStream = async (nc: NatsConnection): Promise<SecurityEvent[]> =>
+  (await readStreamPayloads(nc, EVENTS_STREAM)).map((payload) => {
+    const decoded = decodeEvent(payload);
     if (!decoded.ok) throw new Error(`stream holds an invalid event: ${decoded.rejection.reason}`);
-    events.push(decoded.event);
-    if (msg.info.pending === 0) break;
-  }
-  return events;
-};
+    return decoded.event;
+  });
 
 describe("publishing into the events stream", () => {
   let nats: NatsServer;

@@ -1,0 +1,18 @@
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+
+/**
+ * The payloads stored in `stream`, oldest first, read one by one by sequence. Work-queue streams
+ * refuse the ordered consumers that would otherwise read them, and this leaves nothing behind.
+ */
+export const readStreamPayloads = async (nc: NatsConnection, stream: string): Promise<Uint8Array[]> => {
+  const jsm = await jetstreamManager(nc);
+  const { state } = await jsm.streams.info(stream);
+  const payloads: Uint8Array[] = [];
+  if (state.messages === 0) return payloads;
+  for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
+    const stored = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+    if (stored !== null) payloads.push(stored.data);
+  }
+  return payloads;
+};
