@@ -396,7 +396,7 @@ describe("writer", () => {
         100,
       );
       expect(writer.writer.influxReachable()).toBe(false);
-      // Nothing acknowledged early: with interest retention an acknowledged event leaves the stream.
+      // Nothing acknowledged early: on a work queue an acknowledged event leaves the stream.
       expect((await jsm.streams.info(EVENTS_STREAM)).state.messages).toBe(500);
       const held = await consumerState();
       expect(held.ackPending + held.pending).toBe(500);
