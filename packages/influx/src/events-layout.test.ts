@@ -124,7 +124,11 @@ const timestampArb = fc.oneof(
 
 const textArb = fc.oneof(
   fc.string({ maxLength: 80 }),
-  fc.string({ unit: fc.constantFrom("a", '"', "\\", "\n", " ", ",", "=", "\u00e9", "\u{1F525}"), maxLength: 40 }),
+  // Characters that need escaping, that take several bytes, or that UTF-8 cannot carry (lone surrogates).
+  fc.string({
+    unit: fc.constantFrom("a", '"', "\\", "\n", " ", ",", "=", "\u00e9", "\u{1F525}", "\uFFFD", "\uD800", "\uDC00"),
+    maxLength: 40,
+  }),
 );
 
 const sequencedArb: fc.Arbitrary<SequencedEvent> = fc.record({
@@ -149,6 +153,18 @@ describe("the encoder, against the implementation it replaced", () => {
       }),
       { numRuns: 2_000 },
     );
+  });
+
+  it("encodes a body of many megabytes to the same text, and the next one too", () => {
+    const large = (char: string) =>
+      Array.from({ length: 3_000 }, (_, i) => ({
+        event: { ...event, eventMessage: char.repeat(1_000), criticality: i % 11 },
+        sequence: i + 1,
+      }));
+    for (const char of ["a", "\u00e9", "a"]) {
+      const events = large(char);
+      expect(encodePoints(events)).toBe(reference.encodePoints(events));
+    }
   });
 
   it("encodes every batch to the same body", () => {
