@@ -9,5 +9,5 @@ export { createWriterMetrics } from "./metrics.js";
 export type { HeldMessage, PendingEvent } from "./pending-event.js";
 export type { RetryPolicy } from "./store-batch.js";
 export { createBatchStore } from "./store-batch.js";
-export type { Writer, WriterDeps } from "./writer.js";
-export { startWriter } from "./writer.js";
+export type { MessageIntakeDeps, Writer, WriterDeps } from "./writer.js";
+export { createMessageIntake, startWriter } from "./writer.js";

@@ -5,13 +5,13 @@ import { backoffDelay, ensureDeadLetterStream, ensureEventsTopology, sleep } fro
 import { decodeEvent, EVENTS_STREAM, WRITER_CONSUMER } from "@vigil/shared";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { createBatcher } from "./batcher.js";
+import { type Batcher, createBatcher } from "./batcher.js";
 import { PULL_EXPIRES_MS, type WriterSettings } from "./config.js";
-import { claimedEventId, createDeadLetterPublisher } from "./dead-letter.js";
+import { claimedEventId, createDeadLetterPublisher, type DeadLetterPublisher } from "./dead-letter.js";
 import { createInfluxHealth } from "./influx-health.js";
 import { createKeepAlive } from "./keep-alive.js";
-import { createWriterMetrics } from "./metrics.js";
-import type { PendingEvent } from "./pending-event.js";
+import { createWriterMetrics, type WriterMetrics } from "./metrics.js";
+import { deliveryOf, type HeldMessage, type PendingEvent } from "./pending-event.js";
 import { createBatchStore } from "./store-batch.js";
 
 /** What the writer runs on. */
@@ -36,6 +36,36 @@ export interface Writer {
    */
   stop(): Promise<void>;
 }
+
+/** What {@link createMessageIntake} hands messages to. */
+export interface MessageIntakeDeps {
+  readonly batcher: Pick<Batcher<PendingEvent>, "add">;
+  readonly deadLetters: DeadLetterPublisher;
+  readonly metrics: Pick<WriterMetrics, "received" | "redelivered">;
+  /** Largest payload taken as an event; a larger one is dead-lettered as TOO_LARGE. */
+  readonly maxEventBytes: number;
+}
+
+/**
+ * Returns what the writer does with each message it pulls, short of the network: count it, decode
+ * it, then batch the event, or dead-letter the payload (returning the publish, which never
+ * rejects). It runs once per message, so it allocates no more than the event and its batch entry.
+ */
+export const createMessageIntake =
+  ({ batcher, deadLetters, metrics, maxEventBytes }: MessageIntakeDeps) =>
+  (msg: HeldMessage): Promise<void> | undefined => {
+    metrics.received.inc();
+    const delivery = deliveryOf(msg);
+    if (delivery.deliveryCount > 1) metrics.redelivered.inc();
+    const decoded = decodeEvent(msg.data, maxEventBytes);
+    if (decoded.ok) {
+      batcher.add({ event: decoded.event, sequence: delivery.sequence, msg });
+      return undefined;
+    }
+    const { code, reason } = decoded.rejection;
+    const eventId = code === "INVALID_EVENT" ? claimedEventId(msg.data) : undefined;
+    return deadLetters.publish(msg, code, reason, eventId);
+  };
 
 const whenAborted = (signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
@@ -82,17 +112,10 @@ export const startWriter = async (
     (err: unknown) => health.failed(err),
   );
 
+  const intake = createMessageIntake({ batcher, deadLetters, metrics, maxEventBytes: settings.maxEventBytes });
   const accept = (msg: JsMsg): void => {
-    metrics.received.inc();
-    if (msg.info.deliveryCount > 1) metrics.redelivered.inc();
-    const decoded = decodeEvent(msg.data, settings.maxEventBytes);
-    if (decoded.ok) {
-      batcher.add({ event: decoded.event, sequence: msg.seq, msg });
-      return;
-    }
-    const { code, reason } = decoded.rejection;
-    const eventId = code === "INVALID_EVENT" ? claimedEventId(msg.data) : undefined;
-    const done = deadLetters.publish(msg, code, reason, eventId);
+    const done = intake(msg);
+    if (done === undefined) return;
     deadLettering.add(done);
     void done.then(() => deadLettering.delete(done));
   };
