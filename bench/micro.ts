@@ -14,10 +14,11 @@ import {
 } from "@vigil/daemon";
 import { encodePoints, type SequencedEvent } from "@vigil/influx";
 import { createLogger, createMetricsRegistry } from "@vigil/runtime";
-import { decodeEvent, encodeEvent, SecurityEvent } from "@vigil/shared";
+import { decodeEvent, encodeEvent, MAX_EVENT_BYTES, SecurityEvent } from "@vigil/shared";
 import {
   createBatcher,
   createBatchStore,
+  createMessageIntake,
   createWriterMetrics,
   type HeldMessage,
   type PendingEvent,
@@ -116,17 +117,18 @@ const decodeCase = (name: string, inputs: readonly Uint8Array[]): Case => ({
 });
 
 /**
- * The writer's work per message short of the network: count it, decode it, batch it, encode
- * the batch as line protocol and acknowledge each message, through the writer's own batcher and
- * batch store. InfluxDB is a write that encodes the body as `fetch` would and succeeds at once; a
- * message is a plain object whose `ack` does nothing, so the NATS client's parsing and protocol
- * writes are not included.
+ * The writer's work per message short of the network: its own intake (count, read the delivery,
+ * decode, batch), then its batch store (encode the batch as line protocol, acknowledge each
+ * message). InfluxDB is a write that encodes the body as `fetch` would and succeeds at once; a
+ * message is a plain object with a reply subject like the server's and an `ack` that does
+ * nothing, so the NATS client's parsing and protocol writes are not included.
  */
 const writerCase = (): Case => {
   // With the default metrics as in the service: their GC observer runs during the measurement.
   const metrics = createWriterMetrics(createMetricsRegistry("writer"));
   const log = createLogger("bench", "silent");
   const noop = () => {};
+  const deadLetters = { publish: async () => {} };
   const store = createBatchStore(
     {
       influx: {
@@ -134,7 +136,7 @@ const writerCase = (): Case => {
           sink += toRequestBody(lines).length;
         },
       },
-      deadLetters: { publish: async () => {} },
+      deadLetters,
       metrics,
       health: { reachable: () => true, lastAttemptAt: () => 0, succeeded: noop, failed: noop },
       log,
@@ -146,29 +148,28 @@ const writerCase = (): Case => {
     { batchSize: ROUND, flushIntervalMs: 60_000, maxConcurrentWrites: 2 },
     store,
   );
+  const intake = createMessageIntake({ batcher, deadLetters, metrics, maxEventBytes: MAX_EVENT_BYTES });
   const info = { deliveryCount: 1 };
-  const accept = (msg: HeldMessage): void => {
-    metrics.received.inc();
-    if (msg.info.deliveryCount > 1) metrics.redelivered.inc();
-    const decoded = decodeEvent(msg.data);
-    if (decoded.ok) batcher.add({ event: decoded.event, sequence: msg.seq, msg });
-  };
-  let seq = 0;
+  const replies = Array.from(
+    { length: DISTINCT },
+    (_, i) => `$JS.ACK.EVENTS.writer.1.${i + 1}.${i + 1}.${BigInt(at) * 1_000_000n + BigInt(i)}.${DISTINCT - i}`,
+  );
   return {
-    name: "writer: count + decode + batch + encode + ack",
+    name: "writer: intake + batch + encode + ack",
     async round() {
       const first = nextRound();
       for (let i = 0; i < ROUND; i++) {
-        seq++;
-        accept({
-          seq,
+        const k = (first + i) % DISTINCT;
+        intake({
+          reply: replies[k] as string,
+          seq: k + 1,
           subject: "events",
-          data: payloads[(first + i) % DISTINCT] as Uint8Array,
+          data: payloads[k] as Uint8Array,
           info,
           ack: noop,
           nak: noop,
           working: noop,
-        });
+        } as HeldMessage);
       }
       await batcher.nextWriteFinished();
     },

@@ -1,0 +1,110 @@
+/**
+ * `pnpm build && node --import tsx bench/writer-drain.ts [--events N] [--runs R] [--node-options="..."]`
+ *
+ * The real writer process (`services/writer/dist/main.js`) draining a backlog of N events (default
+ * 200,000) prefilled into a fresh stream on a fresh nats-server, into a fresh InfluxDB database.
+ * Reports events per second and the writer's CPU microseconds per event, both counted from the
+ * moment the writer is ready, so that start-up is left out. `--node-options` is handed to the
+ * writer as NODE_OPTIONS (e.g. "--max-semi-space-size=64", or "--cpu-prof --cpu-prof-dir=DIR").
+ */
+import { parseArgs } from "node:util";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import {
+  createLogger,
+  ensureEventsTopology,
+  StreamEnv,
+  WriterConsumerEnv,
+  writerConsumerSettings,
+} from "@vigil/runtime";
+import { EVENTS_SUBJECT, encodeEvent } from "@vigil/shared";
+import { serviceEnv, startInfluxd, startNatsServer, startService, waitFor } from "@vigil/testing";
+import { syntheticEvent } from "./fixtures.js";
+import { cpuMicros, peakRssBytes } from "./process-stats.js";
+import { summarise } from "./stats.js";
+
+const { values } = parseArgs({
+  options: {
+    events: { type: "string", default: "200000" },
+    runs: { type: "string", default: "1" },
+    "node-options": { type: "string", default: "" },
+  },
+});
+const events = Number(values.events);
+const runs = Number(values.runs);
+const nodeOptions = values["node-options"];
+/** Publishes not yet confirmed while prefilling. */
+const PREFILL_IN_FLIGHT = 2_000;
+const WRITTEN = "vigil_writer_events_written_total";
+
+interface DrainFigures {
+  readonly eventsPerSecond: number;
+  readonly cpuMicrosPerEvent: number;
+  readonly peakRssMiB: number;
+}
+
+const drainOnce = async (influxd: Awaited<ReturnType<typeof startInfluxd>>, run: number): Promise<DrainFigures> => {
+  const nats = await startNatsServer();
+  const nc = await connect({ servers: nats.url });
+  try {
+    const env = { ...StreamEnv.parse({}), ...WriterConsumerEnv.parse({}) };
+    await ensureEventsTopology(
+      await jetstreamManager(nc),
+      env,
+      writerConsumerSettings(env),
+      createLogger("bench", "silent"),
+    );
+    const js = jetstream(nc);
+    const pending = new Set<Promise<unknown>>();
+    const at = Date.now();
+    for (let i = 0; i < events; i++) {
+      const ack = js.publish(EVENTS_SUBJECT, encodeEvent(syntheticEvent(i, at + i))).finally(() => pending.delete(ack));
+      pending.add(ack);
+      if (pending.size >= PREFILL_IN_FLIGHT) await Promise.race(pending);
+    }
+    await Promise.all(pending);
+
+    const database = `drain_${run}`;
+    await influxd.createDatabase(database);
+    const extra: Record<string, string> = nodeOptions === "" ? {} : { NODE_OPTIONS: nodeOptions };
+    const writer = await startService("writer", serviceEnv(nats.url, influxd.config("writer", database), extra));
+    try {
+      const [written0, cpu0, t0] = [await writer.metric(WRITTEN), cpuMicros(writer.pid), performance.now()];
+      await waitFor("the backlog to drain", async () => (await writer.metric(WRITTEN)) >= events, 600_000, 100);
+      const [cpu1, t1] = [cpuMicros(writer.pid), performance.now()];
+      const drained = events - written0;
+      return {
+        eventsPerSecond: drained / ((t1 - t0) / 1000),
+        cpuMicrosPerEvent: (cpu1 - cpu0) / drained,
+        peakRssMiB: peakRssBytes(writer.pid) / 2 ** 20,
+      };
+    } finally {
+      await writer.process.stop("SIGTERM", 30_000);
+    }
+  } finally {
+    await nc.close();
+    await nats.dispose();
+  }
+};
+
+const influxd = await startInfluxd("drain");
+try {
+  const figures: DrainFigures[] = [];
+  for (let run = 1; run <= runs; run++) {
+    const one = await drainOnce(influxd, run);
+    figures.push(one);
+    console.log(
+      `run ${run}: ${Math.round(one.eventsPerSecond).toLocaleString("en")} events/s, ` +
+        `${one.cpuMicrosPerEvent.toFixed(1)} µs CPU/event, peak RSS ${one.peakRssMiB.toFixed(0)} MiB`,
+    );
+  }
+  const rate = summarise(figures.map((f) => f.eventsPerSecond));
+  const cpu = summarise(figures.map((f) => f.cpuMicrosPerEvent));
+  console.log(
+    `writer draining ${events.toLocaleString("en")} events${nodeOptions === "" ? "" : ` (NODE_OPTIONS=${nodeOptions})`}: ` +
+      `median ${Math.round(rate.median).toLocaleString("en")} events/s, ${cpu.median.toFixed(1)} µs CPU/event ` +
+      `(CPU ${cpu.min.toFixed(1)}–${cpu.max.toFixed(1)} over ${runs} run${runs === 1 ? "" : "s"})`,
+  );
+} finally {
+  await influxd.dispose();
+}
