@@ -57,6 +57,15 @@ describe("createEventGenerator", () => {
     expect(new Set(events.map((event) => event.id)).size).toBe(events.length);
   });
 
+  it("stamps the time of each event, however the clock repeats or steps back", () => {
+    const base = Date.parse("2026-11-24T10:15:30.123Z");
+    const times = [0, 0, 0, 1, 0, 5, 5, -3_600_000, 0].map((offset) => base + offset);
+    let call = 0;
+    const next = createEventGenerator({ weights: defaultWeights, source: "daemon", now: () => times[call++] ?? 0 });
+    const stamps = times.map(() => next().timestamp);
+    expect(stamps).toEqual(times.map((ms) => new Date(ms).toISOString()));
+  });
+
   it("repeats the same criticalities and messages for the same seed", () => {
     const run = () => {
       const next = createEventGenerator({ weights: defaultWeights, source: "daemon", random: seeded(42) });
