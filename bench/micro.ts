@@ -5,7 +5,8 @@
  * barely moves its figures. Each case is warmed up, then sampled several times; the table shows
  * the median and the spread. `pnpm bench` measures the pipeline as a whole.
  */
-
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import {
   createEventGenerator,
   DEFAULT_CRITICALITY_WEIGHTS,
@@ -119,9 +120,9 @@ const decodeCase = (name: string, inputs: readonly Uint8Array[]): Case => ({
 /**
  * The writer's work per message short of the network: its own intake (count, read the delivery,
  * decode, batch), then its batch store (encode the batch as line protocol, acknowledge each
- * message). InfluxDB is a write that encodes the body as `fetch` would and succeeds at once; a
- * message is a plain object with a reply subject like the server's and an `ack` that does
- * nothing, so the NATS client's parsing and protocol writes are not included.
+ * message). InfluxDB is a write that encodes the body as `fetch` would and succeeds at once. The
+ * messages are the client's own JetStream messages around a stand-in for the connection's: their
+ * `ack` ends in a `respond` that sends nothing, so the protocol parsing and writes are left out.
  */
 const writerCase = (): Case => {
   // With the default metrics as in the service: their GC observer runs during the measurement.
@@ -149,32 +150,33 @@ const writerCase = (): Case => {
     store,
   );
   const intake = createMessageIntake({ batcher, deadLetters, metrics, maxEventBytes: MAX_EVENT_BYTES });
-  const info = { deliveryCount: 1 };
   const replies = Array.from(
     { length: DISTINCT },
     (_, i) => `$JS.ACK.EVENTS.writer.1.${i + 1}.${i + 1}.${BigInt(at) * 1_000_000n + BigInt(i)}.${DISTINCT - i}`,
   );
+  const respond = () => true;
   return {
     name: "writer: intake + batch + encode + ack",
     async round() {
       const first = nextRound();
       for (let i = 0; i < ROUND; i++) {
         const k = (first + i) % DISTINCT;
-        intake({
-          reply: replies[k] as string,
-          seq: k + 1,
-          subject: "events",
-          data: payloads[k] as Uint8Array,
-          info,
-          ack: noop,
-          nak: noop,
-          working: noop,
-        } as HeldMessage);
+        intake(toJsMsg({ subject: "events", reply: replies[k] as string, data: payloads[k] as Uint8Array, respond }));
       }
       await batcher.nextWriteFinished();
     },
   };
 };
+
+/**
+ * Wraps a core message the way the JetStream client does for every message it delivers. The
+ * function is not among the package's exports, so it is loaded from the package's own files.
+ */
+const toJsMsg: (msg: { subject: string; reply: string; data: Uint8Array; respond(): boolean }) => HeldMessage = (
+  createRequire(import.meta.url)(
+    join(dirname(createRequire(import.meta.url).resolve("@nats-io/jetstream")), "jsmsg.js"),
+  ) as { toJsMsg: typeof toJsMsg }
+).toJsMsg;
 
 const weights = parseCriticalityWeights(DEFAULT_CRITICALITY_WEIGHTS);
 if (!weights.ok) throw new Error(weights.reason);

@@ -1,11 +1,12 @@
 /**
- * `pnpm build && node --import tsx bench/writer-drain.ts [--events N] [--runs R] [--node-options="..."]`
+ * `pnpm build && node --import tsx bench/writer-drain.ts [--events N] [--runs R] [--node-options="..."] [--env NAME=VALUE]...`
  *
  * The real writer process (`services/writer/dist/main.js`) draining a backlog of N events (default
  * 200,000) prefilled into a fresh stream on a fresh nats-server, into a fresh InfluxDB database.
  * Reports events per second and the writer's CPU microseconds per event, both counted from the
  * moment the writer is ready, so that start-up is left out. `--node-options` is handed to the
- * writer as NODE_OPTIONS (e.g. "--max-semi-space-size=64", or "--cpu-prof --cpu-prof-dir=DIR").
+ * writer as NODE_OPTIONS (e.g. "--max-semi-space-size=64"); each `--env` sets one more of its
+ * variables (e.g. WRITER_BATCH_SIZE=2000).
  */
 import { parseArgs } from "node:util";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -28,11 +29,19 @@ const { values } = parseArgs({
     events: { type: "string", default: "200000" },
     runs: { type: "string", default: "1" },
     "node-options": { type: "string", default: "" },
+    env: { type: "string", multiple: true, default: [] },
   },
 });
 const events = Number(values.events);
 const runs = Number(values.runs);
 const nodeOptions = values["node-options"];
+const writerEnv: Record<string, string> = Object.fromEntries(
+  values.env.map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]),
+);
+if (nodeOptions !== "") writerEnv.NODE_OPTIONS = nodeOptions;
+const settingsNote = Object.entries(writerEnv)
+  .map(([name, value]) => `${name}=${value}`)
+  .join(" ");
 /** Publishes not yet confirmed while prefilling. */
 const PREFILL_IN_FLIGHT = 2_000;
 const WRITTEN = "vigil_writer_events_written_total";
@@ -66,8 +75,7 @@ const drainOnce = async (influxd: Awaited<ReturnType<typeof startInfluxd>>, run:
 
     const database = `drain_${run}`;
     await influxd.createDatabase(database);
-    const extra: Record<string, string> = nodeOptions === "" ? {} : { NODE_OPTIONS: nodeOptions };
-    const writer = await startService("writer", serviceEnv(nats.url, influxd.config("writer", database), extra));
+    const writer = await startService("writer", serviceEnv(nats.url, influxd.config("writer", database), writerEnv));
     try {
       const [written0, cpu0, t0] = [await writer.metric(WRITTEN), cpuMicros(writer.pid), performance.now()];
       await waitFor("the backlog to drain", async () => (await writer.metric(WRITTEN)) >= events, 600_000, 100);
@@ -101,7 +109,7 @@ try {
   const rate = summarise(figures.map((f) => f.eventsPerSecond));
   const cpu = summarise(figures.map((f) => f.cpuMicrosPerEvent));
   console.log(
-    `writer draining ${events.toLocaleString("en")} events${nodeOptions === "" ? "" : ` (NODE_OPTIONS=${nodeOptions})`}: ` +
+    `writer draining ${events.toLocaleString("en")} events${settingsNote === "" ? "" : ` (${settingsNote})`}: ` +
       `median ${Math.round(rate.median).toLocaleString("en")} events/s, ${cpu.median.toFixed(1)} µs CPU/event ` +
       `(CPU ${cpu.min.toFixed(1)}–${cpu.max.toFixed(1)} over ${runs} run${runs === 1 ? "" : "s"})`,
   );

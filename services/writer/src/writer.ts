@@ -49,7 +49,7 @@ export interface MessageIntakeDeps {
 /**
  * Returns what the writer does with each message it pulls, short of the network: count it, decode
  * it, then batch the event, or dead-letter the payload (returning the publish, which never
- * rejects). It runs once per message, so it allocates no more than the event and its batch entry.
+ * rejects). It runs once per message: the benchmarks (bench/micro.ts) measure it as the writer runs it.
  */
 export const createMessageIntake =
   ({ batcher, deadLetters, metrics, maxEventBytes }: MessageIntakeDeps) =>
