@@ -18,6 +18,7 @@ export interface BenchPlan {
   readonly overloadSeconds: number;
   /** Cap on the overload backlog, so that prefilling it stays within the run's time budget. */
   readonly maxOverloadBacklog: number;
+  readonly overloadRuns: number;
   readonly mixBacklog: number;
 }
 
@@ -170,7 +171,7 @@ export const renderReport = (r: Results): { markdown: string; summary: string } 
       1,
       " µs",
     )} | ${mb(of(r.sustained, (x) => x.writerPeakRssBytes).max)} | ${r.sustained.reduce((s, x) => s + x.missing, 0)} |`,
-    `| Overload: backlog of ${n(r.overload[0]?.valid ?? 0)} events waiting (2× the sustained rate for ${r.plan.overloadSeconds} s) | ${cell(
+    `| Overload (${r.plan.overloadRuns} run): backlog of ${n(r.overload[0]?.valid ?? 0)} events waiting (2× the sustained rate for ${r.plan.overloadSeconds} s) | ${cell(
       of(r.overload, (x) => x.writerCpuMicrosPerEvent),
       1,
       " µs",
