@@ -7,7 +7,12 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { type Batcher, createBatcher } from "./batcher.js";
 import { PULL_EXPIRES_MS, type WriterSettings } from "./config.js";
-import { claimedEventId, createDeadLetterPublisher, type DeadLetterPublisher } from "./dead-letter.js";
+import {
+  claimedEventId,
+  createDeadLetterPublisher,
+  DEAD_LETTER_HEADER_ALLOWANCE,
+  type DeadLetterPublisher,
+} from "./dead-letter.js";
 import { createInfluxHealth } from "./influx-health.js";
 import { createKeepAlive } from "./keep-alive.js";
 import { createWriterMetrics, type WriterMetrics } from "./metrics.js";
@@ -99,7 +104,14 @@ export const startWriter = async (
   const stopping = new AbortController();
   // Aborted at the shutdown deadline: held batches stop retrying and are handed back.
   const giveUp = new AbortController();
-  const deadLetters = createDeadLetterPublisher({ js, metrics, log, retry });
+  const deadLetters = createDeadLetterPublisher({
+    js,
+    metrics,
+    log,
+    retry,
+    // Records larger than the server takes would be handed back forever: cut the payload to fit.
+    maxBodyBytes: Math.max(1_024, (nc.info?.max_payload ?? 1_048_576) - DEAD_LETTER_HEADER_ALLOWANCE),
+  });
   const store = createBatchStore({ influx, deadLetters, metrics, health, log }, retry, giveUp.signal);
   const batcher = createBatcher<PendingEvent>(settings, store);
   const deadLettering = new Set<Promise<void>>();
@@ -186,8 +198,8 @@ export const startWriter = async (
       } catch (err) {
         if (stopping.signal.aborted) break;
         log.error({ err }, "pulling events failed; retrying");
-        // The consumer or its stream may have been deleted: with interest retention every event
-        // published meanwhile would be dropped, so they are recreated at once.
+        // The consumer or its stream may have been deleted: without the stream every event
+        // published meanwhile is refused, so they are recreated at once.
         await ensureTopology().catch((topologyErr: unknown) =>
           log.error({ err: topologyErr }, "cannot recreate the events stream and consumer"),
         );
