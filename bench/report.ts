@@ -187,6 +187,35 @@ export const renderReport = (r: Results): { markdown: string; summary: string } 
     `Valid throughput with 20% invalid input is ${n((mixed.median / clean.median) * 100)}% of the all-valid rate.`,
     "",
   ];
+  const cpuBudget = (r.machine.cores as number) * 1_000_000;
+  const writerCpu = of(r.sustained, (x) => x.writerCpuMicrosPerEvent).median;
+  const perEvent = cpuBudget / e2e.median;
+  lines.push(
+    "## What holds the figures back",
+    "",
+    `- **Throughput is bounded by CPU per event across all four processes.** At ${n(e2e.median)} events/s the ` +
+      `${r.machine.cores} cores give ${n(perEvent, 1)} µs of CPU per event to everything together; the writer ` +
+      `uses ${n(writerCpu, 1)} µs of it. The rest goes to nats-server (store each event, deliver it, and take two ` +
+      "acknowledgements: the publish ack to the daemon and the writer's ack), to the daemon (generate, encode, publish, " +
+      "read the PubAck) and to influxd. Profiles (`node --cpu-prof`, `pnpm bench:micro`) put the writer's own work at " +
+      "about 5 µs per event; the rest of its cost is the NATS client (a protocol parse and one ack publish per " +
+      "message) and garbage collection (about 4.5 KB allocated per event, half of it inside the client). " +
+      "What would close the gap: one acknowledgement per batch instead of per event (one consumer per writer on " +
+      "partitioned subjects `events.<n>`, `ack_policy: all`), which removes a NATS message per event on both the " +
+      "writer and the server; and producers that publish several events per NATS message.",
+    `- **Publish-to-queryable p99.** The median is ${n(of(r.latency, (x) => x.p50Ms).median)} ms; the tail comes ` +
+      "from the writer's pull: now and then a fetch receives nothing for about two seconds and ends with " +
+      '"heartbeats missed", and events published meanwhile wait for the next pull. A `consume()`-based pull with a ' +
+      "bounded buffer, or a shorter heartbeat, would remove that tail.",
+    "- **Reader latency.** The query reads only the series of the qualifying criticalities (one tag per level) and " +
+      "no time bound is applied: a threshold with no possible match (10 and above) never reaches InfluxDB, and a rare " +
+      "one reads only its own series. The cost grows with the number of series merged (threshold −1 merges all " +
+      "eleven, across every weekly shard) and, with 100 requests in flight, with queueing on two cores shared with " +
+      "InfluxDB; identical requests in flight together share one InfluxDB query.",
+    `- **Writer memory** is bounded by what it holds: at most WRITER_BATCH_SIZE × (WRITER_MAX_CONCURRENT_WRITES + 1) ` +
+      "events (15,000 by default) whatever the backlog, plus V8's heap headroom.",
+    "",
+  );
   const summary = targets.map((row) => `${row[2] === "met" ? "✓" : "✗"} ${row[0]}: ${row[1]}`).join("\n");
   return { markdown: lines.join("\n"), summary };
 };

@@ -4,7 +4,7 @@
  * smoke run (CI) writes to .vigil/bench/ and fails only when a pipeline figure shows loss.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { startInfluxd, startNatsServer } from "@vigil/testing";
 import { oneWritePerEventBaseline } from "./baseline.js";
@@ -62,6 +62,13 @@ const version = (command: string, args: string[]): string => {
 
 const began = performance.now();
 const log = (text: string) => console.log(`[bench +${Math.round((performance.now() - began) / 1000)}s] ${text}`);
+
+/** `--render`: rewrites BENCHMARKS.md from bench/results.json without measuring again. */
+const rerender = () => {
+  const results = JSON.parse(readFileSync("bench/results.json", "utf8")) as Results;
+  writeFileSync("BENCHMARKS.md", renderReport(results).markdown);
+  log("BENCHMARKS.md rendered again from bench/results.json");
+};
 
 const main = async () => {
   const startedAt = new Date();
@@ -167,7 +174,7 @@ const main = async () => {
   }
 };
 
-main().catch((err: unknown) => {
+(process.argv.includes("--render") ? Promise.resolve(rerender()) : main()).catch((err: unknown) => {
   console.error(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   process.exit(1);
 });
