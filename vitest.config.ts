@@ -1,4 +1,20 @@
+import { execFileSync } from "node:child_process";
 import { defineConfig } from "vitest/config";
+
+// The servers users run (the versions docker-compose.yml pins), built from their Go modules by
+// scripts/build-servers.sh; NATS_SERVER_BIN / INFLUXD2_BIN set by hand win.
+const built = Object.fromEntries(
+  execFileSync("bash", ["scripts/build-servers.sh", "--print"], { encoding: "utf8" })
+    .trim()
+    .split("\n")
+    .map((line) => line.split("=", 2) as [string, string]),
+);
+const servers = {
+  NATS_SERVER_BIN: process.env.NATS_SERVER_BIN ?? built.NATS_SERVER_BIN ?? "nats-server",
+  INFLUXD2_BIN: process.env.INFLUXD2_BIN ?? built.INFLUXD2_BIN ?? "influxd",
+};
+// The tests of the storage layer and the reader, which InfluxDB 1.x (Debian's influxd) also runs.
+const storageTests = ["packages/influx/src/**/*.integration.test.ts", "services/reader/src/**/*.integration.test.ts"];
 
 export default defineConfig({
   // Import workspace packages from their TypeScript sources, not from dist/.
@@ -25,12 +41,39 @@ export default defineConfig({
             "services/*/src/**/*.integration.test.ts",
             "test/**/*.integration.test.ts",
           ],
+          // InfluxDB 1.x users and grants; the container tests prove the 2.x tokens.
+          exclude: ["test/security/influx-permissions.integration.test.ts", "**/node_modules/**"],
+          env: { ...servers, VIGIL_INFLUXDB: "2" },
           // Each file starts its own nats-server and influxd; two at once fit on two cores.
           maxWorkers: 2,
           // Run after the unit tests, which use their own worker count.
           sequence: { groupOrder: 1 },
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "influxdb-1",
+          include: [...storageTests, "test/security/influx-permissions.integration.test.ts"],
+          env: { ...servers, VIGIL_INFLUXDB: "1" },
+          maxWorkers: 2,
+          sequence: { groupOrder: 2 },
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "containers",
+          include: ["test/containers/**/*.containers.test.ts"],
+          // One compose stack at a time: each takes most of the two cores while it builds and starts.
+          maxWorkers: 1,
+          sequence: { groupOrder: 3 },
+          testTimeout: 300_000,
+          hookTimeout: 600_000,
         },
       },
     ],

@@ -3,15 +3,18 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInfluxClient, type InfluxAuth, type InfluxClient, type InfluxConfig } from "@vigil/influx";
+import { startInfluxd2 } from "./influxd2.js";
 import { freePort, type ManagedProcess, spawnManaged, WaitAbortedError, waitFor } from "./process.js";
 
 /** Credentials of one role on the test database. */
 export type InfluxRole = "admin" | "writer" | "reader";
 
-/** An InfluxDB 1.x with authentication on, for one test file. */
+/** An InfluxDB with authentication on, for one test file, spoken to through the v1 HTTP API. */
 export interface Influxd {
   readonly url: string;
   readonly managed: boolean;
+  /** Which server: 1.x (users and grants), 2.x (tokens, buckets mapped to databases), or `INFLUX_URL`'s. */
+  readonly flavour: "1.x" | "2.x" | "external";
   /** Client settings for `role` on `database` (default: the first database). */
   config(role: InfluxRole, database?: string): InfluxConfig;
   /** A client for `role` on `database`. */
@@ -26,7 +29,10 @@ export interface Influxd {
 const secret = () => randomBytes(12).toString("hex");
 
 /**
- * Starts `influxd` (from PATH, or `INFLUXD_BIN`) with `auth-enabled`, on free loopback ports and
+ * Starts the InfluxDB that `VIGIL_INFLUXDB` names: `2` runs InfluxDB 2.x (`INFLUXD2_BIN`, built by
+ * scripts/build-servers.sh) through its v1 compatibility API; `1`, or nothing, runs 1.x as below.
+ *
+ * InfluxDB 1.x: starts `influxd` (from PATH, or `INFLUXD_BIN`) with `auth-enabled`, on free loopback ports and
  * temporary directories, then creates an admin, a `writer` user with WRITE only and a `reader`
  * user with READ only, and the database `database`. When `INFLUX_URL` is set, that server is
  * used instead, with the credentials in the INFLUX_* variables for every role.
@@ -51,6 +57,7 @@ export const startInfluxd = async (database = "vigil"): Promise<Influxd> => {
     return {
       url: external,
       managed: false,
+      flavour: "external",
       config,
       client: (role, db) => createInfluxClient(config(role, db)),
       createDatabase: async (name) => void (await admin.query(`CREATE DATABASE "${name}"`)),
@@ -60,6 +67,12 @@ export const startInfluxd = async (database = "vigil"): Promise<Influxd> => {
       start: async () => {},
       dispose: async () => {},
     };
+  }
+
+  if (process.env.VIGIL_INFLUXDB === "2") {
+    const bin = process.env.INFLUXD2_BIN;
+    if (bin === undefined || bin === "") throw new Error("VIGIL_INFLUXDB=2 needs INFLUXD2_BIN (scripts/build-servers.sh)");
+    return startInfluxd2(bin, database);
   }
 
   const dir = await mkdtemp(join(tmpdir(), "vigil-influxd-"));
@@ -123,6 +136,7 @@ bind-address = "127.0.0.1:${rpcPort}"
   return {
     url,
     managed: true,
+    flavour: "1.x",
     config,
     client: (role, db) => createInfluxClient(config(role, db)),
     createDatabase,
