@@ -1,12 +1,14 @@
 /**
  * The whole suite as a user runs it: daemon, writer and reader as their own processes from the
- * built `dist/`, against a real nats-server and InfluxDB; then the client, also as a process,
- * prints what it got from the reader, which must be what the daemon published.
+ * built `dist/`, side by side on one host with their default operations settings, against a real
+ * nats-server and InfluxDB; then the client, also as a process, prints what it got from the
+ * reader, which must be what the daemon published.
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { jetstream } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { DEFAULT_OPS_PORTS } from "@vigil/runtime";
 import { EVENTS_SUBJECT, type SecurityEvent } from "@vigil/shared";
 import {
   type Influxd,
@@ -57,13 +59,24 @@ describe("the suite end to end", () => {
       },
     });
     await observer.flush();
-    services.push(await startService("writer", serviceEnv(nats.url, influx.config("writer"), {})));
-    services.push(await startService("reader", serviceEnv(nats.url, influx.config("reader"), {})));
+    // No OPS_PORT anywhere: each service serves /readyz on its own default port, so none of them
+    // fails at start on a port another one holds.
+    services.push(
+      await startService("writer", serviceEnv(nats.url, influx.config("writer"), {}), {
+        defaultOpsPort: DEFAULT_OPS_PORTS.writer,
+      }),
+    );
+    services.push(
+      await startService("reader", serviceEnv(nats.url, influx.config("reader"), {}), {
+        defaultOpsPort: DEFAULT_OPS_PORTS.reader,
+      }),
+    );
     // The daemon exits 0 by itself once the stream has confirmed its EVENTS events.
-    const daemon = spawnManaged(process.execPath, [DAEMON], {
-      ...serviceEnv(nats.url, undefined, { DAEMON_RATE: "0", DAEMON_MAX_EVENTS: String(EVENTS) }),
-      OPS_PORT: "0",
-    });
+    const daemon = spawnManaged(
+      process.execPath,
+      [DAEMON],
+      serviceEnv(nats.url, undefined, { DAEMON_RATE: "0", DAEMON_MAX_EVENTS: String(EVENTS) }),
+    );
     const exitCode = await daemon.exited();
     if (exitCode !== 0) throw new Error(`daemon exited with ${exitCode}: ${daemon.output()}`);
     const admin = influx.client("admin");
@@ -92,6 +105,12 @@ describe("the suite end to end", () => {
       .sort((a, b) => Date.parse(b.event.timestamp) - Date.parse(a.event.timestamp) || b.order - a.order)
       .slice(0, limit)
       .map(({ event }) => event);
+
+  it("runs the writer and the reader side by side, each ready on its own default ops port", async () => {
+    for (const port of [DEFAULT_OPS_PORTS.writer, DEFAULT_OPS_PORTS.reader]) {
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    }
+  });
 
   it("stores every published event exactly once", () => {
     expect(published).toHaveLength(EVENTS);

@@ -293,6 +293,19 @@ describe("Dockerfile.base", () => {
     expect(dockerfile).toMatch(/pnpm install --offline --frozen-lockfile/);
   });
 
+  it("fixes the ops port of every image, and compose, the port and the probe agree on it", () => {
+    // Each container has its own network namespace, so the images need not use the services'
+    // distinct host defaults (9464, 9465, 9466): one explicit port keeps every probe the same.
+    const port = /\bOPS_PORT=(\d+)$/m.exec(finalStage)?.[1];
+    expect(port).toMatch(/^\d+$/);
+    expect(finalStage).toMatch(new RegExp(`^EXPOSE ${port}$`, "m"));
+    expect(readRepoFile("deploy/image/probe.mjs")).toContain(`process.env.OPS_PORT || "${port}"`);
+    for (const [, service] of built.filter(([name]) => !WITHOUT_OPS.has(name))) {
+      expect(env(service, "OPS_PORT")).toBe(port);
+      expect(env(service, "OPS_HOST")).toBe("0.0.0.0");
+    }
+  });
+
   it("copies into the runtime stage nothing but the deployed service and the probe", () => {
     const copies = finalStage.split("\n").filter((line) => line.startsWith("COPY "));
     expect(copies).toEqual(["COPY --from=build /out ./", "COPY deploy/image/probe.mjs /usr/local/lib/vigil/probe.mjs"]);

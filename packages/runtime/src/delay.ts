@@ -12,6 +12,22 @@ export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   });
 
 /**
+ * Settles like `work`, or rejects with `signal.reason` as soon as `signal` aborts. Node's own
+ * abortable helpers (`node:timers/promises`, `events.once`) take a signal for work they start;
+ * this is for work already under way that cannot be cancelled, only abandoned. Once abandoned,
+ * the outcome of `work` matters to nobody, so its rejection is kept from going unhandled.
+ */
+export const untilAborted = <T>(work: Promise<T>, signal: AbortSignal): Promise<T> => {
+  work.catch(() => {});
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+};
+
+/**
  * Exponential back-off with jitter: attempt 0 waits between half of `initialMs` and all of it,
  * each further attempt doubles that, up to `maxMs`. The jitter keeps many instances that failed
  * together from retrying in lockstep.

@@ -7,3 +7,8 @@ export class ConfigError extends Error {
 export class StartupError extends Error {
   override readonly name = "StartupError";
 }
+
+/** A command line is wrong: an unknown command or flag, a missing or bad value. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}

@@ -1,13 +1,16 @@
-export { backoffDelay, sleep } from "./delay.js";
+export type { CommandLine, CommandLineRules, FlagSpec } from "./command-line.js";
+export { readCommandLine } from "./command-line.js";
+export { backoffDelay, sleep, untilAborted } from "./delay.js";
 export { parseEnv } from "./env.js";
-export { ConfigError, StartupError } from "./errors.js";
-export type { ServiceLifecycle } from "./lifecycle.js";
-export { runService } from "./lifecycle.js";
+export { ConfigError, StartupError, UsageError } from "./errors.js";
+export type { ServiceHost, ServiceLifecycle } from "./lifecycle.js";
+export { failStartup, loadConfigOrExit, runService } from "./lifecycle.js";
 export type { Logger } from "./logger.js";
 export { createLogger, LogLevel } from "./logger.js";
 export { connectNats, NATS_SECRETS, NatsEnv, natsOptionsFromEnv } from "./nats.js";
-export type { OpsServer, ReadinessCheck } from "./ops-server.js";
-export { createMetricsRegistry, OpsEnv, startOpsServer } from "./ops-server.js";
+export type { OpsEnv, OpsServer, ReadinessCheck } from "./ops-server.js";
+export { createMetricsRegistry, DEFAULT_OPS_PORTS, opsEnv, startOpsServer } from "./ops-server.js";
+export { printable, truncate } from "./terminal-text.js";
 export type { WriterConsumerSettings } from "./topology.js";
 export {
   deadLetterStreamConfig,
@@ -18,4 +21,4 @@ export {
   WriterConsumerEnv,
   writerConsumerSettings,
 } from "./topology.js";
-export { boolVar, bytesVar, durationVar, intVar, parseBytes, parseDuration } from "./units.js";
+export { bytesVar, durationVar, intVar, parseBytes, parseDuration } from "./units.js";

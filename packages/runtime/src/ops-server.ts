@@ -6,14 +6,21 @@ import { z } from "zod";
 import { StartupError } from "./errors.js";
 import { intVar } from "./units.js";
 
-/** Where a service serves `/healthz`, `/readyz` and `/metrics`. */
-export const OpsEnv = z.object({
-  /** Port of the operations endpoint; 0 picks a free one, and the service logs which. */
-  OPS_PORT: intVar(9464, 0, 65_535),
-  /** Address it binds to; 0.0.0.0 inside a container so that probes can reach it. */
-  OPS_HOST: z.string().min(1).default("127.0.0.1"),
-});
-export type OpsEnv = z.infer<typeof OpsEnv>;
+/**
+ * Default operations port of each long-running service: one each, so that all of them run side by
+ * side on one host with their defaults. A new service takes the next port and a row here.
+ */
+export const DEFAULT_OPS_PORTS = { daemon: 9464, writer: 9465, reader: 9466 } as const;
+
+/** Where a service serves `/healthz`, `/readyz` and `/metrics`, with the service's own default port. */
+export const opsEnv = (defaultPort: number) =>
+  z.object({
+    /** Port of the operations endpoint; 0 picks a free one, and the service logs which. */
+    OPS_PORT: intVar(defaultPort, 0, 65_535),
+    /** Address it binds to; 0.0.0.0 inside a container so that probes can reach it. */
+    OPS_HOST: z.string().min(1).default("127.0.0.1"),
+  });
+export type OpsEnv = z.infer<ReturnType<typeof opsEnv>>;
 
 /** A named dependency check; the service is ready when all of them pass. */
 export type ReadinessCheck = () => boolean;

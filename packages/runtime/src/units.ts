@@ -63,10 +63,3 @@ export const bytesVar = (fallback: string, min = 0, max = Number.MAX_SAFE_INTEGE
 /** A zod field for an integer variable bounded to `[min, max]`. */
 export const intVar = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
-
-/** A zod field for a boolean variable: `true/false`, `1/0`, `yes/no`. */
-export const boolVar = (fallback: boolean) =>
-  z
-    .enum(["true", "false", "1", "0", "yes", "no"])
-    .default(fallback ? "true" : "false")
-    .transform((text) => text === "true" || text === "1" || text === "yes");

@@ -32,15 +32,28 @@ export interface RunningService {
   metric(name: string): Promise<number>;
 }
 
+/** How {@link startService} chooses the operations port. */
+export interface StartServiceOptions {
+  /**
+   * The service's own default port (`DEFAULT_OPS_PORTS` of @vigil/runtime): `OPS_PORT` is left
+   * unset, as a user running the service with its defaults leaves it. Absent: a free port.
+   */
+  readonly defaultOpsPort?: number;
+}
+
 /**
  * Starts `services/<name>/dist/main.js` (run `pnpm build` first) with `env` and a free operations
- * port, and waits until its `/readyz` answers 200.
+ * port (or its default one), and waits until its `/readyz` answers 200.
  */
-export const startService = async (name: string, env: Record<string, string>): Promise<RunningService> => {
-  const port = await freePort();
+export const startService = async (
+  name: string,
+  env: Record<string, string>,
+  options: StartServiceOptions = {},
+): Promise<RunningService> => {
+  const port = options.defaultOpsPort ?? (await freePort());
   const proc = spawnManaged(process.execPath, [`${ROOT}services/${name}/dist/main.js`], {
     ...env,
-    OPS_PORT: String(port),
+    ...(options.defaultOpsPort === undefined ? { OPS_PORT: String(port) } : {}),
   });
   const opsUrl = `http://127.0.0.1:${port}`;
   await waitFor(`${name} to be ready`, async () => {

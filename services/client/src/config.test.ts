@@ -1,6 +1,6 @@
-import { ConfigError } from "@vigil/runtime";
+import { ConfigError, UsageError } from "@vigil/runtime";
 import { describe, expect, it } from "vitest";
-import { type ClientSettings, loadSettings, parseArguments, UsageError } from "./config.js";
+import { type ClientSettings, loadSettings, parseArguments } from "./config.js";
 
 const settingsOf = (argv: string[], env: NodeJS.ProcessEnv): ClientSettings => {
   const invocation = loadSettings(argv, env);

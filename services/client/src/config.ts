@@ -1,11 +1,14 @@
-import { durationVar, NATS_SECRETS, NatsEnv, parseDuration, parseEnv } from "@vigil/runtime";
+import {
+  durationVar,
+  NATS_SECRETS,
+  NatsEnv,
+  parseDuration,
+  parseEnv,
+  readCommandLine,
+  UsageError,
+} from "@vigil/runtime";
 import { DEFAULT_QUERY_LIMIT, type EventsQuery, MAX_QUERY_LIMIT } from "@vigil/shared";
 import { z } from "zod";
-
-/** A command-line flag is unknown, misses its value, or has a bad one. */
-export class UsageError extends Error {
-  override readonly name = "UsageError";
-}
 
 /** An integer given as text, bounded to `[min, max]`, with one message that names the bounds. */
 const integerText = (min: number, max: number) => {
@@ -84,32 +87,29 @@ export interface Flags {
   readonly limit?: string;
 }
 
-const VALUE_FLAGS = { "--every": "every", "--min-criticality": "minCriticality", "--limit": "limit" } as const;
-const SWITCHES = { "--json": "json", "--help": "help", "-h": "help" } as const;
+const FLAG_SPECS = {
+  "min-criticality": { type: "string" },
+  limit: { type: "string" },
+  every: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
 
 /** Splits the command line into flags; throws a {@link UsageError} naming the first wrong argument. */
 export const parseArguments = (argv: readonly string[]): Flags => {
-  const flags: { -readonly [Key in keyof Flags]: Flags[Key] } = {};
-  for (let index = 0; index < argv.length; index++) {
-    const arg = argv[index] as string;
-    const equals = arg.startsWith("--") ? arg.indexOf("=") : -1;
-    const name = equals > 0 ? arg.slice(0, equals) : arg;
-    if (Object.hasOwn(SWITCHES, name)) {
-      if (equals > 0) throw new UsageError(`${name} takes no value`);
-      flags[SWITCHES[name as keyof typeof SWITCHES]] = true;
-      continue;
-    }
-    if (Object.hasOwn(VALUE_FLAGS, name)) {
-      const value = equals > 0 ? arg.slice(equals + 1) : argv[++index];
-      if (value === undefined) throw new UsageError(`${name} needs a value; see --help`);
-      flags[VALUE_FLAGS[name as keyof typeof VALUE_FLAGS]] = value;
-      continue;
-    }
-    throw new UsageError(
-      arg.startsWith("-") ? `unknown flag ${name}; see --help` : `unexpected argument "${arg}"; see --help`,
-    );
-  }
-  return flags;
+  const { flags } = readCommandLine(argv, FLAG_SPECS);
+  const text = (name: keyof typeof FLAG_SPECS) => {
+    const value = flags.get(name);
+    return typeof value === "string" ? value : undefined;
+  };
+  const given = {
+    json: flags.has("json") ? true : undefined,
+    help: flags.has("help") ? true : undefined,
+    every: text("every"),
+    minCriticality: text("min-criticality"),
+    limit: text("limit"),
+  };
+  return Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)) as Flags;
 };
 
 /** What the command line asks for: the usage text, or a run with these settings. */

@@ -1,6 +1,6 @@
 import type { SecurityEvent } from "@vigil/shared";
 import { describe, expect, it } from "vitest";
-import { MAX_MESSAGE_WIDTH, printable, renderHeading, renderTable, truncate } from "./render.js";
+import { MAX_MESSAGE_WIDTH, renderHeading, renderTable } from "./render.js";
 
 const event = (overrides: Partial<SecurityEvent> = {}): SecurityEvent => ({
   criticality: 7,
@@ -78,14 +78,5 @@ describe("renderHeading", () => {
     expect(renderHeading({ limit: 10, minCriticality: 5 }, new Date("2024-05-01T10:00:00Z"))).toBe(
       "last 10 events with criticality > 5, newest first, at 2024-05-01T10:00:00.000Z",
     );
-  });
-});
-
-describe("printable and truncate", () => {
-  it("leave ordinary text alone", () => {
-    expect(printable("Zugriff verweigert: ümlaut, 日本語")).toBe("Zugriff verweigert: ümlaut, 日本語");
-    expect(truncate("short", 10)).toBe("short");
-    expect(truncate("exactly", 7)).toBe("exactly");
-    expect(truncate("too long", 4)).toBe("too…");
   });
 });

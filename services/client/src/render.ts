@@ -1,3 +1,4 @@
+import { printable, truncate } from "@vigil/runtime";
 import type { EventsQuery, SecurityEvent } from "@vigil/shared";
 
 /** How a table is laid out. */
@@ -14,8 +15,6 @@ export const MAX_MESSAGE_WIDTH = 100;
 /** Narrowest message column, however narrow the terminal. */
 const MIN_MESSAGE_WIDTH = 20;
 
-const NEWLINE_MARK = "⏎";
-const ELLIPSIS = "…";
 const GAP = "  ";
 const HEADINGS = ["TIME", "CRITICALITY", "SOURCE", "MESSAGE"] as const;
 
@@ -23,24 +22,6 @@ const style = {
   bold: (text: string) => `\u001b[1m${text}\u001b[22m`,
   red: (text: string) => `\u001b[31m${text}\u001b[39m`,
   yellow: (text: string) => `\u001b[33m${text}\u001b[39m`,
-};
-
-/**
- * Makes untrusted text safe to print on one line: line breaks become ⏎, tabs spaces, and other
- * control characters (which could move the cursor or recolour the terminal) and bidirectional
- * overrides (which could make the text read differently from what it is) become U+FFFD.
- */
-export const printable = (text: string): string =>
-  text
-    .replace(/\r\n|\r|\n/g, NEWLINE_MARK)
-    .replace(/\t/g, " ")
-    .replace(/[\p{Cc}\u202a-\u202e\u2066-\u2069]/gu, "\ufffd");
-
-/** Cuts `text` to at most `width` code points, marking a cut with an ellipsis. */
-export const truncate = (text: string, width: number): string => {
-  const points = Array.from(text);
-  if (points.length <= width) return text;
-  return `${points.slice(0, Math.max(0, width - 1)).join("")}${ELLIPSIS}`;
 };
 
 const length = (text: string): number => Array.from(text).length;

@@ -1,7 +1,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import { ConfigError, connectNats, createLogger, StartupError, sleep } from "@vigil/runtime";
+import { ConfigError, connectNats, createLogger, StartupError, sleep, UsageError, untilAborted } from "@vigil/runtime";
 import type { SecurityEvent } from "@vigil/shared";
-import { type ClientSettings, loadSettings, USAGE, UsageError } from "./config.js";
+import { type ClientSettings, loadSettings, USAGE } from "./config.js";
 import { NoAnswerError, queryEvents, ReaderError } from "./query-events.js";
 import { renderHeading, renderTable } from "./render.js";
 
@@ -146,16 +146,3 @@ const exitCode = (err: unknown): number => {
 };
 
 const formatDuration = (ms: number): string => (ms % 1_000 === 0 ? `${ms / 1_000}s` : `${ms}ms`);
-
-/** Settles like `work`, or rejects as soon as `signal` aborts. */
-const untilAborted = <T>(work: Promise<T>, signal: AbortSignal): Promise<T> => {
-  if (signal.aborted) {
-    work.catch(() => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-};

@@ -6,22 +6,24 @@ describe("loadConfig", () => {
   it("has a default for every setting", () => {
     const config = loadConfig({});
     expect(config).toMatchObject({
-      NATS_URL: ["nats://127.0.0.1:4222"],
-      DAEMON_SOURCE: "daemon",
-      DAEMON_RATE: 10,
-      DAEMON_MAX_IN_FLIGHT: 1_000,
-      DAEMON_PUBLISH_TIMEOUT: 5_000,
-      DAEMON_RETRY_INITIAL_DELAY: 100,
-      DAEMON_RETRY_MAX_DELAY: 5_000,
-      DAEMON_BURST: 10,
-      DAEMON_SHUTDOWN_TIMEOUT: 10_000,
-      EVENTS_MAX_MSGS: 10_000_000,
-      WRITER_MAX_IN_FLIGHT: 20_000,
-      OPS_PORT: 9464,
-      LOG_LEVEL: "info",
+      nats: { NATS_URL: ["nats://127.0.0.1:4222"] },
+      events: { source: "daemon" },
+      publisher: {
+        ratePerSecond: 10,
+        maxInFlight: 1_000,
+        publishTimeoutMs: 5_000,
+        retryInitialMs: 100,
+        retryMaxMs: 5_000,
+        burstMs: 10,
+      },
+      drainTimeoutMs: 10_000,
+      streams: { EVENTS_MAX_MSGS: 10_000_000 },
+      consumer: { maxAckPending: 20_000 },
+      ops: { OPS_PORT: 9464 },
+      logLevel: "info",
     });
-    expect(config.DAEMON_MAX_EVENTS).toBeUndefined();
-    expect(config.DAEMON_CRITICALITY_WEIGHTS).toHaveLength(11);
+    expect(config.publisher.maxEvents).toBeUndefined();
+    expect(config.events.weights).toHaveLength(11);
     expect(Object.isFrozen(config)).toBe(true);
   });
 
@@ -34,12 +36,12 @@ describe("loadConfig", () => {
       DAEMON_SHUTDOWN_TIMEOUT: "30s",
       DAEMON_MAX_IN_FLIGHT: "",
     });
-    expect(config.DAEMON_RATE).toBe(0);
-    expect(config.DAEMON_MAX_EVENTS).toBe(500);
-    expect(config.DAEMON_CRITICALITY_WEIGHTS).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-    expect(config.DAEMON_SOURCE).toBe("edge-fw.01");
-    expect(config.DAEMON_SHUTDOWN_TIMEOUT).toBe(30_000);
-    expect(config.DAEMON_MAX_IN_FLIGHT).toBe(1_000);
+    expect(config.publisher.ratePerSecond).toBe(0);
+    expect(config.publisher.maxEvents).toBe(500);
+    expect(config.events.weights).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    expect(config.events.source).toBe("edge-fw.01");
+    expect(config.drainTimeoutMs).toBe(30_000);
+    expect(config.publisher.maxInFlight).toBe(1_000);
   });
 
   it("names every bad variable at once", () => {

@@ -1,23 +1,26 @@
 import {
+  DEFAULT_OPS_PORTS,
   durationVar,
   intVar,
   LogLevel,
   NATS_SECRETS,
   NatsEnv,
-  OpsEnv,
+  type OpsEnv,
+  opsEnv,
   parseEnv,
   StreamEnv,
   WriterConsumerEnv,
+  type WriterConsumerSettings,
+  writerConsumerSettings,
 } from "@vigil/runtime";
 import { SecurityEvent } from "@vigil/shared";
 import { z } from "zod";
 import { DEFAULT_CRITICALITY_WEIGHTS, parseCriticalityWeights } from "./criticality.js";
+import type { EventGeneratorOptions } from "./event-generator.js";
+import type { PublisherSettings } from "./publisher.js";
 
-/** Every variable the daemon reads. */
-export const DaemonEnv = NatsEnv.safeExtend({
-  ...StreamEnv.shape,
-  ...WriterConsumerEnv.shape,
-  ...OpsEnv.shape,
+/** Settings only the daemon has. */
+export const DaemonEnv = z.object({
   LOG_LEVEL: LogLevel.default("info"),
   /** `source` of every event; the contract limits it to 64 of `A-Za-z0-9._-`. */
   DAEMON_SOURCE: SecurityEvent.shape.source.unwrap().default("daemon"),
@@ -42,19 +45,67 @@ export const DaemonEnv = NatsEnv.safeExtend({
   /** First delay before retrying a failed publish; doubles per attempt up to the maximum. */
   DAEMON_RETRY_INITIAL_DELAY: durationVar("100ms", 1, 60_000),
   DAEMON_RETRY_MAX_DELAY: durationVar("5s", 1, 600_000),
-  /** How far behind its schedule the pacing may catch up in one burst. */
-  DAEMON_BURST: durationVar("10ms", 0, 60_000),
   /** How long shutdown waits for in-flight publishes to be confirmed. */
   DAEMON_SHUTDOWN_TIMEOUT: durationVar("10s", 0, 600_000),
-}).refine((env) => env.DAEMON_RETRY_INITIAL_DELAY <= env.DAEMON_RETRY_MAX_DELAY, {
-  message: "DAEMON_RETRY_INITIAL_DELAY must not exceed DAEMON_RETRY_MAX_DELAY",
-  path: ["DAEMON_RETRY_INITIAL_DELAY"],
 });
 export type DaemonEnv = z.infer<typeof DaemonEnv>;
 
-/** The daemon's configuration, frozen. */
-export type DaemonConfig = Readonly<DaemonEnv>;
+// NatsEnv refines across its fields, so it is intersected rather than spread.
+const Env = NatsEnv.and(opsEnv(DEFAULT_OPS_PORTS.daemon))
+  .and(StreamEnv)
+  .and(WriterConsumerEnv)
+  .and(DaemonEnv)
+  .refine((env) => env.DAEMON_RETRY_INITIAL_DELAY <= env.DAEMON_RETRY_MAX_DELAY, {
+    message: "DAEMON_RETRY_INITIAL_DELAY must not exceed DAEMON_RETRY_MAX_DELAY",
+    path: ["DAEMON_RETRY_INITIAL_DELAY"],
+  });
 
-/** Reads the daemon's configuration from `env`; throws a ConfigError naming every bad variable. */
-export const loadConfig = (env: NodeJS.ProcessEnv = process.env): DaemonConfig =>
-  parseEnv(DaemonEnv, env, NATS_SECRETS);
+/**
+ * How far behind its schedule the pacing may catch up in one burst. Not a setting: DAEMON_RATE is
+ * what a user tunes, and a few milliseconds of events smooth over timer jitter at any rate.
+ */
+export const PACING_BURST_MS = 10;
+
+/** Everything the daemon needs, parsed once. */
+export interface DaemonConfig {
+  readonly logLevel: LogLevel;
+  readonly nats: NatsEnv;
+  readonly ops: OpsEnv;
+  /** Stream limits, for creating the streams when the daemon starts first. */
+  readonly streams: StreamEnv;
+  /** The writers' durable consumer, as the daemon creates it when it starts first. */
+  readonly consumer: WriterConsumerSettings;
+  readonly events: Pick<EventGeneratorOptions, "weights" | "source">;
+  readonly publisher: PublisherSettings;
+  /** How long stopping waits for in-flight publishes to be confirmed. */
+  readonly drainTimeoutMs: number;
+  /** Deadline for the whole shutdown: the wait for confirmations, draining NATS, the ops server. */
+  readonly shutdownTimeoutMs: number;
+}
+
+/** Beyond the wait for confirmations, shutdown still drains NATS and closes the ops server. */
+const CLOSE_ALLOWANCE_MS = 5_000;
+
+/** Reads the configuration from `env`; throws a `ConfigError` naming every variable that is wrong. */
+export const loadConfig = (env: NodeJS.ProcessEnv = process.env): DaemonConfig => {
+  const parsed = parseEnv(Env, env, NATS_SECRETS);
+  return Object.freeze({
+    logLevel: parsed.LOG_LEVEL,
+    nats: parsed,
+    ops: parsed,
+    streams: parsed,
+    consumer: writerConsumerSettings(parsed),
+    events: Object.freeze({ weights: parsed.DAEMON_CRITICALITY_WEIGHTS, source: parsed.DAEMON_SOURCE }),
+    publisher: Object.freeze({
+      ratePerSecond: parsed.DAEMON_RATE,
+      maxInFlight: parsed.DAEMON_MAX_IN_FLIGHT,
+      ...(parsed.DAEMON_MAX_EVENTS === undefined ? {} : { maxEvents: parsed.DAEMON_MAX_EVENTS }),
+      publishTimeoutMs: parsed.DAEMON_PUBLISH_TIMEOUT,
+      retryInitialMs: parsed.DAEMON_RETRY_INITIAL_DELAY,
+      retryMaxMs: parsed.DAEMON_RETRY_MAX_DELAY,
+      burstMs: PACING_BURST_MS,
+    }),
+    drainTimeoutMs: parsed.DAEMON_SHUTDOWN_TIMEOUT,
+    shutdownTimeoutMs: parsed.DAEMON_SHUTDOWN_TIMEOUT + CLOSE_ALLOWANCE_MS,
+  });
+};

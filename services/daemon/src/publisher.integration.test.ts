@@ -1,6 +1,6 @@
 import { jetstream, jetstreamManager, type PubAck } from "@nats-io/jetstream";
 import { type NatsConnection, TimeoutError } from "@nats-io/nats-core";
-import { connectNats, createLogger, ensureEventsTopology, writerConsumerSettings } from "@vigil/runtime";
+import { connectNats, createLogger, ensureEventsTopology } from "@vigil/runtime";
 import {
   decodeEvent,
   EVENTS_STREAM,
@@ -44,12 +44,12 @@ describe("publishing into the events stream", () => {
     const config = loadConfig({ NATS_URL: nats.url, ...env });
     const jsm = await jetstreamManager(nc);
     await jsm.streams.delete(EVENTS_STREAM).catch(() => false);
-    await ensureEventsTopology(jsm, config, writerConsumerSettings(config), log);
+    await ensureEventsTopology(jsm, config.streams, config.consumer, log);
   };
 
   beforeAll(async () => {
     nats = await startNatsServer();
-    nc = await connectNats(loadConfig({ NATS_URL: nats.url }), "daemon-test", log);
+    nc = await connectNats(loadConfig({ NATS_URL: nats.url }).nats, "daemon-test", log);
   });
   afterAll(async () => {
     await nc?.close();
@@ -205,11 +205,12 @@ describe("publishing as a user confined to its own inboxes", () => {
       probeAuth: { user: "admin", pass: "admin-secret" },
     });
     const env = { NATS_URL: nats.url, NATS_USER: "admin", NATS_PASSWORD: "admin-secret" };
-    admin = await connectNats(loadConfig(env), "daemon-test-admin", log);
+    admin = await connectNats(loadConfig(env).nats, "daemon-test-admin", log);
     const config = loadConfig(env);
-    await ensureEventsTopology(await jetstreamManager(admin), config, writerConsumerSettings(config), log);
+    await ensureEventsTopology(await jetstreamManager(admin), config.streams, config.consumer, log);
     daemon = await connectNats(
-      loadConfig({ ...env, NATS_USER: "daemon", NATS_PASSWORD: "daemon-secret", NATS_INBOX_PREFIX: "_INBOX_daemon" }),
+      loadConfig({ ...env, NATS_USER: "daemon", NATS_PASSWORD: "daemon-secret", NATS_INBOX_PREFIX: "_INBOX_daemon" })
+        .nats,
       "daemon-test",
       log,
     );

@@ -1,5 +1,5 @@
 import { decodeEventRows, type InfluxClient, InfluxUnavailableError, latestEventsStatement } from "@vigil/influx";
-import type { Logger } from "@vigil/runtime";
+import { type Logger, untilAborted } from "@vigil/runtime";
 import { decodeQuery, type ErrorReply, type EventsQueryReply, errorReply } from "@vigil/shared";
 import type { Coalescer } from "./coalesce.js";
 import { type ConcurrencyLimit, OverloadedError } from "./concurrency-limit.js";
@@ -98,16 +98,4 @@ const describeFailure = (err: unknown, log: Logger): ErrorReply => {
   }
   log.error({ err }, "query failed");
   return errorReply("INTERNAL", "the reader failed to answer; see its log");
-};
-
-/** Settles like `work`, or rejects with the abort reason as soon as `signal` aborts. */
-const untilAborted = <T>(work: Promise<T>, signal: AbortSignal): Promise<T> => {
-  // Once aborted, the outcome of `work` matters to nobody; keep its rejection from going unhandled.
-  work.catch(() => {});
-  return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 };

@@ -1,8 +1,6 @@
 /** Shares one run of identical work among everyone who asks for it while it is in flight. */
 export interface Coalescer {
   run<T>(key: string, work: () => Promise<T>): Promise<T>;
-  /** Keys with work in flight. */
-  size(): number;
 }
 
 /**
@@ -22,6 +20,5 @@ export const createCoalescer = (): Coalescer => {
       inFlight.set(key, shared);
       return shared;
     },
-    size: () => inFlight.size,
   };
 };

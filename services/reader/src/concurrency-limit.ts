@@ -15,8 +15,6 @@ export interface ConcurrencyLimit {
   readonly active: number;
   /** Tasks waiting for a slot. */
   readonly queued: number;
-  /** Resolves once nothing runs and nothing waits. */
-  idle(): Promise<void>;
 }
 
 interface Waiter {
@@ -28,21 +26,10 @@ export const createConcurrencyLimit = (maxConcurrent: number, maxQueued: number)
   if (!Number.isInteger(maxQueued) || maxQueued < 0) throw new RangeError("maxQueued must be at least 0");
   let active = 0;
   const waiting: Waiter[] = [];
-  let idleWaiters: (() => void)[] = [];
-
-  const settle = () => {
-    if (active === 0 && waiting.length === 0) {
-      const done = idleWaiters;
-      idleWaiters = [];
-      for (const resolve of done) resolve();
-    }
-  };
 
   const release = () => {
     active--;
-    const next = waiting.shift();
-    if (next === undefined) settle();
-    else next.start();
+    waiting.shift()?.start();
   };
 
   const execute = <T>(task: () => Promise<T>): Promise<T> => {
@@ -70,7 +57,6 @@ export const createConcurrencyLimit = (maxConcurrent: number, maxQueued: number)
           const index = waiting.indexOf(waiter);
           if (index >= 0) waiting.splice(index, 1);
           reject(signal?.reason);
-          settle();
         };
         const waiter: Waiter = {
           start: () => {
@@ -87,10 +73,6 @@ export const createConcurrencyLimit = (maxConcurrent: number, maxQueued: number)
     },
     get queued() {
       return waiting.length;
-    },
-    idle() {
-      if (active === 0 && waiting.length === 0) return Promise.resolve();
-      return new Promise((resolve) => idleWaiters.push(resolve));
     },
   };
 };

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { ConfigError } from "@vigil/runtime";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "./config.js";
@@ -14,8 +15,16 @@ describe("loadConfig", () => {
     });
     expect(config.shutdownTimeoutMs).toBe(15_000);
     expect(config.logLevel).toBe("info");
-    expect(config.ops).toMatchObject({ OPS_PORT: 9464, OPS_HOST: "127.0.0.1" });
+    // Its own default port, so that it runs beside the daemon (9464) and the writer (9465).
+    expect(config.ops).toMatchObject({ OPS_PORT: 9466, OPS_HOST: "127.0.0.1" });
     expect(config.influx).toMatchObject({ url: "http://127.0.0.1:8086", database: "vigil", auth: { kind: "none" } });
+  });
+
+  it("reports the version of its package.json", () => {
+    const manifest = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+      version: string;
+    };
+    expect(loadConfig({}).settings.version).toBe(manifest.version);
   });
 
   it("uses READER_QUERY_TIMEOUT as the timeout of every InfluxDB request", () => {

@@ -1,5 +1,16 @@
+import { readFileSync } from "node:fs";
 import { type InfluxConfig, InfluxEnv, influxConfigFromEnv } from "@vigil/influx";
-import { durationVar, intVar, LogLevel, NATS_SECRETS, NatsEnv, OpsEnv, parseEnv } from "@vigil/runtime";
+import {
+  DEFAULT_OPS_PORTS,
+  durationVar,
+  intVar,
+  LogLevel,
+  NATS_SECRETS,
+  NatsEnv,
+  type OpsEnv,
+  opsEnv,
+  parseEnv,
+} from "@vigil/runtime";
 import { z } from "zod";
 
 /** Settings only the reader has. */
@@ -23,7 +34,7 @@ export const ReaderEnv = z.object({
 export type ReaderEnv = z.infer<typeof ReaderEnv>;
 
 // NatsEnv and InfluxEnv refine across their fields, so they are intersected rather than spread.
-const Env = NatsEnv.and(InfluxEnv).and(OpsEnv).and(ReaderEnv);
+const Env = NatsEnv.and(InfluxEnv).and(opsEnv(DEFAULT_OPS_PORTS.reader)).and(ReaderEnv);
 
 /** The reader's own behaviour, independent of where its dependencies live. */
 export interface ReaderSettings {
@@ -45,8 +56,13 @@ export interface ReaderConfig {
   readonly shutdownTimeoutMs: number;
 }
 
-/** The version the reader reports to NATS service discovery. */
-export const READER_VERSION = "0.1.0";
+/**
+ * The version the reader reports to NATS service discovery: its package's version. package.json
+ * sits one folder above both `src/` and `dist/`, in the repository and in the image alike.
+ */
+export const READER_VERSION: string = z
+  .object({ version: z.string().min(1) })
+  .parse(JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"))).version;
 
 /** Reads the configuration from `env`; throws a `ConfigError` naming every variable that is wrong. */
 export const loadConfig = (env: NodeJS.ProcessEnv = process.env): ReaderConfig => {

@@ -1,16 +1,17 @@
 import { createInfluxClient } from "@vigil/influx";
-import { connectNats, createLogger, createMetricsRegistry, runService, startOpsServer } from "@vigil/runtime";
+import {
+  connectNats,
+  createLogger,
+  createMetricsRegistry,
+  loadConfigOrExit,
+  runService,
+  startOpsServer,
+} from "@vigil/runtime";
 import { READER_SERVICE } from "@vigil/shared";
-import { loadConfig, type ReaderConfig } from "./config.js";
+import { loadConfig } from "./config.js";
 import { startReader } from "./reader.js";
 
-let config: ReaderConfig;
-try {
-  config = loadConfig();
-} catch (err) {
-  createLogger(READER_SERVICE).fatal({ err }, (err as Error).message);
-  process.exit(1);
-}
+const config = loadConfigOrExit(READER_SERVICE, () => loadConfig());
 const log = createLogger(READER_SERVICE, config.logLevel);
 
 await runService(log, {

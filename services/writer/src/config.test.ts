@@ -18,6 +18,8 @@ const configError = (env: NodeJS.ProcessEnv): string => {
 describe("loadConfig", () => {
   it("starts from the documented defaults", () => {
     const config = loadConfig({});
+    // Its own default port, so that it runs beside the daemon (9464) and the reader (9466).
+    expect(config.ops).toMatchObject({ OPS_PORT: 9465, OPS_HOST: "127.0.0.1" });
     expect(config.settings).toMatchObject({
       batchSize: 5_000,
       flushIntervalMs: 100,

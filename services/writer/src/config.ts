@@ -1,12 +1,14 @@
 import { type InfluxConfig, InfluxEnv, influxConfigFromEnv } from "@vigil/influx";
 import {
   bytesVar,
+  DEFAULT_OPS_PORTS,
   durationVar,
   intVar,
   LogLevel,
   NATS_SECRETS,
   NatsEnv,
-  OpsEnv,
+  type OpsEnv,
+  opsEnv,
   parseEnv,
   StreamEnv,
   WriterConsumerEnv,
@@ -45,7 +47,7 @@ export type WriterEnv = z.infer<typeof WriterEnv>;
 
 // NatsEnv and InfluxEnv refine across their fields, so they are intersected rather than spread.
 const Env = NatsEnv.and(InfluxEnv)
-  .and(OpsEnv)
+  .and(opsEnv(DEFAULT_OPS_PORTS.writer))
   .and(StreamEnv)
   .and(WriterConsumerEnv)
   .and(WriterEnv)

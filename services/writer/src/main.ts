@@ -1,15 +1,16 @@
 import { createInfluxClient } from "@vigil/influx";
-import { connectNats, createLogger, createMetricsRegistry, runService, startOpsServer } from "@vigil/runtime";
-import { loadConfig, type WriterConfig } from "./config.js";
+import {
+  connectNats,
+  createLogger,
+  createMetricsRegistry,
+  loadConfigOrExit,
+  runService,
+  startOpsServer,
+} from "@vigil/runtime";
+import { loadConfig } from "./config.js";
 import { startWriter } from "./writer.js";
 
-let config: WriterConfig;
-try {
-  config = loadConfig();
-} catch (err) {
-  createLogger("writer").fatal({ err }, (err as Error).message);
-  process.exit(1);
-}
+const config = loadConfigOrExit("writer", () => loadConfig());
 const log = createLogger("writer", config.logLevel);
 
 await runService(log, {

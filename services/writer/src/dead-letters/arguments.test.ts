@@ -1,5 +1,6 @@
+import { UsageError } from "@vigil/runtime";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, parseCommand, USAGE, UsageError } from "./arguments.js";
+import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, parseCommand, USAGE } from "./arguments.js";
 
 describe("parseCommand", () => {
   it("reads list with its defaults", () => {

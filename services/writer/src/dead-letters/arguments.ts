@@ -1,10 +1,6 @@
+import { readCommandLine, UsageError } from "@vigil/runtime";
 import { EventRejectionCode } from "@vigil/shared";
 import { type DeadLetterCode, STORAGE_REJECTED } from "../dead-letter.js";
-
-/** The command line is wrong: an unknown command or flag, a missing or bad value. */
-export class UsageError extends Error {
-  override readonly name = "UsageError";
-}
 
 /** Every code the writer puts in `Vigil-Reject-Code`, the values `--code` accepts. */
 export const DEAD_LETTER_CODES: readonly DeadLetterCode[] = [...EventRejectionCode.options, STORAGE_REJECTED];
@@ -40,51 +36,21 @@ export type Command =
       readonly force: boolean;
     };
 
-const SWITCHES = ["--json", "--all", "--keep", "--force", "--help", "-h"] as const;
-const VALUE_FLAGS = ["--limit", "--from", "--code"] as const;
-type Switch = (typeof SWITCHES)[number];
-type ValueFlag = (typeof VALUE_FLAGS)[number];
+const FLAG_SPECS = {
+  json: { type: "boolean" },
+  all: { type: "boolean" },
+  keep: { type: "boolean" },
+  force: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  limit: { type: "string" },
+  from: { type: "string" },
+  code: { type: "string" },
+} as const;
 
 /** Which flags each command takes. */
-const ALLOWED: Record<"list" | "replay", readonly string[]> = {
-  list: ["--limit", "--from", "--code", "--json"],
-  replay: ["--all", "--code", "--keep", "--force"],
-};
-
-interface Parsed {
-  readonly positional: string[];
-  readonly switches: Set<Switch>;
-  readonly values: Map<ValueFlag, string>;
-}
-
-const isSwitch = (name: string): name is Switch => (SWITCHES as readonly string[]).includes(name);
-const isValueFlag = (name: string): name is ValueFlag => (VALUE_FLAGS as readonly string[]).includes(name);
-
-const split = (argv: readonly string[]): Parsed => {
-  const parsed: Parsed = { positional: [], switches: new Set(), values: new Map() };
-  // `pnpm <script> -- args` may pass the separator through.
-  const args = argv[0] === "--" ? argv.slice(1) : argv;
-  for (let index = 0; index < args.length; index++) {
-    const arg = args[index] as string;
-    if (!arg.startsWith("-")) {
-      parsed.positional.push(arg);
-      continue;
-    }
-    const equals = arg.startsWith("--") ? arg.indexOf("=") : -1;
-    const name = equals > 0 ? arg.slice(0, equals) : arg;
-    if (isSwitch(name)) {
-      if (equals > 0) throw new UsageError(`${name} takes no value`);
-      parsed.switches.add(name);
-    } else if (isValueFlag(name)) {
-      const value = equals > 0 ? arg.slice(equals + 1) : args[++index];
-      if (value === undefined || value === "") throw new UsageError(`${name} needs a value; see --help`);
-      if (parsed.values.has(name)) throw new UsageError(`${name} is given twice`);
-      parsed.values.set(name, value);
-    } else {
-      throw new UsageError(`unknown flag ${name}; see --help`);
-    }
-  }
-  return parsed;
+const ALLOWED: Record<"list" | "replay", readonly (keyof typeof FLAG_SPECS)[]> = {
+  list: ["limit", "from", "code", "json"],
+  replay: ["all", "code", "keep", "force"],
 };
 
 /** A positive integer in decimal, at most `max`. */
@@ -106,32 +72,43 @@ const deadLetterCode = (text: string | undefined): DeadLetterCode | undefined =>
 
 /** Reads the command line (without `node` and the script). Throws a {@link UsageError} naming what is wrong. */
 export const parseCommand = (argv: readonly string[]): Command => {
-  const { positional, switches, values } = split(argv);
-  if (switches.has("--help") || switches.has("-h")) return { kind: "help" };
+  // `pnpm <script> -- args` may pass the separator through.
+  const { flags, operands: positional } = readCommandLine(argv[0] === "--" ? argv.slice(1) : argv, FLAG_SPECS, {
+    operands: true,
+    rejectEmptyValues: true,
+    rejectRepeats: true,
+  });
+  const value = (name: "limit" | "from" | "code") => {
+    const given = flags.get(name);
+    return typeof given === "string" ? given : undefined;
+  };
+  if (flags.has("help")) return { kind: "help" };
   const [command, ...operands] = positional;
   if (command === undefined) throw new UsageError("a command is required: list or replay; see --help");
   if (command !== "list" && command !== "replay") {
     throw new UsageError(`unknown command "${command}": expected list or replay; see --help`);
   }
-  for (const flag of [...switches, ...values.keys()]) {
-    if (!ALLOWED[command].includes(flag)) throw new UsageError(`${command} does not take ${flag}; see --help`);
+  for (const flag of flags.keys()) {
+    if (!(ALLOWED[command] as readonly string[]).includes(flag)) {
+      throw new UsageError(`${command} does not take --${flag}; see --help`);
+    }
   }
-  const code = deadLetterCode(values.get("--code"));
+  const code = deadLetterCode(value("code"));
 
   if (command === "list") {
     if (operands.length > 0) throw new UsageError(`list takes no operands, got "${operands.join(" ")}"`);
-    const limit = values.get("--limit");
-    const from = values.get("--from");
+    const limit = value("limit");
+    const from = value("from");
     return {
       kind: "list",
       limit: limit === undefined ? DEFAULT_LIST_LIMIT : positiveInteger("--limit", limit, MAX_LIST_LIMIT),
       from: from === undefined ? undefined : positiveInteger("--from", from),
       code,
-      json: switches.has("--json"),
+      json: flags.has("json"),
     };
   }
 
-  const all = switches.has("--all");
+  const all = flags.has("all");
   if (all && operands.length > 0) throw new UsageError("replay takes either sequences or --all, not both");
   if (!all && operands.length === 0) {
     throw new UsageError("replay needs the sequences of the dead letters to replay, or --all");
@@ -144,7 +121,7 @@ export const parseCommand = (argv: readonly string[]): Command => {
         // Once each, in the order given: replaying a record twice in one run would only find it gone.
         sequences: [...new Set(operands.map((operand) => positiveInteger("sequence", operand)))],
       };
-  return { kind: "replay", selection, keep: switches.has("--keep"), force: switches.has("--force") };
+  return { kind: "replay", selection, keep: flags.has("keep"), force: flags.has("force") };
 };
 
 /** The text of `--help`. */

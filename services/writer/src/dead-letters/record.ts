@@ -1,4 +1,5 @@
 import type { MsgHdrs } from "@nats-io/nats-core";
+import { printable, truncate } from "@vigil/runtime";
 import { DEAD_LETTER_HEADERS } from "@vigil/shared";
 
 /** One record of the DEADLETTERS stream, as stored: what the writer said about it, and the payload. */
@@ -63,22 +64,15 @@ export const utf8 = (payload: Uint8Array): string | undefined => {
 export const PREVIEW_CHARS = 100;
 
 /**
- * `text` on one line, safe to print on a terminal: control characters (newlines, ESC sequences)
- * and bidi overrides are escaped, and at most `maxChars` characters are kept.
+ * `text` on one line, safe to print on a terminal (`printable` of @vigil/runtime says how), cut
+ * to at most `maxChars` characters.
  */
-export const printable = (text: string, maxChars: number): string => {
-  const escaped = text.replace(
-    /[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu,
-    (char) => `\\u${(char.codePointAt(0) as number).toString(16).padStart(4, "0")}`,
-  );
-  const chars = Array.from(escaped);
-  return chars.length <= maxChars ? escaped : `${chars.slice(0, maxChars - 1).join("")}…`;
-};
+export const printableLine = (text: string, maxChars: number): string => truncate(printable(text), maxChars);
 
-/** The start of a payload on one line (see {@link printable}); a payload that is not UTF-8 is shown as hex. */
+/** The start of a payload on one line (see {@link printableLine}); a payload that is not UTF-8 is shown as hex. */
 export const previewPayload = (payload: Uint8Array, maxChars: number = PREVIEW_CHARS): string => {
   const text = utf8(payload);
-  if (text !== undefined) return printable(text, maxChars);
+  if (text !== undefined) return printableLine(text, maxChars);
   const shown = payload.subarray(0, Math.max(1, Math.floor((maxChars - 12) / 3)));
   const hex = Array.from(shown, (byte) => byte.toString(16).padStart(2, "0")).join(" ");
   return `(not UTF-8) ${hex}${shown.byteLength < payload.byteLength ? " …" : ""}`;

@@ -2,7 +2,7 @@ import { headers } from "@nats-io/nats-core";
 import { DEAD_LETTER_HEADERS } from "@vigil/shared";
 import { describe, expect, it } from "vitest";
 import { deadLetterHeaders } from "../dead-letter.js";
-import { previewPayload, printable, toDeadLetterRecord } from "./record.js";
+import { previewPayload, printableLine, toDeadLetterRecord } from "./record.js";
 import { recordJson, renderOutcome, renderPage, renderRecord, renderTally } from "./render.js";
 
 const encoder = new TextEncoder();
@@ -53,9 +53,9 @@ describe("previewPayload", () => {
     expect(preview.endsWith("…")).toBe(true);
   });
 
-  it("escapes what a terminal would act on", () => {
-    expect(previewPayload(encoder.encode("a\nb\u001b[31mc\u202ed"))).toBe("a\\u000ab\\u001b[31mc\\u202ed");
-    expect(printable("x\ry", 10)).toBe("x\\u000dy");
+  it("neutralises what a terminal would act on, by the one rule of @vigil/runtime's printable", () => {
+    expect(previewPayload(encoder.encode("a\nb\u001b[31mc\u202ed"))).toBe("a⏎b\ufffd[31mc\ufffdd");
+    expect(printableLine("x\ry", 10)).toBe("x⏎y");
   });
 
   it("shows a payload that is not UTF-8 as hex", () => {
@@ -104,7 +104,7 @@ describe("rendering", () => {
       renderOutcome({ kind: "replayed", record: written, ack: { seq: 99, duplicate: true }, deleted: false }),
     ).toMatch(/stored once\); record kept$/);
     expect(renderOutcome({ kind: "skipped", record: written, reason: "NOT_JSON: bad\nline" })).toBe(
-      "skipped #12: still invalid, NOT_JSON: bad\\u000aline (kept; --force replays it anyway)",
+      "skipped #12: still invalid, NOT_JSON: bad⏎line (kept; --force replays it anyway)",
     );
     expect(renderOutcome({ kind: "missing", seq: 4 })).toBe("not found #4: DEADLETTERS holds no such record");
     expect(renderOutcome({ kind: "failed", seq: 4, stage: "publish", error: new Error("timeout") })).toMatch(

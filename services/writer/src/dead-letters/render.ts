@@ -1,6 +1,6 @@
 import { DEAD_LETTER_STREAM, EVENTS_STREAM } from "@vigil/shared";
 import type { DeadLetterPage, ListOptions } from "./list.js";
-import { type DeadLetterRecord, previewPayload, printable, utf8 } from "./record.js";
+import { type DeadLetterRecord, previewPayload, printableLine, utf8 } from "./record.js";
 import type { ReplayOutcome } from "./replay.js";
 
 /** The writer keeps reasons to 512 characters; a record from elsewhere is cut there too. */
@@ -35,13 +35,13 @@ export const pageJson = (page: DeadLetterPage) => ({
 
 /** A record as `list` prints it: a heading line, then the reason and the start of the payload. */
 export const renderRecord = (record: DeadLetterRecord): string => {
-  const when = printable(record.rejectedAt ?? record.storedAt.toISOString(), MAX_HEADER_CHARS);
-  const code = record.code === undefined ? "(no code)" : printable(record.code, MAX_HEADER_CHARS);
+  const when = printableLine(record.rejectedAt ?? record.storedAt.toISOString(), MAX_HEADER_CHARS);
+  const code = record.code === undefined ? "(no code)" : printableLine(record.code, MAX_HEADER_CHARS);
   const origin =
     record.originalSequence === undefined
       ? ""
-      : `  from ${printable(record.originalSubject ?? "?", MAX_HEADER_CHARS)} seq ${record.originalSequence}`;
-  const reason = record.reason === undefined ? "(none given)" : printable(record.reason, MAX_REASON_CHARS);
+      : `  from ${printableLine(record.originalSubject ?? "?", MAX_HEADER_CHARS)} seq ${record.originalSequence}`;
+  const reason = record.reason === undefined ? "(none given)" : printableLine(record.reason, MAX_REASON_CHARS);
   return [
     `#${record.seq}  ${when}  ${code}${origin}`,
     `    reason   ${reason}`,
@@ -71,7 +71,7 @@ export const renderOutcome = (outcome: ReplayOutcome): string => {
       return `replayed #${outcome.record.seq} as ${EVENTS_STREAM} seq ${outcome.ack.seq}${duplicate}${deleted}`;
     }
     case "skipped":
-      return `skipped #${outcome.record.seq}: still invalid, ${printable(outcome.reason, MAX_REASON_CHARS)} (kept; --force replays it anyway)`;
+      return `skipped #${outcome.record.seq}: still invalid, ${printableLine(outcome.reason, MAX_REASON_CHARS)} (kept; --force replays it anyway)`;
     case "missing":
       return `not found #${outcome.seq}: ${DEAD_LETTER_STREAM} holds no such record`;
     case "failed":

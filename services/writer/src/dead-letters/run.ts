@@ -1,8 +1,8 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { ConfigError, connectNats, createLogger } from "@vigil/runtime";
+import { ConfigError, connectNats, createLogger, UsageError } from "@vigil/runtime";
 import { EVENTS_SUBJECT } from "@vigil/shared";
-import { type Command, parseCommand, USAGE, UsageError } from "./arguments.js";
+import { type Command, parseCommand, USAGE } from "./arguments.js";
 import { type DeadLettersConfig, loadConfig } from "./config.js";
 import { listDeadLetters } from "./list.js";
 import { pageJson, type ReplayTally, renderOutcome, renderPage, renderTally } from "./render.js";
