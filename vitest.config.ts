@@ -1,18 +1,7 @@
-import { execFileSync } from "node:child_process";
 import { defineConfig } from "vitest/config";
+import { serverBinaries } from "./test/server-binaries.js";
 
-// The servers users run (the versions docker-compose.yml pins), built from their Go modules by
-// scripts/build-servers.sh; NATS_SERVER_BIN / INFLUXD2_BIN set by hand win.
-const built = Object.fromEntries(
-  execFileSync("bash", ["scripts/build-servers.sh", "--print"], { encoding: "utf8" })
-    .trim()
-    .split("\n")
-    .map((line) => line.split("=", 2) as [string, string]),
-);
-const servers = {
-  NATS_SERVER_BIN: process.env.NATS_SERVER_BIN ?? built.NATS_SERVER_BIN ?? "nats-server",
-  INFLUXD2_BIN: process.env.INFLUXD2_BIN ?? built.INFLUXD2_BIN ?? "influxd",
-};
+const servers = serverBinaries();
 // The tests of the storage layer and the reader, which InfluxDB 1.x (Debian's influxd) also runs.
 const storageTests = ["packages/influx/src/**/*.integration.test.ts", "services/reader/src/**/*.integration.test.ts"];
 

@@ -40,6 +40,9 @@ const env = (service: ComposeService, name: string): string | undefined => {
 
 const mounts = (service: ComposeService) => (service.volumes ?? []).map(parseMount);
 
+/** Services that run once per `up` and exit. */
+const ONE_SHOTS = new Set([ROOT_INIT, "influxdb-init"]);
+
 describe("docker-compose.yml hardening", () => {
   it.each(services)("%s has a read-only root filesystem, no capabilities and no privilege gain", (_name, service) => {
     expect(service.read_only).toBe(true);
@@ -73,7 +76,7 @@ describe("docker-compose.yml hardening", () => {
     expect(compose.networks?.vigil?.internal).toBe(true);
   });
 
-  it.each(services.filter(([name]) => name !== ROOT_INIT))("%s restarts unless stopped", (_name, service) => {
+  it.each(services.filter(([name]) => !ONE_SHOTS.has(name)))("%s restarts unless stopped", (_name, service) => {
     expect(service.restart).toBe("unless-stopped");
   });
 });
@@ -124,9 +127,10 @@ describe("docker-compose.yml start order and health", () => {
     const dependsOn = (name: string) => Object.keys(compose.services[name]?.depends_on ?? {}).sort();
     expect(dependsOn("nats")).toEqual([ROOT_INIT]);
     expect(dependsOn("influxdb")).toEqual([ROOT_INIT]);
+    expect(dependsOn("influxdb-init")).toEqual(["influxdb"]);
     expect(dependsOn("daemon")).toEqual(["nats"]);
-    expect(dependsOn("writer")).toEqual(["influxdb", "nats"]);
-    expect(dependsOn("reader")).toEqual(["influxdb", "nats"]);
+    expect(dependsOn("writer")).toEqual(["influxdb-init", "nats"]);
+    expect(dependsOn("reader")).toEqual(["influxdb-init", "nats"]);
     expect(dependsOn("client")).toEqual(["reader"]);
   });
 
@@ -186,15 +190,15 @@ describe("docker-compose.yml secrets wiring", () => {
       target: dirname(tokenFile),
       readOnly: true,
     });
-    const influxdb = compose.services.influxdb ?? {};
-    const written = env(influxdb, `VIGIL_${name.toUpperCase()}_TOKEN_FILE`) ?? "";
-    expect(mounts(influxdb)).toContainEqual({
+    const init = compose.services["influxdb-init"] ?? {};
+    const written = env(init, `VIGIL_${name.toUpperCase()}_TOKEN_FILE`) ?? "";
+    expect(mounts(init)).toContainEqual({
       source: `${name}-influx-token`,
       target: dirname(written),
       readOnly: false,
     });
     expect(tokenFile.split("/").at(-1)).toBe(written.split("/").at(-1));
-    expect(env(service, "INFLUX_DATABASE")).toBe(env(influxdb, "DOCKER_INFLUXDB_INIT_BUCKET"));
+    expect(env(service, "INFLUX_DATABASE")).toBe(env(init, "VIGIL_INFLUXDB_BUCKET"));
   });
 
   it("mounts into the secrets container exactly the folders its script prepares", () => {
@@ -209,17 +213,23 @@ describe("docker-compose.yml secrets wiring", () => {
     }
   });
 
-  it("gives InfluxDB its admin credentials as files only", () => {
-    const influxdb = compose.services.influxdb ?? {};
-    expect(env(influxdb, "DOCKER_INFLUXDB_INIT_PASSWORD")).toBeUndefined();
-    expect(env(influxdb, "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN")).toBeUndefined();
-    expect(env(influxdb, "DOCKER_INFLUXDB_INIT_PASSWORD_FILE")).toBe("/run/vigil/secrets/admin-password");
-    expect(env(influxdb, "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN_FILE")).toBe("/run/vigil/secrets/admin-token");
+  it("gives the InfluxDB set-up its admin credentials as files only, and InfluxDB itself none", () => {
+    const init = compose.services["influxdb-init"] ?? {};
+    expect(env(init, "VIGIL_INFLUXDB_SECRETS")).toBe("/run/vigil/secrets");
+    expect(mounts(init)).toContainEqual({ source: "influxdb-secrets", target: "/run/vigil/secrets", readOnly: true });
+    for (const service of Object.values(compose.services)) {
+      for (const name of Object.keys(service.environment ?? {})) expect(name).not.toMatch(/PASSWORD$|TOKEN$/);
+    }
+    expect(mounts(compose.services.influxdb ?? {}).map((m) => m.source)).toEqual(["influxdb-data"]);
   });
 
-  it("ships the InfluxDB init script executable, since the image runs only executable scripts", () => {
-    const mode = statSync(`${ROOT}deploy/influxdb/init/10-vigil-tokens.sh`).mode;
-    expect(mode & 0o111).not.toBe(0);
+  it("runs influxd itself and the set-up as a visible one-shot, not through an image's entrypoint", () => {
+    expect(compose.services.influxdb?.entrypoint).toEqual(["influxd"]);
+    expect(compose.services["influxdb-init"]?.entrypoint).toEqual(["/bin/sh", "/etc/vigil/influxdb/init.sh"]);
+    expect(compose.services["influxdb-init"]?.restart).toBe("no");
+    for (const service of Object.values(compose.services)) {
+      for (const name of Object.keys(service.environment ?? {})) expect(name).not.toMatch(/^DOCKER_INFLUXDB_INIT_/);
+    }
   });
 });
 
@@ -289,7 +299,8 @@ describe("Dockerfile.base", () => {
 
   it("pins pnpm through package.json and installs from the lockfile only", () => {
     expect(JSON.parse(readRepoFile("package.json")).packageManager).toMatch(/^pnpm@\d+\.\d+\.\d+$/);
-    expect(dockerfile).toMatch(/corepack enable pnpm/);
+    expect(dockerfile).toMatch(/npm install --global "pnpm@\$\(node -p 'require\("\.\/package\.json"\)\.packageManager/);
+    expect(dockerfile).not.toMatch(/corepack enable/);
     expect(dockerfile).toMatch(/pnpm install --offline --frozen-lockfile/);
   });
 

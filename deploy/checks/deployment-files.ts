@@ -30,6 +30,7 @@ export interface ComposeService {
   readonly environment?: Record<string, string | number | boolean | null>;
   readonly volumes?: readonly string[];
   readonly entrypoint?: readonly string[];
+  readonly command?: readonly string[];
 }
 
 /** A compose file after YAML merge keys are resolved; `${...}` references are left as written. */

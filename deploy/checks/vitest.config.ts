@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
+import { serverBinaries } from "../../test/server-binaries.js";
 
 // The container checks run from scripts/check-containers.sh, apart from `pnpm test`: they read the
 // deployment files and start the real nats-server and influxd with the compose wiring.
@@ -12,6 +13,8 @@ export default defineConfig({
     include: ["deploy/checks/**/*.test.ts", "test/security/nats-permissions.integration.test.ts"],
     // The wiring test starts nats-server, influxd and three services: one file at a time on two cores.
     maxWorkers: 1,
+    // nats-server at the version compose pins; the wiring test's InfluxDB stays 1.x.
+    env: { NATS_SERVER_BIN: serverBinaries().NATS_SERVER_BIN },
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },
