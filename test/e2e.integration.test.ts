@@ -3,7 +3,6 @@
  * built `dist/`, against a real nats-server and InfluxDB; then the client, also as a process,
  * prints what it got from the reader, which must be what the daemon published.
  */
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { jetstream } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -12,6 +11,7 @@ import {
   type Influxd,
   type NatsServer,
   type RunningService,
+  runToExit,
   serviceEnv,
   spawnManaged,
   startInfluxd,
@@ -26,19 +26,7 @@ const CLIENT = fileURLToPath(new URL("../services/client/dist/main.js", import.m
 const EVENTS = 300;
 
 /** Runs the client to completion and returns its exit code and output. */
-const runClient = (env: Record<string, string>, args: string[] = []) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [CLIENT, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
+const runClient = (env: Record<string, string>, args: string[] = []) => runToExit(process.execPath, [CLIENT, ...args], env);
 
 describe("the suite end to end", () => {
   let nats: NatsServer;
