@@ -26,7 +26,8 @@ const CLIENT = fileURLToPath(new URL("../services/client/dist/main.js", import.m
 const EVENTS = 300;
 
 /** Runs the client to completion and returns its exit code and output. */
-const runClient = (env: Record<string, string>, args: string[] = []) => runToExit(process.execPath, [CLIENT, ...args], env);
+const runClient = (env: Record<string, string>, args: string[] = []) =>
+  runToExit(process.execPath, [CLIENT, ...args], env);
 
 describe("the suite end to end", () => {
   let nats: NatsServer;

@@ -71,24 +71,28 @@ describe("the reader restarted while a client repeats its query", () => {
       }),
       { keepChars: Number.POSITIVE_INFINITY },
     );
-    const tables = () => client.stdout().split("\n").filter((line) => line.includes(newest.eventMessage)).length;
+    const { stdout, stderr } = client;
+    const tables = () =>
+      stdout()
+        .split("\n")
+        .filter((line) => line.includes(newest.eventMessage)).length;
 
     try {
       await waitFor("the first answers", () => tables() >= 2);
-      expect(client.stderr()).toBe("");
+      expect(stderr()).toBe("");
 
       expect(await first.process.stop("SIGTERM")).toBe(0);
-      await waitFor("the client to report the gap", () => /no reader is answering/.test(client.stderr()));
+      await waitFor("the client to report the gap", () => /no reader is answering/.test(stderr()));
       const answeredBeforeRestart = tables();
       await startReader();
-      await waitFor("the client to say answers are back", () => /answers are back/.test(client.stderr()));
+      await waitFor("the client to say answers are back", () => /answers are back/.test(stderr()));
       await waitFor("answers printed after the gap", () => tables() > answeredBeforeRestart);
     } finally {
       client.child.kill("SIGTERM");
     }
     expect(await client.exited()).toBe(0);
 
-    const lines = client.stderr().trimEnd().split("\n");
+    const lines = stderr().trimEnd().split("\n");
     const back = lines.findIndex((line) => line.includes("answers are back"));
     const failures = lines.slice(0, back);
     // Only failures before the recovery line, each saying why and that it retries; nothing after it.
@@ -100,7 +104,9 @@ describe("the reader restarted while a client repeats its query", () => {
     expect(lines[back]).toMatch(new RegExp(`^\\S+Z answers are back after ${failures.length} failed attempts?$`));
     expect(lines.slice(back + 1)).toEqual([]);
     // Every answer, before and after the gap, is the newest events, newest first.
-    const rows = client.stdout().split("\n").filter((line) => line.includes("stored event"));
+    const rows = stdout()
+      .split("\n")
+      .filter((line) => line.includes("stored event"));
     expect(rows.length).toBeGreaterThan(0);
     expect(rows.every((line) => line.includes("newest stored event") || /stored event 1[89]/.test(line))).toBe(true);
   });

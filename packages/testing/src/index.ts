@@ -7,5 +7,5 @@ export { startNatsServer } from "./nats-server.js";
 export type { ManagedProcess, ProcessResult, SpawnOptions } from "./process.js";
 export { freePort, runToExit, spawnManaged, WaitAbortedError, waitFor } from "./process.js";
 export type { RunningService } from "./services.js";
-export { serviceEnv, startService } from "./services.js";
+export { reportedOpsPort, serviceEnv, startService } from "./services.js";
 export { readStreamPayloads } from "./streams.js";

@@ -1,4 +1,4 @@
-import { type Logger, type LevelWithSilent, pino } from "pino";
+import { type LevelWithSilent, type Logger, pino } from "pino";
 
 /** One JSON log line as pino writes it (services log the level as its label). */
 export interface LogLine {

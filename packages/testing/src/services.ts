@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import type { InfluxConfig } from "@vigil/influx";
-import { freePort, type ManagedProcess, spawnManaged, WaitAbortedError, waitFor } from "./process.js";
+import type { LogLine } from "./log-sink.js";
+import { type ManagedProcess, spawnManaged, WaitAbortedError, waitFor } from "./process.js";
 
 /** The repository root, so services start the same way from any working directory. */
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -32,16 +33,39 @@ export interface RunningService {
   metric(name: string): Promise<number>;
 }
 
+/** The line every service logs once its operations server listens, with the port it bound. */
+const OPS_LISTENING = "serving /healthz, /readyz and /metrics";
+
 /**
- * Starts `services/<name>/dist/main.js` (run `pnpm build` first) with `env` and a free operations
- * port, and waits until its `/readyz` answers 200.
+ * The port a service's operations server bound (run it with `OPS_PORT=0` and `LOG_LEVEL` info or
+ * lower), read from the line it logs once it listens.
+ */
+export const reportedOpsPort = async (proc: ManagedProcess, name = "the service"): Promise<number> => {
+  let port = 0;
+  await waitFor(`${name} to report its operations port`, () => {
+    if (proc.child.exitCode !== null) throw new WaitAbortedError(`${name} exited: ${proc.output()}`);
+    const listening = proc.logs().find((line: LogLine) => line.msg === OPS_LISTENING);
+    port = typeof listening?.port === "number" ? listening.port : 0;
+    return port !== 0;
+  });
+  return port;
+};
+
+/** Levels quieter than info would hide {@link OPS_LISTENING}; debug and trace are kept. */
+const atLeastInfo = (level: string | undefined) => (level === "debug" || level === "trace" ? level : "info");
+
+/**
+ * Starts `services/<name>/dist/main.js` (run `pnpm build` first) with `env` and an operations
+ * server on a port it chooses itself (`OPS_PORT=0`, read back from its log), and waits until its
+ * `/readyz` answers 200. The log level is raised to info at least, for that line.
  */
 export const startService = async (name: string, env: Record<string, string>): Promise<RunningService> => {
-  const port = await freePort();
   const proc = spawnManaged(process.execPath, [`${ROOT}services/${name}/dist/main.js`], {
     ...env,
-    OPS_PORT: String(port),
+    LOG_LEVEL: atLeastInfo(env.LOG_LEVEL),
+    OPS_PORT: "0",
   });
+  const port = await reportedOpsPort(proc, name);
   const opsUrl = `http://127.0.0.1:${port}`;
   await waitFor(`${name} to be ready`, async () => {
     if (proc.child.exitCode !== null) throw new WaitAbortedError(`${name} exited: ${proc.output()}`);

@@ -12,9 +12,9 @@ import {
   type SecurityEvent,
 } from "@vigil/shared";
 import {
-  freePort,
   type Influxd,
   type NatsServer,
+  reportedOpsPort,
   spawnManaged,
   startInfluxd,
   startNatsServer,
@@ -323,7 +323,6 @@ describe("reader against nats-server and influxd", () => {
   });
 
   it("runs as a process: ready once NATS and InfluxDB answer, answers, exits 0 on SIGTERM", async () => {
-    const opsPort = await freePort();
     const reader = influx.config("reader");
     const auth = reader.auth.kind === "basic" ? reader.auth : { username: "", password: "" };
     const proc = spawnManaged(
@@ -336,11 +335,12 @@ describe("reader against nats-server and influxd", () => {
         INFLUX_DATABASE: reader.database,
         INFLUX_USERNAME: auth.username,
         INFLUX_PASSWORD: auth.password,
-        OPS_PORT: String(opsPort),
+        OPS_PORT: "0",
         LOG_LEVEL: "info",
       },
     );
     try {
+      const opsPort = await reportedOpsPort(proc, "the reader process");
       await waitFor("the reader process to be ready", async () => {
         if (proc.child.exitCode !== null) throw new Error(`reader exited: ${proc.output()}`);
         return (await fetch(`http://127.0.0.1:${opsPort}/readyz`)).ok;

@@ -64,7 +64,11 @@ describe("vigil-deadletters", () => {
   const text = (payload: Uint8Array) => Buffer.from(payload).toString("utf8");
 
   const run = (args: string[], extra: Record<string, string> = {}): Promise<ProcessResult> =>
-    runToExit(process.execPath, [CLI, ...args], serviceEnv(nats.url, undefined, { DEADLETTERS_TIMEOUT: "5s", ...extra }));
+    runToExit(
+      process.execPath,
+      [CLI, ...args],
+      serviceEnv(nats.url, undefined, { DEADLETTERS_TIMEOUT: "5s", ...extra }),
+    );
 
   const listJson = async (args: string[] = []): Promise<ListedRecord[]> => {
     const result = await run(["list", "--json", ...args]);
