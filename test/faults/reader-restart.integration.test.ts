@@ -7,25 +7,14 @@ import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { encodePoints } from "@vigil/influx";
 import type { SecurityEvent } from "@vigil/shared";
-import {
-  type Influxd,
-  type NatsServer,
-  type RunningService,
-  serviceEnv,
-  spawnManaged,
-  startInfluxd,
-  startNatsServer,
-  startService,
-  waitFor,
-} from "@vigil/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serviceEnv, spawnManaged, waitFor } from "@vigil/testing";
+import { beforeAll, describe, expect, it } from "vitest";
+import { usePipeline } from "./pipeline.js";
 
 const CLIENT = fileURLToPath(new URL("../../services/client/dist/main.js", import.meta.url));
 
 describe("the reader restarted while a client repeats its query", () => {
-  let nats: NatsServer;
-  let influx: Influxd;
-  const readers: RunningService[] = [];
+  const pipeline = usePipeline("faults_reader");
   const newest: SecurityEvent = {
     criticality: 9,
     timestamp: "2024-05-01T12:00:20.000Z",
@@ -35,35 +24,26 @@ describe("the reader restarted while a client repeats its query", () => {
   };
 
   beforeAll(async () => {
-    [nats, influx] = await Promise.all([startNatsServer(), startInfluxd("faults_reader")]);
     const older = Array.from({ length: 20 }, (_, n) => ({
       criticality: 9,
       timestamp: `2024-05-01T12:00:${String(n).padStart(2, "0")}.000Z`,
       eventMessage: `stored event ${n}`,
       id: randomUUID(),
     }));
-    await influx
+    await pipeline.influx
       .client("writer")
       .write(encodePoints([...older, newest].map((event, sequence) => ({ event, sequence: sequence + 1 }))));
   });
 
-  afterAll(async () => {
-    for (const reader of readers) await reader.process.stop("SIGKILL");
-    await Promise.all([nats?.dispose(), influx?.dispose()]);
-  });
-
-  const startReader = async () => {
-    const reader = await startService("reader", serviceEnv(nats.url, influx.config("reader"), {}));
-    readers.push(reader);
-    return reader;
-  };
+  const startReader = () =>
+    pipeline.start("reader", serviceEnv(pipeline.nats.url, pipeline.influx.config("reader"), {}));
 
   it("prints a line for each failed attempt while no reader answers, then says answers are back and prints them", async () => {
     const first = await startReader();
     const client = spawnManaged(
       process.execPath,
       [CLIENT],
-      serviceEnv(nats.url, undefined, {
+      serviceEnv(pipeline.nats.url, undefined, {
         CLIENT_MIN_CRITICALITY: "5",
         CLIENT_LIMIT: "3",
         CLIENT_REPEAT: "300ms",
