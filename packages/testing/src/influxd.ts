@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInfluxClient, type InfluxAuth, type InfluxClient, type InfluxConfig } from "@vigil/influx";
-import { type ManagedProcess, spawnManaged, WaitAbortedError, waitFor } from "./process.js";
+import { type ManagedProcess, spawnManaged, startRestartable, WaitAbortedError, waitFor } from "./process.js";
 
 /** Credentials of one role on the test database. */
 export type InfluxRole = "admin" | "writer" | "reader";
@@ -101,13 +101,11 @@ export const startInfluxd = async (database = "vigil", options: InfluxdOptions =
   const dir = await mkdtemp(join(tmpdir(), "vigil-influxd-"));
   const configFile = join(dir, "influxdb.conf");
   let httpPort = 0;
-  let server: ManagedProcess | undefined;
-  const start = async () => {
+  const launch = async (): Promise<ManagedProcess> => {
     // The first start lets influxd choose its HTTP port; a restart takes the same one again, since
     // clients keep the URL they were given. (The RPC port is never dialled: always a new one.)
     await writeFile(configFile, influxdConfig(dir, httpPort));
     const proc = spawnManaged(bin, ["-config", configFile]);
-    server = proc;
     await waitFor(`${bin} to report its HTTP port`, () => {
       if (proc.child.exitCode !== null) throw new WaitAbortedError(`influxd exited: ${proc.output()}`);
       httpPort = reportedHttpPort(proc.output()) ?? 0;
@@ -118,9 +116,10 @@ export const startInfluxd = async (database = "vigil", options: InfluxdOptions =
       const response = await fetch(`${url()}/ping`);
       return response.status === 204;
     });
+    return proc;
   };
   const url = () => `http://127.0.0.1:${httpPort}`;
-  await start();
+  const lifecycle = await startRestartable(launch, dir);
 
   const passwords: Record<InfluxRole, string> = { admin: secret(), writer: secret(), reader: secret() };
   const config = (role: InfluxRole, db = database): InfluxConfig => ({
@@ -148,15 +147,6 @@ export const startInfluxd = async (database = "vigil", options: InfluxdOptions =
     config,
     client: (role, db) => createInfluxClient(config(role, db)),
     createDatabase,
-    async stop({ kill = false } = {}) {
-      await server?.stop(kill ? "SIGKILL" : "SIGTERM");
-      server = undefined;
-    },
-    start,
-    async dispose() {
-      await server?.stop("SIGKILL");
-      server = undefined;
-      await rm(dir, { recursive: true, force: true });
-    },
+    ...lifecycle,
   };
 };

@@ -1,8 +1,8 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
-import { type ManagedProcess, spawnManaged, WaitAbortedError, waitFor } from "./process.js";
+import { type ManagedProcess, spawnManaged, startRestartable, WaitAbortedError, waitFor } from "./process.js";
 
 /** A nats-server with JetStream for one test file. */
 export interface NatsServer {
@@ -69,8 +69,7 @@ export const startNatsServer = async (options: NatsServerOptions = {}): Promise<
     ].join("\n"),
   );
   let port = -1;
-  let server: ManagedProcess | undefined;
-  const start = async () => {
+  const launch = async (): Promise<ManagedProcess> => {
     const portsDir = await mkdtemp(join(dir, "ports-"));
     // The first start lets the server choose its port; a restart takes the same one again, since
     // clients reconnect to the URL they know. Command-line flags override the configuration file.
@@ -84,7 +83,6 @@ export const startNatsServer = async (options: NatsServerOptions = {}): Promise<
       "--ports_file_dir",
       portsDir,
     ]);
-    server = proc;
     await waitFor(`${bin} to report its port`, async () => {
       if (proc.child.exitCode !== null) throw new WaitAbortedError(`nats-server exited: ${proc.output()}`);
       const reported = await reportedPort(portsDir);
@@ -104,21 +102,13 @@ export const startNatsServer = async (options: NatsServerOptions = {}): Promise<
       await nc.close();
       return true;
     });
+    return proc;
   };
-  await start();
+  const lifecycle = await startRestartable(launch, dir);
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
     managed: true,
-    async stop({ kill = false } = {}) {
-      await server?.stop(kill ? "SIGKILL" : "SIGTERM");
-      server = undefined;
-    },
-    start,
-    async dispose() {
-      await server?.stop("SIGKILL");
-      server = undefined;
-      await rm(dir, { recursive: true, force: true });
-    },
+    ...lifecycle,
   };
 };

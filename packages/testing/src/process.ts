@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { type LogLine, parseLogLine } from "./log-sink.js";
 
@@ -154,4 +155,36 @@ export const runToExit = async (
   const proc = spawnManaged(command, args, env, { ...options, keepChars: Number.POSITIVE_INFINITY });
   const code = await proc.exited();
   return { code, stdout: proc.stdout(), stderr: proc.stderr() };
+};
+
+/** A test server that can be stopped and started again on its data, then removed. */
+export interface RestartableServer {
+  /** Stops the server (SIGTERM, or SIGKILL with `kill`), keeping its data. */
+  stop(options?: { kill?: boolean }): Promise<void>;
+  /** Starts it again on the same port with the same data. */
+  start(): Promise<void>;
+  /** Stops it and removes `dir`, its data. */
+  dispose(): Promise<void>;
+}
+
+/** Launches a server with `launch` (which resolves once it answers) and controls it from then on. */
+export const startRestartable = async (
+  launch: () => Promise<ManagedProcess>,
+  dir: string,
+): Promise<RestartableServer> => {
+  let server: ManagedProcess | undefined = await launch();
+  return {
+    async stop({ kill = false } = {}) {
+      await server?.stop(kill ? "SIGKILL" : "SIGTERM");
+      server = undefined;
+    },
+    async start() {
+      server = await launch();
+    },
+    async dispose() {
+      await server?.stop("SIGKILL");
+      server = undefined;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 };
