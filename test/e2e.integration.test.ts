@@ -4,7 +4,6 @@
  * nats-server and InfluxDB; then the client, also as a process, prints what it got from the
  * reader, which must be what the daemon published.
  */
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { jetstream } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -14,6 +13,7 @@ import {
   type Influxd,
   type NatsServer,
   type RunningService,
+  runToExit,
   serviceEnv,
   spawnManaged,
   startInfluxd,
@@ -29,18 +29,7 @@ const EVENTS = 300;
 
 /** Runs the client to completion and returns its exit code and output. */
 const runClient = (env: Record<string, string>, args: string[] = []) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [CLIENT, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
+  runToExit(process.execPath, [CLIENT, ...args], env);
 
 describe("the suite end to end", () => {
   let nats: NatsServer;

@@ -4,8 +4,7 @@
  * and none of them holds up the others. The writer runs as a process from `dist/`.
  */
 import { randomUUID } from "node:crypto";
-import { type JetStreamManager, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { type JsMsg, jetstream } from "@nats-io/jetstream";
 import {
   DEAD_LETTER_HEADERS,
   DEAD_LETTER_STREAM,
@@ -13,16 +12,16 @@ import {
   encodeEvent,
   type SecurityEvent,
 } from "@vigil/shared";
+import type { RunningService } from "@vigil/testing";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
-  type Influxd,
-  type NatsServer,
-  type RunningService,
-  startInfluxd,
-  startNatsServer,
-  startService,
-} from "@vigil/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectStoredExactlyOnce, publishConfirmed, storedIds, waitUntilDrained, writerEnv } from "./pipeline.js";
+  expectStoredExactlyOnce,
+  publishConfirmed,
+  storedIds,
+  usePipeline,
+  waitUntilDrained,
+  writerEnv,
+} from "./pipeline.js";
 
 const VALID = 2_000;
 const INVALID = 2_000;
@@ -54,21 +53,16 @@ const KINDS: readonly Invalid[] = [
 ];
 
 describe("a flood of invalid messages among valid ones", () => {
-  let nats: NatsServer;
-  let influx: Influxd;
-  let nc: NatsConnection;
-  let jsm: JetStreamManager;
+  const pipeline = usePipeline("faults_bad_input");
   let writer: RunningService;
   const acknowledged = new Set<string>();
   /** Expected code of each invalid message, by its events stream sequence. */
   const invalidAt = new Map<number, { code: string; payload: Uint8Array }>();
 
   beforeAll(async () => {
-    [nats, influx] = await Promise.all([startNatsServer(), startInfluxd("faults_bad_input")]);
-    nc = await connect({ servers: nats.url });
-    jsm = await jetstreamManager(nc);
+    const { nats, influx } = pipeline;
     // The default ack wait: this scenario needs no quick redelivery.
-    writer = await startService("writer", writerEnv(nats.url, influx.config("writer"), { WRITER_ACK_WAIT: "30s" }));
+    writer = await pipeline.start("writer", writerEnv(nats.url, influx.config("writer"), { WRITER_ACK_WAIT: "30s" }));
 
     // Interleaved in a fixed pseudo-random order, published while the writer is consuming.
     const items: ({ valid: SecurityEvent } | { invalid: Invalid; payload: Uint8Array })[] = [];
@@ -84,7 +78,7 @@ describe("a flood of invalid messages among valid ones", () => {
       [items[i], items[j]] = [items[j] as (typeof items)[number], items[i] as (typeof items)[number]];
     }
     const sequences = await publishConfirmed(
-      nc,
+      pipeline.nc,
       items.map((item) => ("valid" in item ? encodeEvent(item.valid) : item.payload)),
     );
     items.forEach((item, index) => {
@@ -92,27 +86,21 @@ describe("a flood of invalid messages among valid ones", () => {
       if ("valid" in item) acknowledged.add(item.valid.id as string);
       else invalidAt.set(seq, { code: item.invalid.code, payload: item.payload });
     });
-    await waitUntilDrained(jsm);
-  });
-
-  afterAll(async () => {
-    await writer?.process.stop("SIGTERM");
-    await nc?.close();
-    await Promise.all([nats?.dispose(), influx?.dispose()]);
+    await waitUntilDrained(pipeline.jsm);
   });
 
   it("stores every valid event exactly once", async () => {
     expect(acknowledged.size).toBe(VALID);
-    expectStoredExactlyOnce(await storedIds(influx.client("reader")), acknowledged);
+    expectStoredExactlyOnce(await storedIds(pipeline.influx.client("reader")), acknowledged);
     // At least: a redelivered event is written again, onto the same point (checked above).
     expect(await writer.metric("vigil_writer_events_written_total")).toBeGreaterThanOrEqual(VALID);
   });
 
   it("records every invalid message once in DEADLETTERS, with its code, a reason and the original payload", async () => {
-    const { state } = await jsm.streams.info(DEAD_LETTER_STREAM);
+    const { state } = await pipeline.jsm.streams.info(DEAD_LETTER_STREAM);
     expect(state.messages).toBe(INVALID);
     const records: JsMsg[] = [];
-    const reader = await jetstream(nc).consumers.get(DEAD_LETTER_STREAM);
+    const reader = await jetstream(pipeline.nc).consumers.get(DEAD_LETTER_STREAM);
     for await (const msg of await reader.fetch({ max_messages: INVALID, expires: 10_000 })) {
       records.push(msg);
       if (msg.info.pending === 0) break;

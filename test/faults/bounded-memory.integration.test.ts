@@ -11,25 +11,18 @@
  * maxInFlight events").
  */
 import { randomUUID } from "node:crypto";
-import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { encodeEvent, type SecurityEvent } from "@vigil/shared";
-import {
-  type Influxd,
-  type NatsServer,
-  type RunningService,
-  startInfluxd,
-  startNatsServer,
-  startService,
-  waitFor,
-} from "@vigil/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "@vigil/testing";
+import { describe, expect, it } from "vitest";
 import {
   consumerState,
   expectStoredExactlyOnce,
   isReady,
+  loggedAmong,
+  OUTAGE_LINES,
   publishConfirmed,
   storedIds,
+  usePipeline,
   waitUntilDrained,
   writerEnv,
 } from "./pipeline.js";
@@ -38,34 +31,18 @@ const MAX_IN_FLIGHT = 500;
 const BACKLOG = 5_000;
 
 describe("the writer's memory while InfluxDB is down", () => {
-  let nats: NatsServer;
-  let influx: Influxd;
-  let nc: NatsConnection;
-  let jsm: JetStreamManager;
-  let writer: RunningService;
-
-  beforeAll(async () => {
-    [nats, influx] = await Promise.all([startNatsServer(), startInfluxd("faults_memory")]);
-    nc = await connect({ servers: nats.url });
-    jsm = await jetstreamManager(nc);
-  });
-
-  afterAll(async () => {
-    await writer?.process.stop("SIGKILL");
-    await nc?.close();
-    await Promise.all([nats?.dispose(), influx?.dispose()]);
-  });
+  const pipeline = usePipeline("faults_memory");
 
   it("holds at most WRITER_MAX_IN_FLIGHT events, leaves the backlog in the stream, then stores it all once", async () => {
-    writer = await startService(
+    const writer = await pipeline.start(
       "writer",
       // The default ack wait: the held events are kept alive, never redelivered, so the counts are exact.
-      writerEnv(nats.url, influx.config("writer"), {
+      writerEnv(pipeline.nats.url, pipeline.influx.config("writer"), {
         WRITER_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT),
         WRITER_ACK_WAIT: "30s",
       }),
     );
-    await influx.stop();
+    await pipeline.influx.stop();
     await waitFor("the writer to find InfluxDB down", async () => !(await isReady(writer)));
 
     // Sampled all through the outage.
@@ -73,7 +50,7 @@ describe("the writer's memory while InfluxDB is down", () => {
     let sampling: Promise<void> = Promise.resolve();
     const sampler = setInterval(() => {
       sampling = sampling.then(async () => {
-        maxAckPending = Math.max(maxAckPending, (await consumerState(jsm)).ackPending);
+        maxAckPending = Math.max(maxAckPending, (await consumerState(pipeline.jsm)).ackPending);
       });
     }, 20);
 
@@ -83,10 +60,10 @@ describe("the writer's memory while InfluxDB is down", () => {
       eventMessage: `backlog event ${n}`,
       id: randomUUID(),
     }));
-    await publishConfirmed(nc, events.map(encodeEvent));
+    await publishConfirmed(pipeline.nc, events.map(encodeEvent));
 
     await waitFor("the writer to hold as much as it may", async () => {
-      const state = await consumerState(jsm);
+      const state = await consumerState(pipeline.jsm);
       return state.ackPending === MAX_IN_FLIGHT && state.pending === BACKLOG - MAX_IN_FLIGHT;
     });
     // The outage goes on while the writer retries its writes several more times; nothing moves.
@@ -95,18 +72,25 @@ describe("the writer's memory while InfluxDB is down", () => {
       "three more failed writes",
       async () => (await writer.metric("vigil_writer_write_failures_total")) >= failures + 3,
     );
-    expect(await consumerState(jsm)).toMatchObject({ ackPending: MAX_IN_FLIGHT, pending: BACKLOG - MAX_IN_FLIGHT });
+    expect(await consumerState(pipeline.jsm)).toMatchObject({
+      ackPending: MAX_IN_FLIGHT,
+      pending: BACKLOG - MAX_IN_FLIGHT,
+    });
     expect(await writer.metric("vigil_writer_events_received_total")).toBe(MAX_IN_FLIGHT);
+    const { influxDown, influxBack } = OUTAGE_LINES;
+    // One line for the outage, however many writes failed during it.
+    expect(loggedAmong(writer, [influxDown, influxBack])).toEqual([influxDown]);
     clearInterval(sampler);
     await sampling;
     expect(maxAckPending).toBe(MAX_IN_FLIGHT);
 
-    await influx.start();
-    await waitUntilDrained(jsm);
+    await pipeline.influx.start();
+    await waitUntilDrained(pipeline.jsm);
     expectStoredExactlyOnce(
-      await storedIds(influx.client("reader")),
+      await storedIds(pipeline.influx.client("reader")),
       new Set(events.map((event) => event.id as string)),
     );
     expect(await writer.metric("vigil_writer_events_written_total")).toBe(BACKLOG);
+    expect(loggedAmong(writer, [influxDown, influxBack])).toEqual([influxDown, influxBack]);
   });
 });

@@ -1,13 +1,23 @@
 /**
- * What the fault-injection tests share: settings that make recovery quick, a record of every
- * event published, the events stored in InfluxDB, and the exactly-once check between the two.
+ * What the fault-injection tests share: the servers and services of one test file, settings that
+ * make recovery quick, a record of every event published, the events stored in InfluxDB, and the
+ * exactly-once check between the two.
  */
-import { type JetStreamManager, jetstream } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { type ConnectionOptions, connect, type NatsConnection } from "@nats-io/transport-node";
 import { EVENTS_MEASUREMENT, type InfluxClient, type InfluxConfig } from "@vigil/influx";
 import { DEAD_LETTER_STREAM, EVENTS_STREAM, EVENTS_SUBJECT, WRITER_CONSUMER } from "@vigil/shared";
-import { type RunningService, serviceEnv, waitFor } from "@vigil/testing";
-import { expect } from "vitest";
+import {
+  type Influxd,
+  type NatsServer,
+  type RunningService,
+  serviceEnv,
+  startInfluxd,
+  startNatsServer,
+  startService,
+  waitFor,
+} from "@vigil/testing";
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from "vitest";
 
 /**
  * Consumer settings read by both the daemon and the writer (whichever starts first creates the
@@ -121,6 +131,21 @@ export const expectStoredExactlyOnce = (stored: readonly string[], acknowledged:
   expect(stored.length).toBe(acknowledged.size);
 };
 
+/** The lines the services promise once per outage and once when it ends, as they log them. */
+export const OUTAGE_LINES = {
+  influxDown: "InfluxDB is unavailable; holding batches unacknowledged and retrying",
+  influxBack: "InfluxDB is reachable again; writing held batches",
+  natsLost: "lost the NATS connection; reconnecting",
+  natsBack: "NATS connection is back",
+} as const;
+
+/** The messages among `messages` that a service has logged so far, in order. */
+export const loggedAmong = (service: RunningService, messages: readonly string[]): string[] =>
+  service.process
+    .logs()
+    .map((line) => line.msg ?? "")
+    .filter((msg) => messages.includes(msg));
+
 /** Whether a service's `/readyz` answers 200 now. */
 export const isReady = async (service: RunningService): Promise<boolean> =>
   (await fetch(`${service.opsUrl}/readyz`)).ok;
@@ -140,4 +165,93 @@ export const publishConfirmed = async (nc: NatsConnection, payloads: readonly Ui
     sequences.push(...acks.map((ack) => ack.seq));
   }
   return sequences;
+};
+
+/** One scenario's own database and record of what was published, so it counts only its own events. */
+export interface Scenario {
+  readonly database: string;
+  readonly reader: InfluxClient;
+  readonly published: PublishedEvents;
+}
+
+/** The servers of one fault-test file, the test's own connection to NATS, and the services started. */
+export interface FaultPipeline {
+  readonly nats: NatsServer;
+  readonly influx: Influxd;
+  readonly nc: NatsConnection;
+  readonly jsm: JetStreamManager;
+  /** A new database, no streams (the services recreate them) and a fresh watch on `events`. */
+  freshScenario(): Promise<Scenario>;
+  /**
+   * Starts a service from `dist/`. One started in a test is killed after that test; one started
+   * in `beforeAll`, after the file.
+   */
+  start(name: string, env: Record<string, string>): Promise<RunningService>;
+}
+
+/**
+ * Registers, in the calling `describe`, the hooks that start nats-server and InfluxDB (database
+ * `database`) for the file, connect to NATS, stop the services each test started, and clean up.
+ * The fields of the result are there once `beforeAll` has run.
+ */
+export const usePipeline = (database: string, connection: Partial<ConnectionOptions> = {}): FaultPipeline => {
+  let nats: NatsServer | undefined;
+  let influx: Influxd | undefined;
+  let nc: NatsConnection | undefined;
+  let jsm: JetStreamManager | undefined;
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error("the fault pipeline is used before its beforeAll ran");
+    return value;
+  };
+  const forFile: RunningService[] = [];
+  let forTest: RunningService[] | undefined;
+  let watching: PublishedEvents | undefined;
+  let databases = 0;
+
+  beforeAll(async () => {
+    [nats, influx] = await Promise.all([startNatsServer(), startInfluxd(database)]);
+    nc = await connect({ servers: nats.url, ...connection });
+    jsm = await jetstreamManager(nc);
+  });
+  beforeEach(() => {
+    forTest = [];
+  });
+  afterEach(async () => {
+    await Promise.all((forTest ?? []).map((service) => service.process.stop("SIGKILL")));
+    forTest = undefined;
+    watching?.stop();
+    watching = undefined;
+  });
+  afterAll(async () => {
+    await Promise.all(forFile.map((service) => service.process.stop("SIGKILL")));
+    await nc?.close();
+    await Promise.all([nats?.dispose(), influx?.dispose()]);
+  });
+
+  return {
+    get nats() {
+      return ready(nats);
+    },
+    get influx() {
+      return ready(influx);
+    },
+    get nc() {
+      return ready(nc);
+    },
+    get jsm() {
+      return ready(jsm);
+    },
+    async freshScenario() {
+      const name = `${database}_${++databases}`;
+      await ready(influx).createDatabase(name);
+      await deleteStreams(ready(jsm));
+      watching = await watchPublished(ready(nc));
+      return { database: name, reader: ready(influx).client("reader", name), published: watching };
+    },
+    async start(name, env) {
+      const service = await startService(name, env);
+      (forTest ?? forFile).push(service);
+      return service;
+    },
+  };
 };

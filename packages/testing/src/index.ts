@@ -1,9 +1,11 @@
 export type { Influxd, InfluxRole } from "./influxd.js";
 export { startInfluxd } from "./influxd.js";
+export type { LogLine, LogSink } from "./log-sink.js";
+export { createLogSink } from "./log-sink.js";
 export type { NatsServer, NatsServerOptions } from "./nats-server.js";
 export { startNatsServer } from "./nats-server.js";
-export type { ManagedProcess } from "./process.js";
-export { freePort, spawnManaged, WaitAbortedError, waitFor } from "./process.js";
+export type { ManagedProcess, ProcessResult, SpawnOptions } from "./process.js";
+export { freePort, runToExit, spawnManaged, WaitAbortedError, waitFor } from "./process.js";
 export type { RunningService, StartServiceOptions } from "./services.js";
-export { serviceEnv, startService } from "./services.js";
+export { reportedOpsPort, serviceEnv, startService } from "./services.js";
 export { readStreamPayloads } from "./streams.js";

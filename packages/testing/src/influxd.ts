@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInfluxClient, type InfluxAuth, type InfluxClient, type InfluxConfig } from "@vigil/influx";
 import { startInfluxd2 } from "./influxd2.js";
-import { freePort, type ManagedProcess, spawnManaged, WaitAbortedError, waitFor } from "./process.js";
+import { type ManagedProcess, spawnManaged, startRestartable, WaitAbortedError, waitFor } from "./process.js";
 
 /** Credentials of one role on the test database. */
 export type InfluxRole = "admin" | "writer" | "reader";
@@ -28,16 +28,51 @@ export interface Influxd {
 
 const secret = () => randomBytes(12).toString("hex");
 
+/** Where to start influxd from. */
+export interface InfluxdOptions {
+  /** The influxd binary: `INFLUXD_BIN`, or `influxd` from PATH. */
+  readonly bin?: string;
+}
+
+/** The configuration of an InfluxDB 1.x in `dir`; HTTP on `httpPort` (0: a port it chooses). */
+const influxdConfig = (dir: string, httpPort: number) => `reporting-disabled = true
+bind-address = "127.0.0.1:0"
+[meta]
+  dir = "${join(dir, "meta")}"
+[data]
+  dir = "${join(dir, "data")}"
+  wal-dir = "${join(dir, "wal")}"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:${httpPort}"
+  auth-enabled = true
+  log-enabled = false
+[logging]
+  # info, for the "Listening on HTTP" line that reports the port.
+  level = "info"
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+`;
+
+/** The HTTP port influxd reports once it listens: `msg="Listening on HTTP" ... addr=127.0.0.1:PORT`. */
+const reportedHttpPort = (output: string): number | undefined => {
+  const match = /msg="Listening on HTTP".* addr=[^\s]*:(\d+)/.exec(output);
+  return match === null ? undefined : Number(match[1]);
+};
+
 /**
  * Starts the InfluxDB that `VIGIL_INFLUXDB` names: `2` runs InfluxDB 2.x (`INFLUXD2_BIN`, built by
  * scripts/build-servers.sh) through its v1 compatibility API; `1`, or nothing, runs 1.x as below.
  *
- * InfluxDB 1.x: starts `influxd` (from PATH, or `INFLUXD_BIN`) with `auth-enabled`, on free loopback ports and
- * temporary directories, then creates an admin, a `writer` user with WRITE only and a `reader`
- * user with READ only, and the database `database`. When `INFLUX_URL` is set, that server is
- * used instead, with the credentials in the INFLUX_* variables for every role.
+ * Starts `influxd` (from PATH, or `INFLUXD_BIN`) with `auth-enabled`, on loopback ports it chooses
+ * itself (port 0; the HTTP port is read from its log) and temporary directories, then creates an
+ * admin, a `writer` user with WRITE only and a `reader` user with READ only, and the database
+ * `database`. When `INFLUX_URL` is set, that server is used instead, with the credentials in the
+ * INFLUX_* variables for every role.
  */
-export const startInfluxd = async (database = "vigil"): Promise<Influxd> => {
+export const startInfluxd = async (database = "vigil", options: InfluxdOptions = {}): Promise<Influxd> => {
   const external = process.env.INFLUX_URL;
   const timeoutMs = 30_000;
   if (external !== undefined && external !== "") {
@@ -75,51 +110,37 @@ export const startInfluxd = async (database = "vigil"): Promise<Influxd> => {
     return startInfluxd2(bin, database);
   }
 
+  const bin = options.bin ?? process.env.INFLUXD_BIN ?? "influxd";
   const dir = await mkdtemp(join(tmpdir(), "vigil-influxd-"));
-  const [httpPort, rpcPort] = [await freePort(), await freePort()];
-  const url = `http://127.0.0.1:${httpPort}`;
   const configFile = join(dir, "influxdb.conf");
-  await writeFile(
-    configFile,
-    `reporting-disabled = true
-bind-address = "127.0.0.1:${rpcPort}"
-[meta]
-  dir = "${join(dir, "meta")}"
-[data]
-  dir = "${join(dir, "data")}"
-  wal-dir = "${join(dir, "wal")}"
-  query-log-enabled = false
-[http]
-  bind-address = "127.0.0.1:${httpPort}"
-  auth-enabled = true
-  log-enabled = false
-[logging]
-  level = "warn"
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-`,
-  );
+  let httpPort = 0;
+  const launch = async (): Promise<ManagedProcess> => {
+    // The first start lets influxd choose its HTTP port; a restart takes the same one again, since
+    // clients keep the URL they were given. (The RPC port is never dialled: always a new one.)
+    await writeFile(configFile, influxdConfig(dir, httpPort));
+    const proc = spawnManaged(bin, ["-config", configFile]);
+    await waitFor(`${bin} to report its HTTP port`, () => {
+      if (proc.child.exitCode !== null) throw new WaitAbortedError(`influxd exited: ${proc.output()}`);
+      httpPort = reportedHttpPort(proc.output()) ?? 0;
+      return httpPort !== 0;
+    });
+    await waitFor(`influxd on ${url()}`, async () => {
+      if (proc.child.exitCode !== null) throw new WaitAbortedError(`influxd exited: ${proc.output()}`);
+      const response = await fetch(`${url()}/ping`);
+      return response.status === 204;
+    });
+    return proc;
+  };
+  const url = () => `http://127.0.0.1:${httpPort}`;
+  const lifecycle = await startRestartable(launch, dir);
+
   const passwords: Record<InfluxRole, string> = { admin: secret(), writer: secret(), reader: secret() };
   const config = (role: InfluxRole, db = database): InfluxConfig => ({
-    url,
+    url: url(),
     database: db,
     auth: { kind: "basic", username: role, password: passwords[role] },
     timeoutMs,
   });
-  let server: ManagedProcess | undefined;
-  const start = async () => {
-    const proc = spawnManaged(process.env.INFLUXD_BIN ?? "influxd", ["-config", configFile]);
-    server = proc;
-    await waitFor(`influxd on ${url}`, async () => {
-      if (proc.child.exitCode !== null) throw new WaitAbortedError(`influxd exited: ${proc.output()}`);
-      const response = await fetch(`${url}/ping`);
-      return response.status === 204;
-    });
-  };
-  await start();
-
   // With auth on and no users yet, InfluxDB 1.x accepts exactly one statement: creating an admin.
   const bootstrap = createInfluxClient({ ...config("admin"), auth: { kind: "none" } });
   await bootstrap.query(`CREATE USER "admin" WITH PASSWORD '${passwords.admin}' WITH ALL PRIVILEGES`);
@@ -134,21 +155,12 @@ bind-address = "127.0.0.1:${rpcPort}"
   await createDatabase(database);
 
   return {
-    url,
+    url: url(),
     managed: true,
     flavour: "1.x",
     config,
     client: (role, db) => createInfluxClient(config(role, db)),
     createDatabase,
-    async stop({ kill = false } = {}) {
-      await server?.stop(kill ? "SIGKILL" : "SIGTERM");
-      server = undefined;
-    },
-    start,
-    async dispose() {
-      await server?.stop("SIGKILL");
-      server = undefined;
-      await rm(dir, { recursive: true, force: true });
-    },
+    ...lifecycle,
   };
 };

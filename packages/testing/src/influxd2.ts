@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInfluxClient, type InfluxConfig } from "@vigil/influx";
 import type { Influxd, InfluxRole } from "./influxd.js";
-import { type ManagedProcess, spawnManaged, WaitAbortedError, waitFor } from "./process.js";
+import { type ManagedProcess, spawnManaged, startRestartable, WaitAbortedError, waitFor } from "./process.js";
 
 const secret = () => randomBytes(24).toString("hex");
 const ORG = "vigil";
@@ -37,7 +37,6 @@ export const startInfluxd2 = async (bin: string, database: string): Promise<Infl
   const tokens: Record<InfluxRole, string> = { admin: secret(), writer: "", reader: "" };
   let url = "";
   let bindAddress = "127.0.0.1:0";
-  let server: ManagedProcess | undefined;
 
   const api = async <T>(path: string, options: ApiOptions = {}): Promise<T> => {
     const response = await fetch(`${url}${path}`, {
@@ -53,7 +52,7 @@ export const startInfluxd2 = async (bin: string, database: string): Promise<Infl
     return (text === "" ? undefined : JSON.parse(text)) as T;
   };
 
-  const start = async () => {
+  const launch = async (): Promise<ManagedProcess> => {
     const proc = spawnManaged(bin, [
       `--bolt-path=${join(dir, "influxd.bolt")}`,
       `--engine-path=${join(dir, "engine")}`,
@@ -64,7 +63,6 @@ export const startInfluxd2 = async (bin: string, database: string): Promise<Infl
       "--metrics-disabled",
       "--ui-disabled",
     ]);
-    server = proc;
     await waitFor("influxd 2.x to bind its HTTP port", () => {
       if (proc.child.exitCode !== null) throw new WaitAbortedError(`influxd exited: ${proc.output()}`);
       const port = listeningPort(proc.output());
@@ -75,8 +73,9 @@ export const startInfluxd2 = async (bin: string, database: string): Promise<Infl
       return true;
     });
     await waitFor(`influxd 2.x on ${url}`, async () => (await fetch(`${url}/health`)).ok, TIMEOUT_MS);
+    return proc;
   };
-  await start();
+  const lifecycle = await startRestartable(launch, dir);
 
   const setup = await api<{ org: { id: string } }>("/api/v2/setup", {
     method: "POST",
@@ -116,15 +115,8 @@ export const startInfluxd2 = async (bin: string, database: string): Promise<Infl
     async createDatabase(name) {
       await api("/api/v2/buckets", { method: "POST", token: tokens.admin, body: { orgID, name, retentionRules: [] } });
     },
-    async stop({ kill = false } = {}) {
-      await server?.stop(kill ? "SIGKILL" : "SIGTERM");
-      server = undefined;
-    },
-    start,
-    async dispose() {
-      await server?.stop("SIGKILL");
-      server = undefined;
-      await rm(dir, { recursive: true, force: true });
-    },
+    stop: lifecycle.stop,
+    start: lifecycle.start,
+    dispose: lifecycle.dispose,
   };
 };

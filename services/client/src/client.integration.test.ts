@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
@@ -7,7 +6,16 @@ import { createInfluxClient, encodePoints, type SequencedEvent } from "@vigil/in
 import { type Reader, startReader } from "@vigil/reader";
 import { createLogger, printable } from "@vigil/runtime";
 import { EVENTS_QUERY_SUBJECT, type SecurityEvent } from "@vigil/shared";
-import { freePort, type Influxd, type NatsServer, startInfluxd, startNatsServer, waitFor } from "@vigil/testing";
+import {
+  freePort,
+  type Influxd,
+  type NatsServer,
+  runToExit,
+  spawnManaged,
+  startInfluxd,
+  startNatsServer,
+  waitFor,
+} from "@vigil/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { queryEvents, ReaderError } from "./query-events.js";
 
@@ -15,30 +23,16 @@ const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const ESCAPE = String.fromCharCode(27);
 
+const clientArgs = (args: readonly string[]) => ["--conditions=vigil-source", "--import", "tsx", MAIN, ...args];
+const clientEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? "", ...env });
+
 /** Runs the client's `main.ts` as its own process, from source. */
-const launch = (args: readonly string[], env: Record<string, string>) => {
-  const child: ChildProcess = spawn(process.execPath, ["--conditions=vigil-source", "--import", "tsx", MAIN, ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const output = { stdout: "", stderr: "" };
-  child.stdout?.on("data", (chunk: Buffer) => {
-    output.stdout += chunk.toString();
-  });
-  child.stderr?.on("data", (chunk: Buffer) => {
-    output.stderr += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { child, output, exited };
-};
+const launch = (args: readonly string[], env: Record<string, string>) =>
+  spawnManaged(process.execPath, clientArgs(args), clientEnv(env), { cwd: ROOT });
 
 /** Runs the client to its end. */
-const run = async (args: readonly string[], env: Record<string, string>) => {
-  const { output, exited } = launch(args, env);
-  const code = await exited;
-  return { code, ...output };
-};
+const run = (args: readonly string[], env: Record<string, string>) =>
+  runToExit(process.execPath, clientArgs(args), clientEnv(env), { cwd: ROOT });
 
 const STORED: SequencedEvent[] = Array.from({ length: 14 }, (_, i) => ({
   event: {
@@ -222,21 +216,21 @@ describe("client against a real reader", () => {
   it("with --every, reports each failed attempt, says when answers are back, and exits 0 on SIGTERM", async () => {
     const client = launch(["--every", "200ms", "--json"], { ...natsEnv, CLIENT_MIN_CRITICALITY: "8" });
     try {
-      await waitFor("two failed attempts", () => client.output.stderr.split("\n").length > 2);
-      expect(client.output.stderr.split("\n")[0]).toMatch(
+      await waitFor("two failed attempts", () => client.stderr().split("\n").length > 2);
+      expect(client.stderr().split("\n")[0]).toMatch(
         /^\S+Z no reader is answering on events\.query \(is a reader running\?\); retrying in 200ms$/,
       );
-      expect(client.output.stdout).toBe("");
+      expect(client.stdout()).toBe("");
 
       const reader = await startOne();
-      await waitFor("answers to come back", () => client.output.stdout.split("\n").length > 2);
-      expect(client.output.stderr).toMatch(/Z answers are back after \d+ failed attempts\n/);
-      const answers = client.output.stdout.trimEnd().split("\n");
+      await waitFor("answers to come back", () => client.stdout().split("\n").length > 2);
+      expect(client.stderr()).toMatch(/Z answers are back after \d+ failed attempts\n/);
+      const answers = client.stdout().trimEnd().split("\n");
       for (const line of answers) expect(JSON.parse(line)).toEqual(expected(8));
       await reader.stop();
     } finally {
       client.child.kill("SIGTERM");
     }
-    expect(await client.exited).toBe(0);
+    expect(await client.exited()).toBe(0);
   });
 });

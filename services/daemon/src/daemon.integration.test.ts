@@ -5,10 +5,10 @@ import { type NatsConnection, nanos } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { decodeEvent, EVENTS_STREAM, EVENTS_SUBJECT, type SecurityEvent, WRITER_CONSUMER } from "@vigil/shared";
 import {
-  freePort,
   type ManagedProcess,
   type NatsServer,
   readStreamPayloads,
+  reportedOpsPort,
   spawnManaged,
   startNatsServer,
   waitFor,
@@ -25,13 +25,6 @@ const readStream = async (nc: NatsConnection): Promise<SecurityEvent[]> =>
     if (!decoded.ok) throw new Error(`stream holds an invalid event: ${decoded.rejection.reason}`);
     return decoded.event;
   });
-
-/** The JSON log lines a process wrote. */
-const logLines = (output: string): Record<string, unknown>[] =>
-  output
-    .split("\n")
-    .filter((line) => line.startsWith("{"))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
 
 /** Sum of one metric's samples on an operations endpoint. */
 const scrape = async (port: number, metric: string): Promise<number> => {
@@ -110,14 +103,14 @@ describe("the daemon process", () => {
 
   it("on SIGTERM stops publishing, exits 0, and every event it confirmed is in the stream", async () => {
     await jsm.streams.delete(EVENTS_STREAM).catch(() => false);
-    const port = await freePort();
-    const proc = spawnDaemon({ DAEMON_RATE: "500", OPS_PORT: String(port) });
+    const proc = spawnDaemon({ DAEMON_RATE: "500" });
+    const port = await reportedOpsPort(proc, "the daemon");
     await waitFor("the daemon to be ready", async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok);
     await waitFor("confirmed events", async () => (await scrape(port, "vigil_daemon_publish_confirmed_total")) >= 200);
     proc.child.kill("SIGTERM");
     expect(await proc.exited(), proc.output()).toBe(0);
 
-    const stopped = logLines(proc.output()).find((line) => line.msg === "stopped publishing");
+    const stopped = proc.logs().find((line) => line.msg === "stopped publishing");
     expect(stopped).toMatchObject({ inFlight: 0 });
     const confirmed = stopped?.confirmed as number;
     expect(confirmed).toBeGreaterThanOrEqual(200);
@@ -130,7 +123,7 @@ describe("the daemon process", () => {
   it("refuses a bad configuration with one log line naming the variable, and exits 1", async () => {
     const proc = spawnDaemon({ DAEMON_CRITICALITY_WEIGHTS: "1,2,3" });
     expect(await proc.exited()).toBe(1);
-    const lines = logLines(proc.output());
+    const lines = proc.logs();
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: "fatal" });
     expect(lines[0]?.msg).toMatch(/DAEMON_CRITICALITY_WEIGHTS: expected 11 comma-separated weights, got 3/);

@@ -2,7 +2,7 @@ import { type Msg, type NatsConnection, RequestError } from "@nats-io/nats-core"
 import { type ServiceIdentity, type ServiceStats, Svcm } from "@nats-io/services";
 import { connect } from "@nats-io/transport-node";
 import { createInfluxClient, encodePoints, type InfluxClient, pointTime, type SequencedEvent } from "@vigil/influx";
-import { createLogger } from "@vigil/runtime";
+import { createLogger, type Logger } from "@vigil/runtime";
 import {
   decodeQueryReply,
   EVENTS_QUERY_SUBJECT,
@@ -12,9 +12,10 @@ import {
   type SecurityEvent,
 } from "@vigil/shared";
 import {
-  freePort,
+  createLogSink,
   type Influxd,
   type NatsServer,
+  reportedOpsPort,
   spawnManaged,
   startInfluxd,
   startNatsServer,
@@ -106,11 +107,15 @@ describe("reader against nats-server and influxd", () => {
   const connections: NatsConnection[] = [];
   const readers: Reader[] = [];
 
-  const startOne = async (influxClient: InfluxClient = readerInflux, registry?: Registry): Promise<Reader> => {
+  const startOne = async (
+    influxClient: InfluxClient = readerInflux,
+    registry?: Registry,
+    log: Logger = silent,
+  ): Promise<Reader> => {
     const nc = await connect({ servers: nats.url });
     connections.push(nc);
     const reader = await startReader(
-      { nc, influx: influxClient, log: silent, ...(registry === undefined ? {} : { registry }) },
+      { nc, influx: influxClient, log, ...(registry === undefined ? {} : { registry }) },
       SETTINGS,
     );
     readers.push(reader);
@@ -119,13 +124,15 @@ describe("reader against nats-server and influxd", () => {
 
   let first: Reader;
   const registry = new Registry();
+  /** What the first reader logs: its storage health lines are a contract. */
+  const firstLog = createLogSink();
 
   beforeAll(async () => {
     [nats, influx] = await Promise.all([startNatsServer(), startInfluxd("reader_test")]);
     await influx.client("writer").write(encodePoints(STORED));
     readerInflux = createInfluxClient({ ...influx.config("reader"), timeoutMs: SETTINGS.queryTimeoutMs });
     client = await connect({ servers: nats.url });
-    first = await startOne(readerInflux, registry);
+    first = await startOne(readerInflux, registry, firstLog.log);
     await waitFor("the reader to see InfluxDB", () => first.storageReachable());
   });
 
@@ -224,6 +231,7 @@ describe("reader against nats-server and influxd", () => {
   });
 
   it("answers STORAGE_UNAVAILABLE while InfluxDB is down, and answers again once it is back", async () => {
+    const logged = firstLog.lines.length;
     await influx.stop();
     try {
       const msg = await ask(client, { minCriticality: 5 });
@@ -241,6 +249,14 @@ describe("reader against nats-server and influxd", () => {
     });
     expect(await events(client, { minCriticality: 5 })).toEqual(expected(5));
     await waitFor("readiness to follow", () => first.storageReachable());
+    // One line when storage went away and one when it came back, however many pings and queries failed.
+    const health = firstLog.lines
+      .slice(logged)
+      .filter((line) => line.msg?.startsWith("InfluxDB does not answer") || line.msg === "InfluxDB answers");
+    expect(health.map((line) => [line.level, line.msg])).toEqual([
+      ["warn", "InfluxDB does not answer; queries get STORAGE_UNAVAILABLE until it does"],
+      ["info", "InfluxDB answers"],
+    ]);
   });
 
   it("shares the queue group between readers, which $SRV.PING and $SRV.STATS report", async () => {
@@ -323,7 +339,6 @@ describe("reader against nats-server and influxd", () => {
   });
 
   it("runs as a process: ready once NATS and InfluxDB answer, answers, exits 0 on SIGTERM", async () => {
-    const opsPort = await freePort();
     const reader = influx.config("reader");
     const auth = reader.auth.kind === "basic" ? reader.auth : { username: "", password: "" };
     const proc = spawnManaged(
@@ -336,11 +351,12 @@ describe("reader against nats-server and influxd", () => {
         INFLUX_DATABASE: reader.database,
         INFLUX_USERNAME: auth.username,
         INFLUX_PASSWORD: auth.password,
-        OPS_PORT: String(opsPort),
+        OPS_PORT: "0",
         LOG_LEVEL: "info",
       },
     );
     try {
+      const opsPort = await reportedOpsPort(proc, "the reader process");
       await waitFor("the reader process to be ready", async () => {
         if (proc.child.exitCode !== null) throw new Error(`reader exited: ${proc.output()}`);
         return (await fetch(`http://127.0.0.1:${opsPort}/readyz`)).ok;

@@ -2,7 +2,6 @@
  * The dead-letter command as an operator runs it (`dist/dead-letters/main.js`, run `pnpm build`
  * first), against records that the real writer process dead-lettered.
  */
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -20,7 +19,9 @@ import {
 import {
   type Influxd,
   type NatsServer,
+  type ProcessResult,
   type RunningService,
+  runToExit,
   serviceEnv,
   startInfluxd,
   startNatsServer,
@@ -31,12 +32,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const CLI = fileURLToPath(new URL("../../dist/dead-letters/main.js", import.meta.url));
 const encoder = new TextEncoder();
-
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 interface ListedRecord {
   seq: number;
@@ -68,22 +63,12 @@ describe("vigil-deadletters", () => {
   const sequences = new Map<string, number>();
   const text = (payload: Uint8Array) => Buffer.from(payload).toString("utf8");
 
-  const run = (args: string[], extra: Record<string, string> = {}) =>
-    new Promise<CliResult>((resolve) => {
-      const child = spawn(process.execPath, [CLI, ...args], {
-        env: serviceEnv(nats.url, undefined, { DEADLETTERS_TIMEOUT: "5s", ...extra }),
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk: Buffer) => {
-        stdout += chunk.toString();
-      });
-      child.stderr.on("data", (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      child.on("exit", (code) => resolve({ code, stdout, stderr }));
-    });
+  const run = (args: string[], extra: Record<string, string> = {}): Promise<ProcessResult> =>
+    runToExit(
+      process.execPath,
+      [CLI, ...args],
+      serviceEnv(nats.url, undefined, { DEADLETTERS_TIMEOUT: "5s", ...extra }),
+    );
 
   const listJson = async (args: string[] = []): Promise<ListedRecord[]> => {
     const result = await run(["list", "--json", ...args]);
