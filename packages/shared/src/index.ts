@@ -15,6 +15,7 @@ export {
   MAX_EVENT_MESSAGE_LENGTH,
   MAX_QUERY_BYTES,
   MAX_QUERY_LIMIT,
+  MAX_REASON_CHARS,
 } from "./limits.js";
 export {
   DEAD_LETTER_HEADERS,
