@@ -1,3 +1,4 @@
+export { readDigits } from "./digits.js";
 export type { DecodedEvent, EventRejection } from "./event.js";
 export {
   checkSecurityEvent,
