@@ -1,6 +1,6 @@
 import { type ConsumerMessages, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { InfluxClient } from "@vigil/influx";
+import { createInfluxHealth, type InfluxClient } from "@vigil/influx";
 import { backoffDelay, ensureDeadLetterStream, ensureEventsTopology, sleep } from "@vigil/runtime";
 import { decodeEvent, EVENTS_STREAM, WRITER_CONSUMER } from "@vigil/shared";
 import type { Logger } from "pino";
@@ -13,11 +13,10 @@ import {
   DEAD_LETTER_HEADER_ALLOWANCE,
   type DeadLetterPublisher,
 } from "./dead-letter.js";
-import { createInfluxHealth } from "./influx-health.js";
 import { createKeepAlive } from "./keep-alive.js";
 import { createWriterMetrics, type WriterMetrics } from "./metrics.js";
 import { deliveryOf, type HeldMessage, type PendingEvent } from "./pending-event.js";
-import { createBatchStore } from "./store-batch.js";
+import { createBatchStore, INFLUX_OUTAGE_MESSAGES } from "./store-batch.js";
 
 /** What the writer runs on. */
 export interface WriterDeps {
@@ -99,7 +98,7 @@ export const startWriter = async (
   const consumer = await js.consumers.get(EVENTS_STREAM, WRITER_CONSUMER);
 
   const metrics = createWriterMetrics(registry);
-  const health = createInfluxHealth(log);
+  const health = createInfluxHealth(log, INFLUX_OUTAGE_MESSAGES);
   const retry = { initialMs: settings.retryInitialMs, maxMs: settings.retryMaxMs };
   const stopping = new AbortController();
   // Aborted at the shutdown deadline: held batches stop retrying and are handed back.
@@ -117,10 +116,7 @@ export const startWriter = async (
   const deadLettering = new Set<Promise<void>>();
 
   await influx.ping().then(
-    (version) => {
-      health.succeeded();
-      log.info({ version }, "InfluxDB answers");
-    },
+    (version) => health.succeeded(version),
     (err: unknown) => health.failed(err),
   );
 
