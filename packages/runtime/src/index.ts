@@ -8,14 +8,12 @@ export { createLogger, LogLevel } from "./logger.js";
 export { connectNats, NATS_SECRETS, NatsEnv, natsOptionsFromEnv } from "./nats.js";
 export type { OpsServer, ReadinessCheck } from "./ops-server.js";
 export { createMetricsRegistry, OpsEnv, startOpsServer } from "./ops-server.js";
-export type { WriterConsumerSettings } from "./topology.js";
 export {
   deadLetterStreamConfig,
   ensureDeadLetterStream,
-  ensureEventsTopology,
+  ensureEventsStream,
   eventsStreamConfig,
+  isJetStreamError,
   StreamEnv,
-  WriterConsumerEnv,
-  writerConsumerSettings,
 } from "./topology.js";
 export { boolVar, bytesVar, durationVar, intVar, parseBytes, parseDuration } from "./units.js";

@@ -16,13 +16,17 @@ describe("loadConfig", () => {
       DAEMON_BURST: 10,
       DAEMON_SHUTDOWN_TIMEOUT: 10_000,
       EVENTS_MAX_MSGS: 10_000_000,
-      WRITER_MAX_IN_FLIGHT: 20_000,
       OPS_PORT: 9464,
       LOG_LEVEL: "info",
     });
     expect(config.DAEMON_MAX_EVENTS).toBeUndefined();
     expect(config.DAEMON_CRITICALITY_WEIGHTS).toHaveLength(11);
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it("reads no consumer setting: the writer owns its consumer", () => {
+    const config = loadConfig({ WRITER_MAX_IN_FLIGHT: "5", WRITER_ACK_WAIT: "1s" });
+    expect(Object.keys(config).filter((name) => name.startsWith("WRITER_"))).toEqual([]);
   });
 
   it("reads the daemon's variables", () => {

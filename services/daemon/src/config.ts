@@ -1,14 +1,4 @@
-import {
-  durationVar,
-  intVar,
-  LogLevel,
-  NATS_SECRETS,
-  NatsEnv,
-  OpsEnv,
-  parseEnv,
-  StreamEnv,
-  WriterConsumerEnv,
-} from "@vigil/runtime";
+import { durationVar, intVar, LogLevel, NATS_SECRETS, NatsEnv, OpsEnv, parseEnv, StreamEnv } from "@vigil/runtime";
 import { SecurityEvent } from "@vigil/shared";
 import { z } from "zod";
 import { DEFAULT_CRITICALITY_WEIGHTS, parseCriticalityWeights } from "./criticality.js";
@@ -16,7 +6,6 @@ import { DEFAULT_CRITICALITY_WEIGHTS, parseCriticalityWeights } from "./critical
 /** Every variable the daemon reads. */
 export const DaemonEnv = NatsEnv.safeExtend({
   ...StreamEnv.shape,
-  ...WriterConsumerEnv.shape,
   ...OpsEnv.shape,
   LOG_LEVEL: LogLevel.default("info"),
   /** `source` of every event; the contract limits it to 64 of `A-Za-z0-9._-`. */

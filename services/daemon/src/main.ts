@@ -3,10 +3,9 @@ import {
   connectNats,
   createLogger,
   createMetricsRegistry,
-  ensureEventsTopology,
+  ensureEventsStream,
   runService,
   startOpsServer,
-  writerConsumerSettings,
 } from "@vigil/runtime";
 import { type DaemonConfig, loadConfig } from "./config.js";
 import { createConfirmedPublish } from "./confirmed-publish.js";
@@ -35,7 +34,7 @@ await runService(log, {
       connected = up;
     });
     const topologyLog = log.child({ module: "topology" });
-    await ensureEventsTopology(await jetstreamManager(nc), config, writerConsumerSettings(config), topologyLog);
+    await ensureEventsStream(await jetstreamManager(nc), config, topologyLog);
     const registry = createMetricsRegistry(SERVICE);
     const ops = await startOpsServer(config, registry, { nats: () => connected }, log.child({ module: "ops" }));
     const confirmed = createConfirmedPublish(nc, { inboxPrefix: config.NATS_INBOX_PREFIX });

@@ -1,12 +1,13 @@
 import { type ConsumerMessages, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createInfluxHealth, type InfluxClient } from "@vigil/influx";
-import { backoffDelay, ensureDeadLetterStream, ensureEventsTopology, sleep } from "@vigil/runtime";
+import { backoffDelay, ensureDeadLetterStream, ensureEventsStream, sleep } from "@vigil/runtime";
 import { decodeEvent, EVENTS_STREAM, WRITER_CONSUMER } from "@vigil/shared";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { type Batcher, createBatcher } from "./batcher.js";
 import { PULL_EXPIRES_MS, type WriterSettings } from "./config.js";
+import { ensureWriterConsumer } from "./consumer.js";
 import {
   claimedEventId,
   createDeadLetterPublisher,
@@ -90,7 +91,8 @@ export const startWriter = async (
   const log = root.child({ module: "writer" });
   const jsm = await jetstreamManager(nc);
   const ensureTopology = async () => {
-    await ensureEventsTopology(jsm, settings.streams, settings.consumer, log);
+    await ensureEventsStream(jsm, settings.streams, log);
+    await ensureWriterConsumer(jsm, settings.consumer, log);
     await ensureDeadLetterStream(jsm, settings.streams, log);
   };
   await ensureTopology();
