@@ -71,6 +71,13 @@ const manualSource = () => {
   return { source, requests };
 };
 
+/** A puller that always has room and never needs to recover. */
+const startRoomyPuller = (source: PullSource, accept: (msg: HeldMessage) => void) =>
+  startPuller(
+    { source, room: () => 100, nextWriteFinished: () => new Promise(() => {}), accept, recover: async () => {}, log },
+    settings,
+  );
+
 describe("startPuller", () => {
   it("asks for no more than there is room for, and waits for a write to finish when there is none", async () => {
     const { source, requests } = manualSource();
@@ -110,17 +117,7 @@ describe("startPuller", () => {
   it("on stop lets the pull in progress end and batches what it brings", async () => {
     const { source, requests } = manualSource();
     const accepted: number[] = [];
-    const puller = startPuller(
-      {
-        source,
-        room: () => 100,
-        nextWriteFinished: () => new Promise(() => {}),
-        accept: (msg) => accepted.push(msg.seq),
-        recover: async () => {},
-        log,
-      },
-      settings,
-    );
+    const puller = startRoomyPuller(source, (msg) => accepted.push(msg.seq));
     await waitFor("the first pull", () => requests.length === 1);
     const stopping = puller.stop(60_000);
     requests[0]?.pull.deliver(message(7).msg);
@@ -135,17 +132,7 @@ describe("startPuller", () => {
   it("cuts a pull short after the grace period and hands back what it still delivers", async () => {
     const { source, requests } = manualSource();
     const accepted: number[] = [];
-    const puller = startPuller(
-      {
-        source,
-        room: () => 100,
-        nextWriteFinished: () => new Promise(() => {}),
-        accept: (msg) => accepted.push(msg.seq),
-        recover: async () => {},
-        log,
-      },
-      settings,
-    );
+    const puller = startRoomyPuller(source, (msg) => accepted.push(msg.seq));
     await waitFor("the first pull", () => requests.length === 1);
     await puller.stop(1);
     expect(requests[0]?.pull.closed()).toBe(true);
