@@ -4,13 +4,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connect } from "@nats-io/transport-node";
 import { EVENTS_MEASUREMENT, type InfluxClient } from "@vigil/influx";
-import {
-  createLogger,
-  ensureEventsTopology,
-  StreamEnv,
-  WriterConsumerEnv,
-  writerConsumerSettings,
-} from "@vigil/runtime";
+import { createLogger, ensureEventsStream, StreamEnv } from "@vigil/runtime";
 import {
   decodeQueryReply,
   EVENTS_QUERY_SUBJECT,
@@ -20,6 +14,7 @@ import {
   encodeJson,
 } from "@vigil/shared";
 import { type Influxd, type NatsServer, serviceEnv, startNatsServer, startService, waitFor } from "@vigil/testing";
+import { ensureWriterConsumer, WriterConsumerEnv, writerConsumerSettings } from "@vigil/writer";
 import { syntheticEvent } from "./fixtures.js";
 import { cpuMicros, peakRssBytes } from "./process-stats.js";
 
@@ -57,13 +52,10 @@ const withNats = async <T>(use: (nats: NatsServer, nc: NatsConnection) => Promis
 
 /** Creates the events stream and writer consumer exactly as the services would. */
 const createTopology = async (nc: NatsConnection) => {
-  const env = { ...StreamEnv.parse({}), ...WriterConsumerEnv.parse({}) };
-  await ensureEventsTopology(
-    await jetstreamManager(nc),
-    env,
-    writerConsumerSettings(env),
-    createLogger("bench", "silent"),
-  );
+  const jsm = await jetstreamManager(nc);
+  const log = createLogger("bench", "silent");
+  await ensureEventsStream(jsm, StreamEnv.parse({}), log);
+  await ensureWriterConsumer(jsm, writerConsumerSettings(WriterConsumerEnv.parse({})), log);
 };
 
 /** Waits until every event the stream took is stored; returns how many are missing (0 = no loss). */

@@ -11,15 +11,10 @@
 import { parseArgs } from "node:util";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import {
-  createLogger,
-  ensureEventsTopology,
-  StreamEnv,
-  WriterConsumerEnv,
-  writerConsumerSettings,
-} from "@vigil/runtime";
+import { createLogger, ensureEventsStream, StreamEnv } from "@vigil/runtime";
 import { EVENTS_SUBJECT, encodeEvent } from "@vigil/shared";
 import { serviceEnv, startInfluxd, startNatsServer, startService, waitFor } from "@vigil/testing";
+import { ensureWriterConsumer, WriterConsumerEnv, writerConsumerSettings } from "@vigil/writer";
 import { syntheticEvent } from "./fixtures.js";
 import { cpuMicros, peakRssBytes } from "./process-stats.js";
 import { summarise } from "./stats.js";
@@ -56,13 +51,10 @@ const drainOnce = async (influxd: Awaited<ReturnType<typeof startInfluxd>>, run:
   const nats = await startNatsServer();
   const nc = await connect({ servers: nats.url });
   try {
-    const env = { ...StreamEnv.parse({}), ...WriterConsumerEnv.parse({}) };
-    await ensureEventsTopology(
-      await jetstreamManager(nc),
-      env,
-      writerConsumerSettings(env),
-      createLogger("bench", "silent"),
-    );
+    const jsm = await jetstreamManager(nc);
+    const log = createLogger("bench", "silent");
+    await ensureEventsStream(jsm, StreamEnv.parse({}), log);
+    await ensureWriterConsumer(jsm, writerConsumerSettings(WriterConsumerEnv.parse({})), log);
     const js = jetstream(nc);
     const pending = new Set<Promise<unknown>>();
     const at = Date.now();

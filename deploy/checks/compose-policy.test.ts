@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -299,7 +299,9 @@ describe("Dockerfile.base", () => {
 
   it("pins pnpm through package.json and installs from the lockfile only", () => {
     expect(JSON.parse(readRepoFile("package.json")).packageManager).toMatch(/^pnpm@\d+\.\d+\.\d+$/);
-    expect(dockerfile).toMatch(/npm install --global "pnpm@\$\(node -p 'require\("\.\/package\.json"\)\.packageManager/);
+    expect(dockerfile).toMatch(
+      /npm install --global "pnpm@\$\(node -p 'require\("\.\/package\.json"\)\.packageManager/,
+    );
     expect(dockerfile).not.toMatch(/corepack enable/);
     expect(dockerfile).toMatch(/pnpm install --offline --frozen-lockfile/);
   });

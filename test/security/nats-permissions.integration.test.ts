@@ -12,14 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import {
-  createLogger,
-  ensureDeadLetterStream,
-  ensureEventsTopology,
-  StreamEnv,
-  WriterConsumerEnv,
-  writerConsumerSettings,
-} from "@vigil/runtime";
+import { createLogger, ensureDeadLetterStream, ensureEventsStream, StreamEnv } from "@vigil/runtime";
 import {
   DEAD_LETTER_STREAM,
   DEAD_LETTER_SUBJECT,
@@ -31,6 +24,7 @@ import {
   WRITER_CONSUMER,
 } from "@vigil/shared";
 import { waitFor } from "@vigil/testing";
+import { ensureWriterConsumer, WriterConsumerEnv, writerConsumerSettings } from "@vigil/writer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type ComposeNats,
@@ -107,13 +101,10 @@ beforeAll(async () => {
   if (generated.status !== 0) throw new Error(`deploy/init/secrets.sh failed: ${generated.stderr}`);
   nats = await startComposeNats({ secrets, storeDir: join(dir, "jetstream") });
   // The topology the daemon and the writer create, with their own code and credentials.
-  await ensureEventsTopology(
-    await jetstreamManager(await nats.login("daemon")),
-    streams,
-    writerConsumerSettings(WriterConsumerEnv.parse({})),
-    log,
-  );
-  await ensureDeadLetterStream(await jetstreamManager(await nats.login("writer")), streams, log);
+  await ensureEventsStream(await jetstreamManager(await nats.login("daemon")), streams, log);
+  const writerJsm = await jetstreamManager(await nats.login("writer"));
+  await ensureWriterConsumer(writerJsm, writerConsumerSettings(WriterConsumerEnv.parse({})), log);
+  await ensureDeadLetterStream(writerJsm, streams, log);
 });
 
 afterAll(async () => {

@@ -11,3 +11,5 @@ export {
   latestEventsStatement,
   pointTime,
 } from "./events-layout.js";
+export type { HealthLog, InfluxHealth, InfluxHealthMessages } from "./health.js";
+export { createInfluxHealth } from "./health.js";

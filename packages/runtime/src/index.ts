@@ -11,14 +11,12 @@ export { connectNats, NATS_SECRETS, NatsEnv, natsOptionsFromEnv } from "./nats.j
 export type { OpsEnv, OpsServer, ReadinessCheck } from "./ops-server.js";
 export { createMetricsRegistry, DEFAULT_OPS_PORTS, opsEnv, startOpsServer } from "./ops-server.js";
 export { printable, truncate } from "./terminal-text.js";
-export type { WriterConsumerSettings } from "./topology.js";
 export {
   deadLetterStreamConfig,
   ensureDeadLetterStream,
-  ensureEventsTopology,
+  ensureEventsStream,
   eventsStreamConfig,
+  isJetStreamError,
   StreamEnv,
-  WriterConsumerEnv,
-  writerConsumerSettings,
 } from "./topology.js";
 export { bytesVar, durationVar, intVar, parseBytes, parseDuration } from "./units.js";

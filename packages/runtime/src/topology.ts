@@ -1,6 +1,4 @@
 import {
-  AckPolicy,
-  DeliverPolicy,
   DiscardPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
@@ -10,7 +8,7 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
-import { DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECT, EVENTS_STREAM, EVENTS_SUBJECT, WRITER_CONSUMER } from "@vigil/shared";
+import { DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECT, EVENTS_STREAM, EVENTS_SUBJECT } from "@vigil/shared";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { StartupError } from "./errors.js";
@@ -33,36 +31,12 @@ export const StreamEnv = z.object({
 });
 export type StreamEnv = z.infer<typeof StreamEnv>;
 
-/**
- * Settings of the writer's durable consumer, read by every service that may create it (daemon and
- * writer), so that whichever starts first creates it the same way.
- */
-export const WriterConsumerEnv = z.object({
-  /** Most events handed to writers and not yet acknowledged, across all writers: bounds their memory. */
-  WRITER_MAX_IN_FLIGHT: intVar(20_000, 1, 1_000_000),
-  /** How long a writer may hold an event unacknowledged before it is redelivered. */
-  WRITER_ACK_WAIT: durationVar("30s", 1_000, 3_600_000),
-});
-export type WriterConsumerEnv = z.infer<typeof WriterConsumerEnv>;
-
-/** The consumer settings that {@link WriterConsumerEnv} describes. */
-export const writerConsumerSettings = (env: WriterConsumerEnv): WriterConsumerSettings => ({
-  maxAckPending: env.WRITER_MAX_IN_FLIGHT,
-  ackWaitMs: env.WRITER_ACK_WAIT,
-});
-
-/** Settings of the writer's durable consumer. */
-export interface WriterConsumerSettings {
-  /** Most messages handed out and not yet acknowledged, across all writers. */
-  readonly maxAckPending: number;
-  /** How long a delivered message may stay unacknowledged before it is redelivered. */
-  readonly ackWaitMs: number;
-}
-
 /** JetStream API error code for "stream name already in use" (not in the client's table). */
 const STREAM_NAME_IN_USE = 10058;
 
-const isNotFound = (err: unknown, code: number): boolean => err instanceof JetStreamApiError && err.code === code;
+/** True when `err` is the JetStream API's answer `code` (e.g. `JetStreamApiCodes.ConsumerNotFound`). */
+export const isJetStreamError = (err: unknown, code: number): boolean =>
+  err instanceof JetStreamApiError && err.code === code;
 
 /** Creates `name` with `config`, or brings the limits of an existing stream in line with it. */
 const ensureStream = async (jsm: JetStreamManager, config: StreamConfig, log: Logger): Promise<void> => {
@@ -92,13 +66,13 @@ const ensureStream = async (jsm: JetStreamManager, config: StreamConfig, log: Lo
       log.info({ stream: config.name }, "updated stream limits");
     }
   } catch (err) {
-    if (!isNotFound(err, JetStreamApiCodes.StreamNotFound)) throw err;
+    if (!isJetStreamError(err, JetStreamApiCodes.StreamNotFound)) throw err;
     try {
       await jsm.streams.add(config);
       log.info({ stream: config.name, subjects: config.subjects }, "created stream");
     } catch (addErr) {
       // Another service created it between our look and our add: that is what we wanted.
-      if (!(addErr instanceof JetStreamApiError && addErr.code === STREAM_NAME_IN_USE)) throw addErr;
+      if (!isJetStreamError(addErr, STREAM_NAME_IN_USE)) throw addErr;
     }
   }
 };
@@ -142,42 +116,13 @@ export const deadLetterStreamConfig = (env: StreamEnv): StreamConfig =>
   }) as StreamConfig;
 
 /**
- * Makes sure the events stream and the writer's durable consumer exist. Both the daemon and
- * the writer call it, so either may start first; the consumer is created with the stream so that
- * the backlog has its reader from the first event on.
+ * Makes sure the events stream exists with the limits of `env`. Producers (the daemon) and the
+ * writer both call it, so either may start first; the writer's durable consumer is the writer's
+ * own (services/writer/src/consumer.ts): a work-queue stream keeps what is published before it
+ * exists, and the consumer, created with `deliver: all`, then reads it from the first event on.
  */
-export const ensureEventsTopology = async (
-  jsm: JetStreamManager,
-  env: StreamEnv,
-  consumer: WriterConsumerSettings,
-  log: Logger,
-): Promise<void> => {
-  await ensureStream(jsm, eventsStreamConfig(env), log);
-  const wanted = {
-    durable_name: WRITER_CONSUMER,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    filter_subject: EVENTS_SUBJECT,
-    ack_wait: nanos(consumer.ackWaitMs),
-    max_ack_pending: consumer.maxAckPending,
-    // Never give up on an event: storage outages are retried until they end.
-    max_deliver: -1,
-  };
-  try {
-    const info = await jsm.consumers.info(EVENTS_STREAM, WRITER_CONSUMER);
-    if (info.config.ack_wait !== wanted.ack_wait || info.config.max_ack_pending !== wanted.max_ack_pending) {
-      await jsm.consumers.update(EVENTS_STREAM, WRITER_CONSUMER, {
-        ack_wait: wanted.ack_wait,
-        max_ack_pending: wanted.max_ack_pending,
-      });
-      log.info({ consumer: WRITER_CONSUMER }, "updated consumer settings");
-    }
-  } catch (err) {
-    if (!isNotFound(err, JetStreamApiCodes.ConsumerNotFound)) throw err;
-    await jsm.consumers.add(EVENTS_STREAM, wanted);
-    log.info({ consumer: WRITER_CONSUMER }, "created durable consumer");
-  }
-};
+export const ensureEventsStream = (jsm: JetStreamManager, env: StreamEnv, log: Logger): Promise<void> =>
+  ensureStream(jsm, eventsStreamConfig(env), log);
 
 /** Makes sure the dead-letter stream exists. */
 export const ensureDeadLetterStream = (jsm: JetStreamManager, env: StreamEnv, log: Logger): Promise<void> =>

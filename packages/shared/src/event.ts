@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { readDigits } from "./digits.js";
 import { CRITICALITY_RANGE, MAX_EVENT_BYTES, MAX_EVENT_MESSAGE_LENGTH } from "./limits.js";
 
 /** Earliest and latest instants InfluxDB can store (signed 64-bit nanoseconds since the epoch). */
@@ -60,17 +61,6 @@ const LOWER_CASE_BIT = 0x20;
 
 const isDigit = (code: number): boolean => code >= DIGIT_0 && code <= DIGIT_9;
 
-/** The number in `text` from `start` to `end` (exclusive), or -1 unless every character there is an ASCII digit. */
-const digitsAt = (text: string, start: number, end: number): number => {
-  let value = 0;
-  for (let i = start; i < end; i++) {
-    const digit = text.charCodeAt(i) - DIGIT_0;
-    if (digit < 0 || digit > 9) return -1;
-    value = value * 10 + digit;
-  }
-  return value;
-};
-
 const isLeapYear = (year: number): boolean => year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
 
 const daysInMonth = (year: number, month: number): number => {
@@ -109,16 +99,16 @@ const daysSinceEpoch = (year: number, month: number, day: number): number => {
 const isoDateTimeMillis = (text: string): number => {
   const length = text.length;
   if (length < 20) return Number.NaN;
-  const year = digitsAt(text, 0, 4);
-  const month = digitsAt(text, 5, 7);
-  const day = digitsAt(text, 8, 10);
+  const year = readDigits(text, 0, 4);
+  const month = readDigits(text, 5, 7);
+  const day = readDigits(text, 8, 10);
   if (year < 0 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return Number.NaN;
   if (text.charCodeAt(4) !== HYPHEN || text.charCodeAt(7) !== HYPHEN || text.charCodeAt(10) !== UPPER_T) {
     return Number.NaN;
   }
-  const hours = digitsAt(text, 11, 13);
-  const minutes = digitsAt(text, 14, 16);
-  const seconds = digitsAt(text, 17, 19);
+  const hours = readDigits(text, 11, 13);
+  const minutes = readDigits(text, 14, 16);
+  const seconds = readDigits(text, 17, 19);
   if (hours < 0 || hours > 23 || minutes < 0 || minutes > 59 || seconds < 0 || seconds > 59) return Number.NaN;
   if (text.charCodeAt(13) !== COLON || text.charCodeAt(16) !== COLON) return Number.NaN;
   let millis = 0;
@@ -140,8 +130,8 @@ const isoDateTimeMillis = (text: string): number => {
     if (i + 1 !== length) return Number.NaN;
   } else {
     if ((zone !== PLUS && zone !== HYPHEN) || i + 6 !== length || text.charCodeAt(i + 3) !== COLON) return Number.NaN;
-    const zoneHours = digitsAt(text, i + 1, i + 3);
-    const zoneMinutes = digitsAt(text, i + 4, i + 6);
+    const zoneHours = readDigits(text, i + 1, i + 3);
+    const zoneMinutes = readDigits(text, i + 4, i + 6);
     if (zoneHours < 0 || zoneHours > 23 || zoneMinutes < 0 || zoneMinutes > 59) return Number.NaN;
     offsetMinutes = (zone === PLUS ? 1 : -1) * (zoneHours * 60 + zoneMinutes);
   }

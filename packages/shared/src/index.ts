@@ -1,3 +1,4 @@
+export { readDigits } from "./digits.js";
 export type { DecodedEvent, EventRejection } from "./event.js";
 export {
   checkSecurityEvent,
@@ -15,6 +16,7 @@ export {
   MAX_EVENT_MESSAGE_LENGTH,
   MAX_QUERY_BYTES,
   MAX_QUERY_LIMIT,
+  MAX_REASON_CHARS,
 } from "./limits.js";
 export {
   DEAD_LETTER_HEADERS,

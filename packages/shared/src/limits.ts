@@ -15,3 +15,9 @@ export const MAX_QUERY_BYTES = 4 * 1024;
 
 /** Lowest and highest criticality an event may carry. */
 export const CRITICALITY_RANGE = { min: 0, max: 10 } as const;
+
+/**
+ * Longest reason in a dead-letter record's `Vigil-Reject-Reason` header, in UTF-16 code units: the
+ * writer cuts longer ones (zod and InfluxDB messages can be long), and readers of records cut there too.
+ */
+export const MAX_REASON_CHARS = 512;

@@ -106,7 +106,8 @@ export const startInfluxd = async (database = "vigil", options: InfluxdOptions =
 
   if (process.env.VIGIL_INFLUXDB === "2") {
     const bin = process.env.INFLUXD2_BIN;
-    if (bin === undefined || bin === "") throw new Error("VIGIL_INFLUXDB=2 needs INFLUXD2_BIN (scripts/build-servers.sh)");
+    if (bin === undefined || bin === "")
+      throw new Error("VIGIL_INFLUXDB=2 needs INFLUXD2_BIN (scripts/build-servers.sh)");
     return startInfluxd2(bin, database);
   }
 

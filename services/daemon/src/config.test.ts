@@ -18,13 +18,20 @@ describe("loadConfig", () => {
       },
       drainTimeoutMs: 10_000,
       streams: { EVENTS_MAX_MSGS: 10_000_000 },
-      consumer: { maxAckPending: 20_000 },
       ops: { OPS_PORT: 9464 },
       logLevel: "info",
     });
     expect(config.publisher.maxEvents).toBeUndefined();
     expect(config.events.weights).toHaveLength(11);
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it("reads no consumer setting: the writer owns its consumer", () => {
+    const config = loadConfig({ WRITER_MAX_IN_FLIGHT: "5", WRITER_ACK_WAIT: "1s" });
+    expect(Object.keys(config).sort()).toEqual(
+      ["drainTimeoutMs", "events", "logLevel", "nats", "ops", "publisher", "shutdownTimeoutMs", "streams"].sort(),
+    );
+    expect(JSON.stringify(config)).not.toMatch(/WRITER_|maxAckPending|ackWait/);
   });
 
   it("reads the daemon's variables", () => {

@@ -9,9 +9,6 @@ import {
   opsEnv,
   parseEnv,
   StreamEnv,
-  WriterConsumerEnv,
-  type WriterConsumerSettings,
-  writerConsumerSettings,
 } from "@vigil/runtime";
 import { SecurityEvent } from "@vigil/shared";
 import { z } from "zod";
@@ -53,7 +50,6 @@ export type DaemonEnv = z.infer<typeof DaemonEnv>;
 // NatsEnv refines across its fields, so it is intersected rather than spread.
 const Env = NatsEnv.and(opsEnv(DEFAULT_OPS_PORTS.daemon))
   .and(StreamEnv)
-  .and(WriterConsumerEnv)
   .and(DaemonEnv)
   .refine((env) => env.DAEMON_RETRY_INITIAL_DELAY <= env.DAEMON_RETRY_MAX_DELAY, {
     message: "DAEMON_RETRY_INITIAL_DELAY must not exceed DAEMON_RETRY_MAX_DELAY",
@@ -71,10 +67,8 @@ export interface DaemonConfig {
   readonly logLevel: LogLevel;
   readonly nats: NatsEnv;
   readonly ops: OpsEnv;
-  /** Stream limits, for creating the streams when the daemon starts first. */
+  /** Stream limits, for creating the events stream when the daemon starts first. */
   readonly streams: StreamEnv;
-  /** The writers' durable consumer, as the daemon creates it when it starts first. */
-  readonly consumer: WriterConsumerSettings;
   readonly events: Pick<EventGeneratorOptions, "weights" | "source">;
   readonly publisher: PublisherSettings;
   /** How long stopping waits for in-flight publishes to be confirmed. */
@@ -94,7 +88,6 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): DaemonConfig =
     nats: parsed,
     ops: parsed,
     streams: parsed,
-    consumer: writerConsumerSettings(parsed),
     events: Object.freeze({ weights: parsed.DAEMON_CRITICALITY_WEIGHTS, source: parsed.DAEMON_SOURCE }),
     publisher: Object.freeze({
       ratePerSecond: parsed.DAEMON_RATE,

@@ -67,7 +67,7 @@ describe("the daemon process", () => {
     await nats?.dispose();
   });
 
-  it("creates the stream and the writer's consumer when missing, with the configured limits", async () => {
+  it("creates the stream when missing, with the configured limits, and leaves the consumer to the writer", async () => {
     await jsm.streams.delete(EVENTS_STREAM).catch(() => false);
     const proc = spawnDaemon({
       DAEMON_MAX_EVENTS: "25",
@@ -76,8 +76,6 @@ describe("the daemon process", () => {
       EVENTS_MAX_BYTES: "2MiB",
       EVENTS_MAX_AGE: "1h",
       EVENTS_DUPLICATE_WINDOW: "30s",
-      WRITER_MAX_IN_FLIGHT: "321",
-      WRITER_ACK_WAIT: "45s",
     });
     expect(await proc.exited(), proc.output()).toBe(0);
     const stream = await jsm.streams.info(EVENTS_STREAM);
@@ -91,14 +89,8 @@ describe("the daemon process", () => {
       duplicate_window: nanos(30_000),
     });
     expect(stream.state.messages).toBe(25);
-    const consumer = await jsm.consumers.info(EVENTS_STREAM, WRITER_CONSUMER);
-    expect(consumer.config).toMatchObject({
-      durable_name: WRITER_CONSUMER,
-      ack_policy: "explicit",
-      filter_subject: EVENTS_SUBJECT,
-      max_ack_pending: 321,
-      ack_wait: nanos(45_000),
-    });
+    // The writer owns its consumer (services/writer/src/writer.integration.test.ts, "start order").
+    await expect(jsm.consumers.info(EVENTS_STREAM, WRITER_CONSUMER)).rejects.toThrow(/consumer not found/i);
   });
 
   it("on SIGTERM stops publishing, exits 0, and every event it confirmed is in the stream", async () => {

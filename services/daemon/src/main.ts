@@ -3,7 +3,7 @@ import {
   connectNats,
   createLogger,
   createMetricsRegistry,
-  ensureEventsTopology,
+  ensureEventsStream,
   loadConfigOrExit,
   runService,
   startOpsServer,
@@ -26,7 +26,7 @@ await runService(log, {
       connected = up;
     });
     const topologyLog = log.child({ module: "topology" });
-    await ensureEventsTopology(await jetstreamManager(nc), config.streams, config.consumer, topologyLog);
+    await ensureEventsStream(await jetstreamManager(nc), config.streams, topologyLog);
     const registry = createMetricsRegistry(SERVICE);
     const ops = await startOpsServer(config.ops, registry, { nats: () => connected }, log.child({ module: "ops" }));
     const confirmed = createConfirmedPublish(nc, { inboxPrefix: config.nats.NATS_INBOX_PREFIX });

@@ -1,6 +1,6 @@
-import { jetstream, jetstreamManager, type PubAck } from "@nats-io/jetstream";
+import { AckPolicy, jetstream, jetstreamManager, type PubAck } from "@nats-io/jetstream";
 import { type NatsConnection, TimeoutError } from "@nats-io/nats-core";
-import { connectNats, createLogger, ensureEventsTopology } from "@vigil/runtime";
+import { connectNats, createLogger, ensureEventsStream } from "@vigil/runtime";
 import {
   decodeEvent,
   EVENTS_STREAM,
@@ -39,12 +39,12 @@ describe("publishing into the events stream", () => {
   let nats: NatsServer;
   let nc: NatsConnection;
 
-  /** Recreates the stream and the writer's consumer with `env` on top of the defaults. */
+  /** Recreates the stream with `env` on top of the defaults, as the daemon does. */
   const freshTopology = async (env: Record<string, string> = {}) => {
     const config = loadConfig({ NATS_URL: nats.url, ...env });
     const jsm = await jetstreamManager(nc);
     await jsm.streams.delete(EVENTS_STREAM).catch(() => false);
-    await ensureEventsTopology(jsm, config.streams, config.consumer, log);
+    await ensureEventsStream(jsm, config.streams, log);
   };
 
   beforeAll(async () => {
@@ -129,6 +129,12 @@ describe("publishing into the events stream", () => {
     expect(publisher.stats()).toMatchObject({ published: 1_050, confirmed: 1_000, inFlight: 50 });
 
     // A writer takes 300 events off the stream; the held events then go in and nothing is dropped.
+    // The writer creates its consumer when it starts (the daemon does not); here the test does.
+    await (await jetstreamManager(nc)).consumers.add(EVENTS_STREAM, {
+      durable_name: WRITER_CONSUMER,
+      ack_policy: AckPolicy.Explicit,
+      filter_subject: EVENTS_SUBJECT,
+    });
     const writer = await jetstream(nc).consumers.get(EVENTS_STREAM, WRITER_CONSUMER);
     const taken = await writer.fetch({ max_messages: 300, expires: 5_000 });
     let acked = 0;
@@ -207,7 +213,7 @@ describe("publishing as a user confined to its own inboxes", () => {
     const env = { NATS_URL: nats.url, NATS_USER: "admin", NATS_PASSWORD: "admin-secret" };
     admin = await connectNats(loadConfig(env).nats, "daemon-test-admin", log);
     const config = loadConfig(env);
-    await ensureEventsTopology(await jetstreamManager(admin), config.streams, config.consumer, log);
+    await ensureEventsStream(await jetstreamManager(admin), config.streams, log);
     daemon = await connectNats(
       loadConfig({ ...env, NATS_USER: "daemon", NATS_PASSWORD: "daemon-secret", NATS_INBOX_PREFIX: "_INBOX_daemon" })
         .nats,

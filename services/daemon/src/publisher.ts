@@ -1,14 +1,13 @@
 import { setMaxListeners } from "node:events";
-import { JetStreamApiError, type PubAck } from "@nats-io/jetstream";
-import { PermissionViolationError, TimeoutError } from "@nats-io/nats-core";
+import { setTimeout as delay } from "node:timers/promises";
+import type { PubAck } from "@nats-io/jetstream";
+import { deferred } from "@nats-io/nats-core";
 import { backoffDelay, type Logger, sleep } from "@vigil/runtime";
 import { EVENTS_SUBJECT, encodeEvent } from "@vigil/shared";
 import type { ConfirmedPublish } from "./confirmed-publish.js";
 import type { IdentifiedEvent } from "./event-generator.js";
+import { createPublishState, type FailureReason } from "./publish-state.js";
 import { createTokenBucket, type TokenBucket } from "./token-bucket.js";
-
-/** Why one publish attempt failed; every failed attempt is retried until confirmed. */
-export type FailureReason = "stream_full" | "timeout" | "rejected" | "unavailable";
 
 /** How the publisher paces, bounds and retries. */
 export interface PublisherSettings {
@@ -74,17 +73,8 @@ export interface Publisher {
   stop(timeoutMs: number): Promise<PublisherStats>;
 }
 
-// nats-server answers "maximum messages exceeded" / "maximum bytes exceeded" when a stream with
-// `discard: new` is full; the JetStream error code alone also covers other storage failures.
-const STREAM_FULL = /maximum (messages|bytes)/i;
-
-/** Sorts a failed publish into a {@link FailureReason}. */
-export const classifyFailure = (err: unknown): FailureReason => {
-  if (err instanceof JetStreamApiError) return STREAM_FULL.test(err.message) ? "stream_full" : "rejected";
-  if (err instanceof PermissionViolationError) return "rejected";
-  if (err instanceof TimeoutError) return "timeout";
-  return "unavailable";
-};
+export type { FailureReason } from "./publish-state.js";
+export { classifyFailure } from "./publish-state.js";
 
 /**
  * Publishes generated events on `events` through JetStream, each with its id as `Nats-Msg-Id`, so
@@ -101,72 +91,10 @@ export const startPublisher = (deps: PublisherDeps, settings: PublisherSettings)
   const abandoning = new AbortController();
   // Every event waiting to be retried listens on it: up to maxInFlight at once, which is no leak.
   setMaxListeners(settings.maxInFlight + 1, abandoning.signal);
-
-  let published = 0;
-  let confirmed = 0;
-  let duplicates = 0;
-  let inFlight = 0;
-  const failures: Record<FailureReason, number> = { stream_full: 0, timeout: 0, rejected: 0, unavailable: 0 };
-  let streamFull = false;
-  let failingSince: number | undefined;
-  let failedSinceHealthy = 0;
-  let wakeGenerator: (() => void) | undefined;
-  const resumeAt = settings.maxInFlight - Math.max(1, Math.floor(settings.maxInFlight / 8));
-  let whenIdle: (() => void) | undefined;
-  let resolveCompleted: () => void = () => {};
-  let rejectCompleted: (err: unknown) => void = () => {};
-  const completed = new Promise<void>((resolve, reject) => {
-    resolveCompleted = resolve;
-    rejectCompleted = reject;
-  });
+  const state = createPublishState(settings.maxInFlight, log, now);
+  const completed = deferred<void>();
   // Callers that never await it must not see an unhandled rejection.
   completed.catch(() => {});
-
-  const stats = (): PublisherStats => ({
-    published,
-    confirmed,
-    duplicates,
-    failures: { ...failures },
-    inFlight,
-    streamFull,
-  });
-
-  const onFailure = (err: unknown) => {
-    const reason = classifyFailure(err);
-    failures[reason]++;
-    const becameFull = reason === "stream_full" && !streamFull;
-    if (reason === "stream_full") streamFull = true;
-    if (becameFull) {
-      log.warn({ err, inFlight }, "the events stream is full; holding events and retrying until it has room");
-    } else if (failingSince === undefined) {
-      log.warn({ err, reason, inFlight }, "publishes are failing; retrying each event until it is confirmed");
-    }
-    if (failingSince === undefined) {
-      failingSince = now();
-      failedSinceHealthy = 0;
-    }
-    failedSinceHealthy++;
-  };
-
-  const onSuccess = () => {
-    if (failingSince === undefined) return;
-    log.info(
-      { failedAttempts: failedSinceHealthy, failingMs: Math.round(now() - failingSince) },
-      "publishes are confirmed again",
-    );
-    failingSince = undefined;
-    streamFull = false;
-  };
-
-  const settle = () => {
-    inFlight--;
-    if (wakeGenerator !== undefined && inFlight <= resumeAt) {
-      const wake = wakeGenerator;
-      wakeGenerator = undefined;
-      wake();
-    }
-    if (inFlight === 0) whenIdle?.();
-  };
 
   const publishUntilConfirmed = async (event: IdentifiedEvent): Promise<void> => {
     const startedAt = now();
@@ -175,63 +103,51 @@ export const startPublisher = (deps: PublisherDeps, settings: PublisherSettings)
     for (let attempt = 0; !abandoning.signal.aborted; attempt++) {
       try {
         const ack = await js.publish(EVENTS_SUBJECT, payload, options);
-        confirmed++;
-        if (ack.duplicate) duplicates++;
-        onSuccess();
+        const confirmed = state.confirmed(ack);
         latency?.observe((now() - startedAt) / 1000);
         onConfirmed?.(event, ack);
-        if (confirmed === settings.maxEvents) resolveCompleted();
+        if (confirmed === settings.maxEvents) completed.resolve();
         break;
       } catch (err) {
-        onFailure(err);
+        state.failed(err);
         await sleep(backoffDelay(attempt, settings.retryInitialMs, settings.retryMaxMs), abandoning.signal);
       }
     }
-    settle();
+    state.settled();
   };
 
   const generate = async () => {
     const limit = settings.maxEvents ?? Number.POSITIVE_INFINITY;
+    let published = 0;
     while (!stopping.signal.aborted && published < limit) {
-      if (inFlight >= settings.maxInFlight) {
-        await new Promise<void>((resolve) => {
-          wakeGenerator = resolve;
-        });
+      if (state.full()) {
+        await state.untilRoom();
         continue;
       }
-      if (bucket !== undefined) {
-        const waitMs = bucket.take(now());
-        if (waitMs > 0) {
-          await sleep(waitMs, stopping.signal);
-          continue;
-        }
+      const waitMs = bucket?.take(now()) ?? 0;
+      if (waitMs > 0) {
+        await sleep(waitMs, stopping.signal);
+        continue;
       }
       const event = nextEvent();
-      published++;
-      inFlight++;
+      published = state.published();
       void publishUntilConfirmed(event);
     }
   };
 
   const generating = generate().catch((err: unknown) => {
     log.error({ err }, "event generation failed; publishing no further events");
-    rejectCompleted(err);
+    completed.reject(err);
   });
 
-  let stopped: Promise<PublisherStats> | undefined;
   const stop = async (timeoutMs: number): Promise<PublisherStats> => {
     stopping.abort();
-    wakeGenerator?.();
+    state.wake();
     await generating;
-    if (inFlight > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, timeoutMs);
-        whenIdle = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
+    const waited = new AbortController();
+    await Promise.race([state.untilIdle(), delay(timeoutMs, undefined, { signal: waited.signal }).catch(() => {})]);
+    waited.abort();
+    const { inFlight } = state.stats();
     if (inFlight > 0) {
       abandoning.abort();
       log.warn(
@@ -239,14 +155,15 @@ export const startPublisher = (deps: PublisherDeps, settings: PublisherSettings)
         "gave up waiting for confirmations; those events may or may not be stored",
       );
     }
-    const final = stats();
+    const final = state.stats();
     log.info({ ...final }, "stopped publishing");
     return final;
   };
 
+  let stopped: Promise<PublisherStats> | undefined;
   return {
     completed,
-    stats,
+    stats: state.stats,
     stop: (timeoutMs) => {
       stopped ??= stop(timeoutMs);
       return stopped;

@@ -1,4 +1,4 @@
-import type { InfluxClient } from "@vigil/influx";
+import { createInfluxHealth, type InfluxClient } from "@vigil/influx";
 import { type Logger, sleep } from "@vigil/runtime";
 
 /** Whether InfluxDB answered the last ping or query: the reader's storage readiness. */
@@ -15,33 +15,28 @@ export interface StorageHealth {
  * operator sees when storage went away and when it came back. Unreachable until the first answer.
  */
 export const watchStorage = (influx: InfluxClient, intervalMs: number, log: Logger): StorageHealth => {
-  let reachable = false;
-  let known = false;
+  const health = createInfluxHealth(log, {
+    down: "InfluxDB does not answer; queries get STORAGE_UNAVAILABLE until it does",
+    back: "InfluxDB answers",
+  });
   const stopped = new AbortController();
-  const record = (now: boolean) => {
-    if (known && now === reachable) return;
-    if (now) log.info("InfluxDB answers");
-    else log.warn("InfluxDB does not answer; queries get STORAGE_UNAVAILABLE until it does");
-    known = true;
-    reachable = now;
-  };
   void (async () => {
     while (!stopped.signal.aborted) {
       try {
         await influx.ping();
-        record(true);
+        health.succeeded();
       } catch (err) {
         log.debug({ err }, "InfluxDB ping failed");
-        record(false);
+        health.failed();
       }
       await sleep(intervalMs, stopped.signal);
     }
   })();
   return {
     get reachable() {
-      return reachable;
+      return health.reachable();
     },
-    record,
+    record: (reachable) => (reachable ? health.succeeded() : health.failed()),
     stop: () => stopped.abort(),
   };
 };

@@ -11,12 +11,10 @@ import {
   opsEnv,
   parseEnv,
   StreamEnv,
-  WriterConsumerEnv,
-  type WriterConsumerSettings,
-  writerConsumerSettings,
 } from "@vigil/runtime";
 import { MAX_EVENT_BYTES } from "@vigil/shared";
 import { z } from "zod";
+import { WriterConsumerEnv, type WriterConsumerSettings, writerConsumerSettings } from "./consumer.js";
 
 /** Settings only the writer has. */
 export const WriterEnv = z.object({
@@ -73,7 +71,7 @@ export interface WriterSettings {
   /** Deadline for writing held batches once stopping starts. */
   readonly shutdownTimeoutMs: number;
   readonly pollIntervalMs: number;
-  /** The durable consumer as the writer creates it when it does not exist yet. */
+  /** The durable consumer as the writer creates it, or corrects it when it differs. */
   readonly consumer: WriterConsumerSettings;
   /** Stream limits, for creating the streams when the writer starts first. */
   readonly streams: StreamEnv;

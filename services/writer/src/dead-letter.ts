@@ -1,7 +1,7 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { headers, type MsgHdrs } from "@nats-io/nats-core";
 import { backoffDelay } from "@vigil/runtime";
-import { DEAD_LETTER_HEADERS, DEAD_LETTER_SUBJECT, type EventRejectionCode } from "@vigil/shared";
+import { DEAD_LETTER_HEADERS, DEAD_LETTER_SUBJECT, type EventRejectionCode, MAX_REASON_CHARS } from "@vigil/shared";
 import type { Logger } from "pino";
 import type { WriterMetrics } from "./metrics.js";
 import type { HeldMessage } from "./pending-event.js";
@@ -26,9 +26,6 @@ export interface DeadLetter {
   readonly streamSequence: number;
   readonly rejectedAt: Date;
 }
-
-/** Longest reason kept in a header; zod and InfluxDB messages can be long. */
-const MAX_REASON_CHARS = 512;
 
 /** Flattens `text` to one trimmed line of at most `max` characters (headers cannot hold CR or LF). */
 export const oneLine = (text: string, max: number = MAX_REASON_CHARS): string => {

@@ -2,6 +2,13 @@ export type { Batcher, BatchPolicy } from "./batcher.js";
 export { createBatcher } from "./batcher.js";
 export type { WriterConfig, WriterSettings } from "./config.js";
 export { loadConfig, WriterEnv } from "./config.js";
+export type { WriterConsumerSettings } from "./consumer.js";
+export {
+  ensureWriterConsumer,
+  WriterConsumerEnv,
+  writerConsumerConfig,
+  writerConsumerSettings,
+} from "./consumer.js";
 export type { DeadLetter, DeadLetterCode } from "./dead-letter.js";
 export { deadLetterHeaders, deadLetterMsgId, STORAGE_REJECTED } from "./dead-letter.js";
 export type { WriterMetrics } from "./metrics.js";

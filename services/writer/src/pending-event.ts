@@ -1,4 +1,5 @@
 import type { SequencedEvent } from "@vigil/influx";
+import { readDigits } from "@vigil/shared";
 
 /**
  * The part of a JetStream message the writer relies on once it holds it. `JsMsg` satisfies it;
@@ -25,7 +26,6 @@ export interface Delivery {
 
 const ACK_PREFIX = "$JS.ACK.";
 const DOT = 46;
-const DIGIT_0 = 48;
 // Tokens of a reply subject: `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.
 // <nanos>.<pending>`, or the newer form with `<domain>.<account hash>.` after `$JS.ACK.` and at
 // least one more token at the end; the two fields sit at these positions in each.
@@ -33,18 +33,6 @@ const SHORT_FORM = { tokens: 9, delivered: 4 };
 const LONG_FORM = { minTokens: 11, delivered: 6 };
 // Where the dots of the subject being read are; one subject at a time, so one array serves all.
 const dots = new Int32Array(LONG_FORM.minTokens + 2);
-
-/** The number spelled by `text` from `start` to `end`, or -1 unless that is one or more ASCII digits. */
-const numberAt = (text: string, start: number, end: number): number => {
-  if (end <= start) return -1;
-  let value = 0;
-  for (let i = start; i < end; i++) {
-    const digit = text.charCodeAt(i) - DIGIT_0;
-    if (digit < 0 || digit > 9) return -1;
-    value = value * 10 + digit;
-  }
-  return value;
-};
 
 /**
  * Reads the stream sequence and delivery count from the reply subject of a message delivered by
@@ -63,8 +51,8 @@ export const readDelivery = (reply: string): Delivery | undefined => {
   else if (count + 1 >= LONG_FORM.minTokens) delivered = LONG_FORM.delivered;
   else return undefined;
   // Token `k` runs from just after dot `k - 1` to dot `k`; both tokens read here have a dot after them.
-  const deliveryCount = numberAt(reply, (dots[delivered - 1] as number) + 1, dots[delivered] as number);
-  const sequence = numberAt(reply, (dots[delivered] as number) + 1, dots[delivered + 1] as number);
+  const deliveryCount = readDigits(reply, (dots[delivered - 1] as number) + 1, dots[delivered] as number);
+  const sequence = readDigits(reply, (dots[delivered] as number) + 1, dots[delivered + 1] as number);
   if (deliveryCount < 1 || sequence < 1) return undefined;
   return { sequence, deliveryCount };
 };

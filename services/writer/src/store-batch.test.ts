@@ -1,12 +1,11 @@
-import { InfluxRejectedError, InfluxUnavailableError } from "@vigil/influx";
+import { createInfluxHealth, InfluxRejectedError, InfluxUnavailableError } from "@vigil/influx";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { type DeadLetterCode, type DeadLetterPublisher, STORAGE_REJECTED } from "./dead-letter.js";
-import { createInfluxHealth } from "./influx-health.js";
 import { createWriterMetrics } from "./metrics.js";
 import type { HeldMessage, PendingEvent } from "./pending-event.js";
-import { createBatchStore } from "./store-batch.js";
+import { createBatchStore, INFLUX_OUTAGE_MESSAGES } from "./store-batch.js";
 
 const log = pino({ level: "silent" });
 
@@ -83,7 +82,7 @@ const setup = (outages = 0, giveUp = new AbortController().signal) => {
   const deadLetters = recordingDeadLetters();
   const registry = new Registry();
   const metrics = createWriterMetrics(registry);
-  const health = createInfluxHealth(log);
+  const health = createInfluxHealth(log, INFLUX_OUTAGE_MESSAGES);
   const store = createBatchStore(
     { influx, deadLetters: deadLetters.publisher, metrics, health, log },
     { initialMs: 1, maxMs: 2 },

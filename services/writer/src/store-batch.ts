@@ -1,10 +1,15 @@
-import { encodePoints, type InfluxClient, InfluxRejectedError } from "@vigil/influx";
+import { encodePoints, type InfluxClient, type InfluxHealth, InfluxRejectedError } from "@vigil/influx";
 import { backoffDelay, sleep } from "@vigil/runtime";
 import type { Logger } from "pino";
 import { type DeadLetterPublisher, STORAGE_REJECTED } from "./dead-letter.js";
-import type { InfluxHealth } from "./influx-health.js";
 import type { WriterMetrics } from "./metrics.js";
 import { ackAll, handBackAll, type PendingEvent } from "./pending-event.js";
+
+/** What the writer says when InfluxDB goes away and comes back (see `createInfluxHealth`). */
+export const INFLUX_OUTAGE_MESSAGES = {
+  down: "InfluxDB is unavailable; holding batches unacknowledged and retrying",
+  back: "InfluxDB is reachable again; writing held batches",
+} as const;
 
 /** Back-off between attempts at a write InfluxDB could not take. */
 export interface RetryPolicy {

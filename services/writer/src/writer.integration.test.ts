@@ -6,10 +6,10 @@ import {
   jetstream,
   jetstreamManager,
 } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/nats-core";
+import { type NatsConnection, nanos } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { decodeEventRows, EVENTS_MEASUREMENT, type InfluxClient, latestEventsStatement } from "@vigil/influx";
-import { ensureDeadLetterStream, ensureEventsTopology } from "@vigil/runtime";
+import { ensureDeadLetterStream, ensureEventsStream } from "@vigil/runtime";
 import {
   DEAD_LETTER_HEADERS,
   DEAD_LETTER_STREAM,
@@ -24,6 +24,7 @@ import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig, type WriterSettings } from "./config.js";
+import { ensureWriterConsumer } from "./consumer.js";
 import { STORAGE_REJECTED } from "./dead-letter.js";
 import { startWriter, type Writer } from "./writer.js";
 
@@ -85,7 +86,8 @@ describe("writer", () => {
   beforeEach(async () => {
     // Fresh streams (sequences restart at 1) and a fresh database for every test.
     for (const stream of [EVENTS_STREAM, DEAD_LETTER_STREAM]) await jsm.streams.delete(stream).catch(() => false);
-    await ensureEventsTopology(jsm, baseSettings.streams, baseSettings.consumer, log);
+    await ensureEventsStream(jsm, baseSettings.streams, log);
+    await ensureWriterConsumer(jsm, baseSettings.consumer, log);
     await ensureDeadLetterStream(jsm, baseSettings.streams, log);
     database = `writer_${++databases}`;
     await influx.createDatabase(database);
@@ -199,6 +201,53 @@ describe("writer", () => {
     expect(await writer.metric("vigil_writer_events_written_total")).toBe(300);
     expect(await writer.metric("vigil_writer_events_received_total")).toBe(300);
     expect(writer.writer.influxReachable()).toBe(true);
+  });
+
+  describe("start order", () => {
+    beforeEach(async () => {
+      for (const stream of [EVENTS_STREAM, DEAD_LETTER_STREAM]) await jsm.streams.delete(stream).catch(() => false);
+    });
+
+    it("stores what a producer published before any writer or consumer existed (producer first)", async () => {
+      // What the daemon does at start: the stream only, no consumer.
+      await ensureEventsStream(jsm, baseSettings.streams, log);
+      const published = Array.from({ length: 300 }, (_, i) => event(i));
+      await publish(published.map(encodeEvent));
+      await expect(jsm.consumers.info(EVENTS_STREAM, WRITER_CONSUMER)).rejects.toThrow(/consumer not found/i);
+
+      await launch();
+      await waitUntilConsumed("every event published before the writer to be acknowledged");
+      expect((await storedEvents()).sort(byId)).toEqual([...published].sort(byId));
+    });
+
+    it("creates the streams and its consumer when it starts first, and stores what is published afterwards", async () => {
+      await launch();
+      expect((await jsm.streams.info(EVENTS_STREAM)).config.retention).toBe("workqueue");
+      expect((await jsm.streams.info(DEAD_LETTER_STREAM)).config.name).toBe(DEAD_LETTER_STREAM);
+      const published = Array.from({ length: 300 }, (_, i) => event(i));
+      await publish(published.map(encodeEvent));
+      await waitUntilConsumed("every event to be acknowledged");
+      expect((await storedEvents()).sort(byId)).toEqual([...published].sort(byId));
+    });
+
+    it("creates its consumer with WRITER_MAX_IN_FLIGHT and WRITER_ACK_WAIT, and corrects one that differs", async () => {
+      const { consumer } = loadConfig({ WRITER_MAX_IN_FLIGHT: "321", WRITER_ACK_WAIT: "45s" }).settings;
+      await (await launch({ consumer })).stop();
+      expect((await jsm.consumers.info(EVENTS_STREAM, WRITER_CONSUMER)).config).toMatchObject({
+        durable_name: WRITER_CONSUMER,
+        ack_policy: "explicit",
+        deliver_policy: "all",
+        filter_subject: EVENTS_SUBJECT,
+        max_ack_pending: 321,
+        ack_wait: nanos(45_000),
+        max_deliver: -1,
+      });
+      await launch();
+      expect((await jsm.consumers.info(EVENTS_STREAM, WRITER_CONSUMER)).config).toMatchObject({
+        max_ack_pending: baseSettings.consumer.maxAckPending,
+        ack_wait: nanos(baseSettings.consumer.ackWaitMs),
+      });
+    });
   });
 
   it("stores an event from an external producer that sends only the three required fields", async () => {

@@ -1,10 +1,8 @@
-import { DEAD_LETTER_STREAM, EVENTS_STREAM } from "@vigil/shared";
+import { DEAD_LETTER_STREAM, EVENTS_STREAM, MAX_REASON_CHARS } from "@vigil/shared";
 import type { DeadLetterPage, ListOptions } from "./list.js";
 import { type DeadLetterRecord, previewPayload, printableLine, utf8 } from "./record.js";
 import type { ReplayOutcome } from "./replay.js";
 
-/** The writer keeps reasons to 512 characters; a record from elsewhere is cut there too. */
-const MAX_REASON_CHARS = 512;
 /** Header values other than the reason are short; anything longer did not come from the writer. */
 const MAX_HEADER_CHARS = 64;
 
