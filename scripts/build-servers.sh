@@ -87,14 +87,27 @@ go_build github.com/nats-io/nats-server/v2 "v$NATS_VERSION" . "$nats_server" "-s
 
 # Flux (inside influxd) is Rust behind cgo: influxdata's pkg-config wrapper builds it with cargo when
 # cgo asks for it. Flux's rust-toolchain file names a toolchain that cannot be downloaded here, so
-# the machine's stable one builds it, with lints that newer compilers added reported, not fatal.
+# the machine's stable one builds it. Flux denies every warning, and newer compilers warn about
+# more; a rustc wrapper reports those lints instead of failing on them (RUSTFLAGS would miss the
+# build scripts, which cargo compiles for the host when a --target is given).
 if [ ! -x "$influxd" ]; then
   command -v cargo >/dev/null || {
     echo "build-servers: influxd needs Rust's cargo (https://rustup.rs) to build Flux" >&2
     exit 1
   }
   GOBIN=$cache/tools go install github.com/influxdata/pkg-config@v0.2.7
-  PATH=$cache/tools:$PATH RUSTUP_TOOLCHAIN=${RUSTUP_TOOLCHAIN:-stable} RUSTFLAGS="--cap-lints=warn" \
+  cat >"$cache/tools/rustc-cap-lints" <<'WRAPPER'
+#!/bin/sh
+# RUSTC_WRAPPER for Flux: runs rustc with lints capped at warnings, unless cargo capped them already.
+rustc=$1
+shift
+case " $* " in
+  *" --cap-lints "*) exec "$rustc" "$@" ;;
+  *) exec "$rustc" "$@" --cap-lints warn ;;
+esac
+WRAPPER
+  chmod +x "$cache/tools/rustc-cap-lints"
+  PATH=$cache/tools:$PATH RUSTUP_TOOLCHAIN=${RUSTUP_TOOLCHAIN:-stable} RUSTC_WRAPPER=$cache/tools/rustc-cap-lints \
     go_build github.com/influxdata/influxdb/v2 "v$INFLUXDB_VERSION" ./cmd/influxd "$influxd" \
     "-s -w -X main.version=$INFLUXDB_VERSION -X main.commit=v$INFLUXDB_VERSION"
 fi

@@ -23,8 +23,11 @@ describe("test harness", () => {
     await influx.client("writer").write("probe,k=v f=1i 1000000000");
     const rows = await influx.client("reader").query('SELECT * FROM "probe"');
     expect(rows[0]?.values).toHaveLength(1);
-    await expect(influx.client("writer").query('SELECT * FROM "probe"')).rejects.toThrow(/not authorized/);
-    await expect(influx.client("reader").write("probe,k=v f=2i 2000000000")).rejects.toThrow(/403|not authorized/);
-    await expect(influx.client("reader").query('DROP MEASUREMENT "probe"')).rejects.toThrow(/not authorized/);
+    // 1.x names the missing privilege; a 2.x token that may not read a bucket does not see it at all.
+    const denied = influx.flavour === "2.x" ? /database not found|insufficient permissions/ : /not authorized/;
+    await expect(influx.client("writer").query('SELECT * FROM "probe"')).rejects.toThrow(denied);
+    await expect(influx.client("reader").write("probe,k=v f=2i 2000000000")).rejects.toThrow(/403/);
+    await expect(influx.client("reader").query('DROP MEASUREMENT "probe"')).rejects.toThrow(denied);
+    expect((await influx.client("reader").query('SELECT * FROM "probe"'))[0]?.values).toHaveLength(1);
   });
 });

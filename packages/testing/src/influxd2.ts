@@ -10,14 +10,10 @@ const secret = () => randomBytes(24).toString("hex");
 const ORG = "vigil";
 const TIMEOUT_MS = 30_000;
 
-/** influxd 2.x logs `"msg":"Listening",...,"transport":"http",...,"port":N` once its HTTP port is bound. */
+/** influxd 2.x logs `msg=Listening ... transport=http addr=127.0.0.1:0 port=N` once its HTTP port is bound. */
 const listeningPort = (output: string): number | undefined => {
-  for (const line of output.split("\n")) {
-    if (!line.includes('"Listening"') || !line.includes('"transport": "http"')) continue;
-    const port = /"port": (\d+)/.exec(line)?.[1];
-    if (port !== undefined) return Number(port);
-  }
-  return undefined;
+  const port = /msg=Listening .*transport=http .*port=(\d+)/.exec(output)?.[1];
+  return port === undefined ? undefined : Number(port);
 };
 
 interface ApiOptions {
