@@ -65,7 +65,9 @@ describe("docker-compose.yml hardening", () => {
   it.each(services)("%s has CPU, memory and process limits", (_name, service) => {
     expect(service.deploy?.resources?.limits?.cpus).toBeDefined();
     expect(service.deploy?.resources?.limits?.memory).toBeDefined();
-    expect(service.pids_limit).toBeGreaterThan(0);
+    expect(service.deploy?.resources?.limits?.pids).toBeGreaterThan(0);
+    // Compose v2 reads a top-level pids_limit as a second, conflicting value of the same limit.
+    expect(service.pids_limit).toBeUndefined();
   });
 
   it("publishes no port and keeps the network internal", () => {
