@@ -1,33 +1,20 @@
-import { Writable } from "node:stream";
 import { JetStreamApiError } from "@nats-io/jetstream";
 import { TimeoutError } from "@nats-io/nats-core";
-import { pino } from "pino";
+import { createLogSink } from "@vigil/testing";
 import { describe, expect, it } from "vitest";
 import { createPublishOutage } from "./publish-outage.js";
-
-/** A logger whose JSON lines the test reads, as pino's own tests do. */
-const capturedLog = () => {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(JSON.parse(String(chunk)));
-      done();
-    },
-  });
-  return { log: pino({ level: "info" }, sink), lines };
-};
 
 const full = () => new JetStreamApiError({ code: 503, err_code: 10077, description: "maximum messages exceeded" });
 
 describe("createPublishOutage", () => {
   it("logs nothing when a publish is confirmed without an outage", () => {
-    const { log, lines } = capturedLog();
+    const { log, lines } = createLogSink();
     createPublishOutage(log, () => 0).confirmed();
     expect(lines).toEqual([]);
   });
 
   it("logs one warning per outage with the events in flight, and one line when it ends", () => {
-    const { log, lines } = capturedLog();
+    const { log, lines } = createLogSink();
     let clock = 100;
     const outage = createPublishOutage(log, () => clock);
     outage.failed(new TimeoutError(), 7);
@@ -46,7 +33,7 @@ describe("createPublishOutage", () => {
       })),
     ).toEqual([
       {
-        level: 40,
+        level: "warn",
         msg: "publishes are failing; retrying each event until it is confirmed",
         reason: "timeout",
         inFlight: 7,
@@ -54,7 +41,7 @@ describe("createPublishOutage", () => {
         failingMs: undefined,
       },
       {
-        level: 30,
+        level: "info",
         msg: "publishes are confirmed again",
         reason: undefined,
         inFlight: undefined,
@@ -62,7 +49,7 @@ describe("createPublishOutage", () => {
         failingMs: 500,
       },
       {
-        level: 40,
+        level: "warn",
         msg: "publishes are failing; retrying each event until it is confirmed",
         reason: "timeout",
         inFlight: 3,
@@ -74,7 +61,7 @@ describe("createPublishOutage", () => {
   });
 
   it("says once that the stream is full, and clears it once a publish is confirmed", () => {
-    const { log, lines } = capturedLog();
+    const { log, lines } = createLogSink();
     const outage = createPublishOutage(log, () => 0);
     outage.failed(full(), 1);
     outage.failed(full(), 1);
@@ -88,7 +75,7 @@ describe("createPublishOutage", () => {
   });
 
   it("hands out a copy of its failure counts", () => {
-    const { log } = capturedLog();
+    const { log } = createLogSink();
     const outage = createPublishOutage(log, () => 0);
     const before = outage.failures();
     outage.failed(new TimeoutError(), 1);
