@@ -1,3 +1,4 @@
+import { type Deferred, deferred } from "@nats-io/nats-core";
 import { createWaitingBatch } from "./waiting-batch.js";
 import { createWriteSlots } from "./write-slots.js";
 
@@ -46,7 +47,12 @@ export const createBatcher = <T>(policy: BatchPolicy, write: (batch: readonly T[
   const sendFull = () => {
     while (slots.free() && waiting.count() >= policy.batchSize) send();
   };
-  const finishedWaiters = createWakeList();
+  // One promise for every caller until the next write finishes (or drain starts).
+  let writeFinished: Deferred<void> | undefined;
+  const wakeWaiters = () => {
+    writeFinished?.resolve();
+    writeFinished = undefined;
+  };
 
   const waiting = createWaitingBatch<T>(policy.flushIntervalMs, () => {
     // While every slot is busy the batch stays due, and goes as soon as one frees up.
@@ -55,7 +61,7 @@ export const createBatcher = <T>(policy: BatchPolicy, write: (batch: readonly T[
   const slots = createWriteSlots<T>(policy.maxConcurrentWrites, write, () => {
     sendFull();
     if (waiting.due() && slots.free()) send();
-    finishedWaiters.wake();
+    wakeWaiters();
   });
 
   return {
@@ -67,25 +73,15 @@ export const createBatcher = <T>(policy: BatchPolicy, write: (batch: readonly T[
       const rest = waiting.held();
       return rest === undefined ? slots.held() : [...slots.held(), rest];
     },
-    nextWriteFinished: finishedWaiters.next,
+    nextWriteFinished() {
+      writeFinished ??= deferred<void>();
+      return writeFinished;
+    },
     drain() {
       while (waiting.count() > 0) send();
       waiting.stop();
-      finishedWaiters.wake();
+      wakeWaiters();
       return slots.settled();
-    },
-  };
-};
-
-/** Promises that all resolve at the next {@link wake}. */
-const createWakeList = () => {
-  let waiters: (() => void)[] = [];
-  return {
-    next: () => new Promise<void>((resolve) => waiters.push(resolve)),
-    wake() {
-      const woken = waiters;
-      waiters = [];
-      for (const resolve of woken) resolve();
     },
   };
 };
