@@ -4,7 +4,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connect } from "@nats-io/transport-node";
 import { EVENTS_MEASUREMENT, type InfluxClient } from "@vigil/influx";
-import { createLogger, ensureEventsStream, StreamEnv } from "@vigil/runtime";
+import { createLogger, EventsStreamEnv, ensureEventsStream } from "@vigil/runtime";
 import {
   decodeQueryReply,
   EVENTS_QUERY_SUBJECT,
@@ -54,7 +54,7 @@ const withNats = async <T>(use: (nats: NatsServer, nc: NatsConnection) => Promis
 const createTopology = async (nc: NatsConnection) => {
   const jsm = await jetstreamManager(nc);
   const log = createLogger("bench", "silent");
-  await ensureEventsStream(jsm, StreamEnv.parse({}), log);
+  await ensureEventsStream(jsm, EventsStreamEnv.parse({}), log);
   await ensureWriterConsumer(jsm, writerConsumerSettings(WriterConsumerEnv.parse({})), log);
 };
 

@@ -11,7 +11,7 @@
 import { parseArgs } from "node:util";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { createLogger, ensureEventsStream, StreamEnv } from "@vigil/runtime";
+import { createLogger, EventsStreamEnv, ensureEventsStream } from "@vigil/runtime";
 import { EVENTS_SUBJECT, encodeEvent } from "@vigil/shared";
 import { serviceEnv, startInfluxd, startNatsServer, startService, waitFor } from "@vigil/testing";
 import { ensureWriterConsumer, WriterConsumerEnv, writerConsumerSettings } from "@vigil/writer";
@@ -53,7 +53,7 @@ const drainOnce = async (influxd: Awaited<ReturnType<typeof startInfluxd>>, run:
   try {
     const jsm = await jetstreamManager(nc);
     const log = createLogger("bench", "silent");
-    await ensureEventsStream(jsm, StreamEnv.parse({}), log);
+    await ensureEventsStream(jsm, EventsStreamEnv.parse({}), log);
     await ensureWriterConsumer(jsm, writerConsumerSettings(WriterConsumerEnv.parse({})), log);
     const js = jetstream(nc);
     const pending = new Set<Promise<unknown>>();

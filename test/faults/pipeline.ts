@@ -20,16 +20,13 @@ import {
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from "vitest";
 
 /**
- * Consumer settings read by both the daemon and the writer (whichever starts first creates the
- * consumer, so both get the same). A short ack wait lets a killed writer's events come back in
- * seconds rather than the default 30 s.
+ * A writer that retries InfluxDB and refreshes its readiness quickly. The writer alone creates
+ * the durable consumer; its short ack wait lets a killed writer's events come back in seconds
+ * rather than the default 30 s.
  */
-const CONSUMER_ENV = { WRITER_ACK_WAIT: "2s" };
-
-/** A writer that retries InfluxDB and refreshes its readiness quickly. */
 export const writerEnv = (natsUrl: string, influx: InfluxConfig, extra: Record<string, string> = {}) =>
   serviceEnv(natsUrl, influx, {
-    ...CONSUMER_ENV,
+    WRITER_ACK_WAIT: "2s",
     WRITER_RETRY_INITIAL: "50ms",
     WRITER_RETRY_MAX: "500ms",
     WRITER_POLL_INTERVAL: "250ms",
@@ -42,7 +39,6 @@ export const writerEnv = (natsUrl: string, influx: InfluxConfig, extra: Record<s
  */
 export const daemonEnv = (natsUrl: string, events: number, extra: Record<string, string> = {}) =>
   serviceEnv(natsUrl, undefined, {
-    ...CONSUMER_ENV,
     DAEMON_RATE: "1000",
     DAEMON_MAX_EVENTS: String(events),
     DAEMON_PUBLISH_TIMEOUT: "1s",

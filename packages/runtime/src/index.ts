@@ -12,7 +12,9 @@ export type { OpsEnv, OpsServer, ReadinessCheck } from "./ops-server.js";
 export { createMetricsRegistry, DEFAULT_OPS_PORTS, opsEnv, startOpsServer } from "./ops-server.js";
 export { printable, truncate } from "./terminal-text.js";
 export {
+  DeadLetterStreamEnv,
   deadLetterStreamConfig,
+  EventsStreamEnv,
   ensureDeadLetterStream,
   ensureEventsStream,
   eventsStreamConfig,

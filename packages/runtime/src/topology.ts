@@ -14,8 +14,11 @@ import { z } from "zod";
 import { StartupError } from "./errors.js";
 import { bytesVar, durationVar, intVar } from "./units.js";
 
-/** Limits of the JetStream streams, from the environment. */
-export const StreamEnv = z.object({
+/**
+ * Limits of the events stream, from the environment: what a producer reads, since producers and
+ * the writer each create the stream when they start first.
+ */
+export const EventsStreamEnv = z.object({
   /** How long an event waits in the stream for the writer before it expires. */
   EVENTS_MAX_AGE: durationVar("7d", 60_000),
   /** Most bytes of events waiting in the stream; publishes are refused beyond it. */
@@ -24,11 +27,20 @@ export const StreamEnv = z.object({
   EVENTS_MAX_MSGS: intVar(10_000_000, 1_000, Number.MAX_SAFE_INTEGER),
   /** Window in which a second publish with the same `Nats-Msg-Id` is recognised and dropped. */
   EVENTS_DUPLICATE_WINDOW: durationVar("2m", 1_000, 86_400_000),
+});
+export type EventsStreamEnv = z.infer<typeof EventsStreamEnv>;
+
+/** Limits of the dead-letter stream, from the environment; only the writer, its owner, reads them. */
+export const DeadLetterStreamEnv = z.object({
   /** How long dead-letter records are kept. */
   DEAD_LETTER_MAX_AGE: durationVar("30d", 60_000),
   /** Most bytes of dead-letter records; the oldest are dropped beyond it. */
   DEAD_LETTER_MAX_BYTES: bytesVar("256MiB", 1_048_576),
 });
+export type DeadLetterStreamEnv = z.infer<typeof DeadLetterStreamEnv>;
+
+/** Limits of both streams, as the writer reads them. */
+export const StreamEnv = EventsStreamEnv.extend(DeadLetterStreamEnv.shape);
 export type StreamEnv = z.infer<typeof StreamEnv>;
 
 /** JetStream API error code for "stream name already in use" (not in the client's table). */
@@ -86,7 +98,7 @@ const ensureStream = async (jsm: JetStreamManager, config: StreamConfig, log: Lo
  * an interest stream (test/faults/outages.integration.test.ts restarts it under load). A work
  * queue allows one unfiltered consumer: readers of the live flow subscribe to `events` directly.
  */
-export const eventsStreamConfig = (env: StreamEnv): StreamConfig =>
+export const eventsStreamConfig = (env: EventsStreamEnv): StreamConfig =>
   ({
     name: EVENTS_STREAM,
     subjects: [EVENTS_SUBJECT],
@@ -101,7 +113,7 @@ export const eventsStreamConfig = (env: StreamEnv): StreamConfig =>
   }) as StreamConfig;
 
 /** The dead-letter stream: plain limits retention, oldest records dropped first. */
-export const deadLetterStreamConfig = (env: StreamEnv): StreamConfig =>
+export const deadLetterStreamConfig = (env: DeadLetterStreamEnv): StreamConfig =>
   ({
     name: DEAD_LETTER_STREAM,
     subjects: [DEAD_LETTER_SUBJECT],
@@ -121,9 +133,9 @@ export const deadLetterStreamConfig = (env: StreamEnv): StreamConfig =>
  * own (services/writer/src/consumer.ts): a work-queue stream keeps what is published before it
  * exists, and the consumer, created with `deliver: all`, then reads it from the first event on.
  */
-export const ensureEventsStream = (jsm: JetStreamManager, env: StreamEnv, log: Logger): Promise<void> =>
+export const ensureEventsStream = (jsm: JetStreamManager, env: EventsStreamEnv, log: Logger): Promise<void> =>
   ensureStream(jsm, eventsStreamConfig(env), log);
 
-/** Makes sure the dead-letter stream exists. */
-export const ensureDeadLetterStream = (jsm: JetStreamManager, env: StreamEnv, log: Logger): Promise<void> =>
+/** Makes sure the dead-letter stream exists; the writer, which dead-letters, owns it. */
+export const ensureDeadLetterStream = (jsm: JetStreamManager, env: DeadLetterStreamEnv, log: Logger): Promise<void> =>
   ensureStream(jsm, deadLetterStreamConfig(env), log);

@@ -34,6 +34,16 @@ describe("loadConfig", () => {
     expect(JSON.stringify(config)).not.toMatch(/WRITER_|maxAckPending|ackWait/);
   });
 
+  it("reads only the events stream's limits: the writer owns the dead-letter stream", () => {
+    const config = loadConfig({
+      EVENTS_MAX_AGE: "1d",
+      DEAD_LETTER_MAX_AGE: "not a duration",
+      DEAD_LETTER_MAX_BYTES: "1GiB",
+    });
+    expect(config.streams).toMatchObject({ EVENTS_MAX_AGE: 86_400_000 });
+    expect(JSON.stringify(config)).not.toMatch(/DEAD_LETTER_/);
+  });
+
   it("reads the daemon's variables", () => {
     const config = loadConfig({
       DAEMON_RATE: "0",

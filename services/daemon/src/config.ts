@@ -1,6 +1,7 @@
 import {
   DEFAULT_OPS_PORTS,
   durationVar,
+  EventsStreamEnv,
   intVar,
   LogLevel,
   NATS_SECRETS,
@@ -8,7 +9,6 @@ import {
   type OpsEnv,
   opsEnv,
   parseEnv,
-  StreamEnv,
 } from "@vigil/runtime";
 import { SecurityEvent } from "@vigil/shared";
 import { z } from "zod";
@@ -49,7 +49,7 @@ export type DaemonEnv = z.infer<typeof DaemonEnv>;
 
 // NatsEnv refines across its fields, so it is intersected rather than spread.
 const Env = NatsEnv.and(opsEnv(DEFAULT_OPS_PORTS.daemon))
-  .and(StreamEnv)
+  .and(EventsStreamEnv)
   .and(DaemonEnv)
   .refine((env) => env.DAEMON_RETRY_INITIAL_DELAY <= env.DAEMON_RETRY_MAX_DELAY, {
     message: "DAEMON_RETRY_INITIAL_DELAY must not exceed DAEMON_RETRY_MAX_DELAY",
@@ -67,8 +67,8 @@ export interface DaemonConfig {
   readonly logLevel: LogLevel;
   readonly nats: NatsEnv;
   readonly ops: OpsEnv;
-  /** Stream limits, for creating the events stream when the daemon starts first. */
-  readonly streams: StreamEnv;
+  /** Limits of the events stream, for creating it when the daemon starts first. */
+  readonly streams: EventsStreamEnv;
   readonly events: Pick<EventGeneratorOptions, "weights" | "source">;
   readonly publisher: PublisherSettings;
   /** How long stopping waits for in-flight publishes to be confirmed. */

@@ -1,28 +1,15 @@
-import { Writable } from "node:stream";
 import { JetStreamApiError } from "@nats-io/jetstream";
 import { TimeoutError } from "@nats-io/nats-core";
-import { pino } from "pino";
+import { createLogSink } from "@vigil/testing";
 import { describe, expect, it } from "vitest";
 import { createPublishState } from "./publish-state.js";
-
-/** A logger whose JSON lines the test reads, as pino's own tests do. */
-const capturedLog = () => {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(JSON.parse(String(chunk)));
-      done();
-    },
-  });
-  return { log: pino({ level: "info" }, sink), lines };
-};
 
 const ack = (duplicate = false) => ({ stream: "EVENTS", seq: 1, duplicate });
 const full = () => new JetStreamApiError({ code: 503, err_code: 10077, description: "maximum messages exceeded" });
 
 describe("createPublishState", () => {
   it("is full at maxInFlight and makes room once an eighth of the events in flight are settled", async () => {
-    const { log } = capturedLog();
+    const { log } = createLogSink();
     const state = createPublishState(16, log, () => 0);
     for (let i = 0; i < 16; i++) state.published();
     expect(state.full()).toBe(true);
@@ -40,7 +27,7 @@ describe("createPublishState", () => {
   });
 
   it("is idle once every event in flight is settled", async () => {
-    const { log } = capturedLog();
+    const { log } = createLogSink();
     const state = createPublishState(4, log, () => 0);
     await state.untilIdle();
     state.published();
@@ -53,7 +40,7 @@ describe("createPublishState", () => {
   });
 
   it("counts confirmations and duplicates, and returns how many are confirmed", () => {
-    const { log } = capturedLog();
+    const { log } = createLogSink();
     const state = createPublishState(4, log, () => 0);
     expect(state.confirmed(ack())).toBe(1);
     expect(state.confirmed(ack(true))).toBe(2);
@@ -61,7 +48,7 @@ describe("createPublishState", () => {
   });
 
   it("logs one line when publishes start failing and one when they are confirmed again", () => {
-    const { log, lines } = capturedLog();
+    const { log, lines } = createLogSink();
     let clock = 1_000;
     const state = createPublishState(4, log, () => clock);
     state.published();
@@ -77,7 +64,7 @@ describe("createPublishState", () => {
   });
 
   it("says when the stream becomes full, even during an outage, and clears it once confirmed again", () => {
-    const { log, lines } = capturedLog();
+    const { log, lines } = createLogSink();
     const state = createPublishState(4, log, () => 0);
     state.failed(new Error("connection closed"));
     state.failed(full());
@@ -93,7 +80,7 @@ describe("createPublishState", () => {
   });
 
   it("hands out copies of its counts", () => {
-    const { log } = capturedLog();
+    const { log } = createLogSink();
     const state = createPublishState(4, log, () => 0);
     const before = state.stats();
     state.published();

@@ -1,12 +1,13 @@
 import { setMaxListeners } from "node:events";
 import { setTimeout as delay } from "node:timers/promises";
 import type { PubAck } from "@nats-io/jetstream";
-import { deferred } from "@nats-io/nats-core";
+import { type Deferred, deferred } from "@nats-io/nats-core";
 import { backoffDelay, type Logger, sleep } from "@vigil/runtime";
 import { EVENTS_SUBJECT, encodeEvent } from "@vigil/shared";
 import type { ConfirmedPublish } from "./confirmed-publish.js";
 import type { IdentifiedEvent } from "./event-generator.js";
-import { createPublishState, type FailureReason } from "./publish-state.js";
+import type { FailureReason } from "./publish-outage.js";
+import { createPublishState, type PublishState } from "./publish-state.js";
 import { createTokenBucket, type TokenBucket } from "./token-bucket.js";
 
 /** How the publisher paces, bounds and retries. */
@@ -73,8 +74,98 @@ export interface Publisher {
   stop(timeoutMs: number): Promise<PublisherStats>;
 }
 
-export type { FailureReason } from "./publish-state.js";
-export { classifyFailure } from "./publish-state.js";
+export type { FailureReason } from "./publish-outage.js";
+export { classifyFailure } from "./publish-outage.js";
+
+/** What one running publisher's parts share. */
+interface PublishRun extends PublisherDeps {
+  readonly settings: PublisherSettings;
+  readonly now: () => number;
+  readonly state: PublishState;
+  /** Resolved once `maxEvents` events are confirmed. */
+  readonly completed: Deferred<void>;
+  /** Aborted when the events still in flight are given up on. */
+  readonly abandon: AbortSignal;
+}
+
+/** Publishes `event` until the stream confirms it, or until the run abandons it; then settles it. */
+const publishUntilConfirmed = async (run: PublishRun, event: IdentifiedEvent): Promise<void> => {
+  const { js, settings, state, now, abandon } = run;
+  const startedAt = now();
+  const payload = encodeEvent(event);
+  const options = { msgID: event.id, timeout: settings.publishTimeoutMs };
+  for (let attempt = 0; !abandon.aborted; attempt++) {
+    try {
+      const ack = await js.publish(EVENTS_SUBJECT, payload, options);
+      const confirmed = state.confirmed(ack);
+      run.latency?.observe((now() - startedAt) / 1000);
+      run.onConfirmed?.(event, ack);
+      if (confirmed === settings.maxEvents) run.completed.resolve();
+      break;
+    } catch (err) {
+      state.failed(err);
+      await sleep(backoffDelay(attempt, settings.retryInitialMs, settings.retryMaxMs), abandon);
+    }
+  }
+  state.settled();
+};
+
+/** Generates and publishes events at the rate, within the in-flight bound, until `stopping` or `maxEvents`. */
+const generate = async (run: PublishRun, stopping: AbortSignal): Promise<void> => {
+  const { settings, state, now } = run;
+  const bucket: TokenBucket | undefined =
+    settings.ratePerSecond > 0 ? createTokenBucket(settings.ratePerSecond, settings.burstMs, now()) : undefined;
+  const limit = settings.maxEvents ?? Number.POSITIVE_INFINITY;
+  let published = 0;
+  while (!stopping.aborted && published < limit) {
+    if (state.full()) {
+      await state.untilRoom();
+      continue;
+    }
+    const waitMs = bucket?.take(now()) ?? 0;
+    if (waitMs > 0) {
+      await sleep(waitMs, stopping);
+      continue;
+    }
+    const event = run.nextEvent();
+    published = state.published();
+    void publishUntilConfirmed(run, event);
+  }
+};
+
+/** Resolves when `work` does, or after `ms`, whichever comes first. */
+const waitAtMost = async (work: Promise<void>, ms: number): Promise<void> => {
+  const waited = new AbortController();
+  await Promise.race([work, delay(ms, undefined, { signal: waited.signal }).catch(() => {})]);
+  waited.abort();
+};
+
+/** The publisher's stop sequence: stop generating, wait for confirmations, give up on the rest. */
+const stopPublishing = async (
+  { state, log }: Pick<PublishRun, "state" | "log">,
+  controls: {
+    readonly stopping: AbortController;
+    readonly abandoning: AbortController;
+    readonly generating: Promise<void>;
+  },
+  timeoutMs: number,
+): Promise<PublisherStats> => {
+  controls.stopping.abort();
+  state.wake();
+  await controls.generating;
+  await waitAtMost(state.untilIdle(), timeoutMs);
+  const { inFlight } = state.stats();
+  if (inFlight > 0) {
+    controls.abandoning.abort();
+    log.warn(
+      { unconfirmed: inFlight, timeoutMs },
+      "gave up waiting for confirmations; those events may or may not be stored",
+    );
+  }
+  const final = state.stats();
+  log.info({ ...final }, "stopped publishing");
+  return final;
+};
 
 /**
  * Publishes generated events on `events` through JetStream, each with its id as `Nats-Msg-Id`, so
@@ -83,89 +174,28 @@ export { classifyFailure } from "./publish-state.js";
  * failed publish with back-off until it is confirmed.
  */
 export const startPublisher = (deps: PublisherDeps, settings: PublisherSettings): Publisher => {
-  const { js, nextEvent, log, latency, onConfirmed } = deps;
   const now = deps.now ?? (() => performance.now());
-  const bucket: TokenBucket | undefined =
-    settings.ratePerSecond > 0 ? createTokenBucket(settings.ratePerSecond, settings.burstMs, now()) : undefined;
   const stopping = new AbortController();
   const abandoning = new AbortController();
   // Every event waiting to be retried listens on it: up to maxInFlight at once, which is no leak.
   setMaxListeners(settings.maxInFlight + 1, abandoning.signal);
-  const state = createPublishState(settings.maxInFlight, log, now);
+  const state = createPublishState(settings.maxInFlight, deps.log, now);
   const completed = deferred<void>();
   // Callers that never await it must not see an unhandled rejection.
   completed.catch(() => {});
+  const run: PublishRun = { ...deps, settings, now, state, completed, abandon: abandoning.signal };
 
-  const publishUntilConfirmed = async (event: IdentifiedEvent): Promise<void> => {
-    const startedAt = now();
-    const payload = encodeEvent(event);
-    const options = { msgID: event.id, timeout: settings.publishTimeoutMs };
-    for (let attempt = 0; !abandoning.signal.aborted; attempt++) {
-      try {
-        const ack = await js.publish(EVENTS_SUBJECT, payload, options);
-        const confirmed = state.confirmed(ack);
-        latency?.observe((now() - startedAt) / 1000);
-        onConfirmed?.(event, ack);
-        if (confirmed === settings.maxEvents) completed.resolve();
-        break;
-      } catch (err) {
-        state.failed(err);
-        await sleep(backoffDelay(attempt, settings.retryInitialMs, settings.retryMaxMs), abandoning.signal);
-      }
-    }
-    state.settled();
-  };
-
-  const generate = async () => {
-    const limit = settings.maxEvents ?? Number.POSITIVE_INFINITY;
-    let published = 0;
-    while (!stopping.signal.aborted && published < limit) {
-      if (state.full()) {
-        await state.untilRoom();
-        continue;
-      }
-      const waitMs = bucket?.take(now()) ?? 0;
-      if (waitMs > 0) {
-        await sleep(waitMs, stopping.signal);
-        continue;
-      }
-      const event = nextEvent();
-      published = state.published();
-      void publishUntilConfirmed(event);
-    }
-  };
-
-  const generating = generate().catch((err: unknown) => {
-    log.error({ err }, "event generation failed; publishing no further events");
+  const generating = generate(run, stopping.signal).catch((err: unknown) => {
+    deps.log.error({ err }, "event generation failed; publishing no further events");
     completed.reject(err);
   });
-
-  const stop = async (timeoutMs: number): Promise<PublisherStats> => {
-    stopping.abort();
-    state.wake();
-    await generating;
-    const waited = new AbortController();
-    await Promise.race([state.untilIdle(), delay(timeoutMs, undefined, { signal: waited.signal }).catch(() => {})]);
-    waited.abort();
-    const { inFlight } = state.stats();
-    if (inFlight > 0) {
-      abandoning.abort();
-      log.warn(
-        { unconfirmed: inFlight, timeoutMs },
-        "gave up waiting for confirmations; those events may or may not be stored",
-      );
-    }
-    const final = state.stats();
-    log.info({ ...final }, "stopped publishing");
-    return final;
-  };
 
   let stopped: Promise<PublisherStats> | undefined;
   return {
     completed,
     stats: state.stats,
     stop: (timeoutMs) => {
-      stopped ??= stop(timeoutMs);
+      stopped ??= stopPublishing(run, { stopping, abandoning, generating }, timeoutMs);
       return stopped;
     },
   };

@@ -1,3 +1,7 @@
+import { type Deferred, deferred } from "@nats-io/nats-core";
+import { createWaitingBatch } from "./waiting-batch.js";
+import { createWriteSlots } from "./write-slots.js";
+
 /** When a batch is sent, and how many may be in flight. */
 export interface BatchPolicy {
   /** A batch is sent as soon as it holds this many items (and never holds more)... */
@@ -39,91 +43,45 @@ export interface Batcher<T> {
  * or hand back), and the batcher only tracks that it finished.
  */
 export const createBatcher = <T>(policy: BatchPolicy, write: (batch: readonly T[]) => Promise<void>): Batcher<T> => {
-  let waiting: T[] = [];
-  let waitingSince = 0;
-  let timer: NodeJS.Timeout | undefined;
-  // The interval elapsed while every slot was busy: send as soon as one frees up.
-  let due = false;
-  const writing = new Map<readonly T[], { readonly since: number; readonly done: Promise<void> }>();
-  let writingCount = 0;
-  let finishedWaiters: (() => void)[] = [];
-
-  const armTimer = () => {
-    timer ??= setTimeout(onInterval, policy.flushIntervalMs);
-  };
-
-  const send = () => {
-    clearTimeout(timer);
-    timer = undefined;
-    due = false;
-    let batch: T[];
-    if (waiting.length <= policy.batchSize) {
-      batch = waiting;
-      waiting = [];
-    } else {
-      // More arrived while every slot was busy: send one full batch; the rest waits its turn and
-      // keeps the arrival time of the oldest, which is the one that matters for keeping it alive.
-      batch = waiting;
-      waiting = batch.splice(policy.batchSize);
-      armTimer();
-    }
-    writingCount += batch.length;
-    const finish = () => finished(batch);
-    writing.set(batch, { since: waitingSince, done: write(batch).then(finish, finish) });
-  };
-
+  const send = () => slots.start(waiting.take(policy.batchSize));
   const sendFull = () => {
-    while (writing.size < policy.maxConcurrentWrites && waiting.length >= policy.batchSize) send();
+    while (slots.free() && waiting.count() >= policy.batchSize) send();
   };
-
-  const finished = (batch: readonly T[]) => {
-    writing.delete(batch);
-    writingCount -= batch.length;
-    sendFull();
-    if (due && waiting.length > 0 && writing.size < policy.maxConcurrentWrites) send();
-    wakeWaiters();
-  };
-
+  // One promise for every caller until the next write finishes (or drain starts).
+  let writeFinished: Deferred<void> | undefined;
   const wakeWaiters = () => {
-    const wake = finishedWaiters;
-    finishedWaiters = [];
-    for (const resolve of wake) resolve();
+    writeFinished?.resolve();
+    writeFinished = undefined;
   };
 
-  const onInterval = () => {
-    timer = undefined;
-    if (waiting.length === 0) return;
-    if (writing.size < policy.maxConcurrentWrites) send();
-    else due = true;
-  };
+  const waiting = createWaitingBatch<T>(policy.flushIntervalMs, () => {
+    // While every slot is busy the batch stays due, and goes as soon as one frees up.
+    if (slots.free()) send();
+  });
+  const slots = createWriteSlots<T>(policy.maxConcurrentWrites, write, () => {
+    sendFull();
+    if (waiting.due() && slots.free()) send();
+    wakeWaiters();
+  });
 
   return {
     add(item) {
-      waiting.push(item);
-      if (waiting.length === 1) {
-        waitingSince = Date.now();
-        armTimer();
-      }
-      if (waiting.length >= policy.batchSize) sendFull();
+      if (waiting.add(item) >= policy.batchSize) sendFull();
     },
-
-    heldCount: () => writingCount + waiting.length,
-
+    heldCount: () => slots.itemCount() + waiting.count(),
     held() {
-      const batches: HeldBatch<T>[] = [];
-      for (const [items, { since }] of writing) batches.push({ items, since });
-      if (waiting.length > 0) batches.push({ items: waiting, since: waitingSince });
-      return batches;
+      const rest = waiting.held();
+      return rest === undefined ? slots.held() : [...slots.held(), rest];
     },
-
-    nextWriteFinished: () => new Promise<void>((resolve) => finishedWaiters.push(resolve)),
-
+    nextWriteFinished() {
+      writeFinished ??= deferred<void>();
+      return writeFinished;
+    },
     drain() {
-      while (waiting.length > 0) send();
-      clearTimeout(timer);
-      timer = undefined;
+      while (waiting.count() > 0) send();
+      waiting.stop();
       wakeWaiters();
-      return Promise.all(Array.from(writing.values(), ({ done }) => done)).then(() => undefined);
+      return slots.settled();
     },
   };
 };

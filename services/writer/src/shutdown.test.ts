@@ -1,26 +1,14 @@
-import { Writable } from "node:stream";
 import { deferred } from "@nats-io/nats-core";
-import { pino } from "pino";
+import { createLogSink } from "@vigil/testing";
 import { describe, expect, it } from "vitest";
 import { createShutdown, type ShutdownDeps } from "./shutdown.js";
-
-/** A logger whose JSON lines the test reads, as pino's own tests do. */
-const capturedLog = () => {
-  const lines: { level: number; msg: string }[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(JSON.parse(String(chunk)));
-      done();
-    },
-  });
-  return { log: pino({ level: "info" }, sink), messages: () => lines.map((line) => line.msg) };
-};
 
 /** Stands in for the writer's parts, recording the order in which stopping reaches them. */
 const parts = (drain: () => Promise<void>) => {
   const steps: string[] = [];
   const pulling = deferred<void>();
-  const { log, messages } = capturedLog();
+  const { log, lines } = createLogSink();
+  const messages = () => lines.map((line) => line.msg);
   const deps: ShutdownDeps = {
     stopProbing: () => steps.push("stop probing"),
     puller: {

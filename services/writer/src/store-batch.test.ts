@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { type DeadLetterCode, type DeadLetterPublisher, STORAGE_REJECTED } from "./dead-letter.js";
 import { createWriterMetrics } from "./metrics.js";
 import type { HeldMessage, PendingEvent } from "./pending-event.js";
-import { createBatchStore, INFLUX_OUTAGE_MESSAGES } from "./store-batch.js";
+import { createBatchStore, createBatchWrite, INFLUX_OUTAGE_MESSAGES } from "./store-batch.js";
 
 const log = pino({ level: "silent" });
 
@@ -150,5 +150,38 @@ describe("createBatchStore", () => {
     giveUp.abort();
     await storing;
     expect(batch.map((item) => item.state)).toEqual(["naked", "naked", "naked"]);
+  });
+});
+
+describe("createBatchWrite", () => {
+  const writeSetup = (outages: number, giveUp = new AbortController().signal) => {
+    const influx = fakeInflux(outages);
+    const metrics = createWriterMetrics(new Registry());
+    const health = createInfluxHealth(log, INFLUX_OUTAGE_MESSAGES);
+    return { influx, health, write: createBatchWrite({ influx, metrics, health }, { initialMs: 1, maxMs: 2 }, giveUp) };
+  };
+
+  it("answers written once InfluxDB confirms, after retrying while it is unavailable, and settles no message", async () => {
+    const { influx, health, write } = writeSetup(2);
+    const batch = [pendingEvent(1), pendingEvent(2)];
+    expect(await write(batch)).toEqual({ kind: "written" });
+    expect(influx.requests).toHaveLength(3);
+    expect(health.reachable()).toBe(true);
+    expect(batch.map((item) => item.state)).toEqual(["pending", "pending"]);
+  });
+
+  it("answers rejected with InfluxDB's error, without retrying", async () => {
+    const { influx, health, write } = writeSetup(0);
+    const outcome = await write([pendingEvent(1, "poison pill")]);
+    expect(outcome.kind).toBe("rejected");
+    expect(outcome.kind === "rejected" && outcome.error.message).toMatch(/field type conflict/);
+    expect(influx.requests).toHaveLength(1);
+    expect(health.reachable()).toBe(true);
+  });
+
+  it("answers abandoned without a request once giveUp has aborted", async () => {
+    const { influx, write } = writeSetup(0, AbortSignal.abort());
+    expect(await write([pendingEvent(1)])).toEqual({ kind: "abandoned" });
+    expect(influx.requests).toEqual([]);
   });
 });

@@ -25,7 +25,8 @@ export interface BatchStoreDeps {
   readonly log: Logger;
 }
 
-type WriteOutcome =
+/** How one write of a batch ended, after any retries. */
+export type WriteOutcome =
   | { readonly kind: "written" }
   | { readonly kind: "rejected"; readonly error: InfluxRejectedError }
   | { readonly kind: "abandoned" };
@@ -34,24 +35,17 @@ const WRITTEN: WriteOutcome = { kind: "written" };
 const ABANDONED: WriteOutcome = { kind: "abandoned" };
 
 /**
- * Returns the function that stores one batch and settles every message in it:
- *
- * - written: InfluxDB confirmed the write, so the messages are acknowledged;
- * - InfluxDB unavailable: the same batch is retried with back-off, unacknowledged, for as long as
- *   it takes (the caller keeps the messages alive meanwhile);
- * - InfluxDB rejected the batch (HTTP 400, e.g. a field type conflict): the batch is bisected
- *   until the points refused on their own are isolated; those are dead-lettered as
- *   STORAGE_REJECTED with InfluxDB's reason, the rest are written and acknowledged;
- * - `giveUp` aborted (the shutdown deadline passed): what is not written yet is handed back.
- *
- * The returned function never rejects.
+ * Returns the function that writes `items` in one request until InfluxDB answers: confirmed
+ * ("written") or refused ("rejected"). While InfluxDB is unavailable it retries with back-off,
+ * until `giveUp` aborts ("abandoned"). Settles no message.
  */
-export const createBatchStore = (
-  { influx, deadLetters, metrics, health, log }: BatchStoreDeps,
-  retry: RetryPolicy,
-  giveUp: AbortSignal,
-): ((batch: readonly PendingEvent[]) => Promise<void>) => {
-  const write = async (items: readonly PendingEvent[]): Promise<WriteOutcome> => {
+export const createBatchWrite =
+  (
+    { influx, metrics, health }: Pick<BatchStoreDeps, "influx" | "metrics" | "health">,
+    retry: RetryPolicy,
+    giveUp: AbortSignal,
+  ) =>
+  async (items: readonly PendingEvent[]): Promise<WriteOutcome> => {
     const lines = encodePoints(items);
     for (let attempt = 0; !giveUp.aborted; attempt++) {
       const started = performance.now();
@@ -74,30 +68,37 @@ export const createBatchStore = (
     return ABANDONED;
   };
 
+/**
+ * Returns the function that stores one batch and settles every message in it:
+ *
+ * - written: InfluxDB confirmed the write, so the messages are acknowledged;
+ * - InfluxDB unavailable: the same batch is retried with back-off, unacknowledged, for as long as
+ *   it takes (the caller keeps the messages alive meanwhile);
+ * - InfluxDB rejected the batch (HTTP 400, e.g. a field type conflict): the batch is bisected
+ *   until the points refused on their own are isolated; those are dead-lettered as
+ *   STORAGE_REJECTED with InfluxDB's reason, the rest are written and acknowledged;
+ * - `giveUp` aborted (the shutdown deadline passed): what is not written yet is handed back.
+ *
+ * The returned function never rejects.
+ */
+export const createBatchStore = (
+  deps: BatchStoreDeps,
+  retry: RetryPolicy,
+  giveUp: AbortSignal,
+): ((batch: readonly PendingEvent[]) => Promise<void>) => {
+  const { metrics, log } = deps;
+  const write = createBatchWrite(deps, retry, giveUp);
+
   const store = async (items: readonly PendingEvent[]): Promise<void> => {
     const outcome = await write(items);
-    switch (outcome.kind) {
-      case "written":
-        ackAll(items);
-        metrics.written.inc(items.length);
-        return;
-      case "abandoned":
-        handBackAll(items);
-        log.debug({ size: items.length }, "handed back events not written before the shutdown deadline");
-        return;
-      case "rejected": {
-        const [only] = items;
-        if (items.length === 1 && only !== undefined) {
-          await deadLetters.publish(only.msg, STORAGE_REJECTED, outcome.error.message, only.event.id);
-          return;
-        }
-        log.debug({ size: items.length, err: outcome.error }, "InfluxDB rejected a batch; bisecting it");
-        // One half at a time keeps the load on InfluxDB what it was before the rejection.
-        const middle = Math.ceil(items.length / 2);
-        await store(items.slice(0, middle));
-        await store(items.slice(middle));
-        return;
-      }
+    if (outcome.kind === "written") {
+      ackAll(items);
+      metrics.written.inc(items.length);
+    } else if (outcome.kind === "abandoned") {
+      handBackAll(items);
+      log.debug({ size: items.length }, "handed back events not written before the shutdown deadline");
+    } else {
+      await settleRejected(items, outcome.error, store, deps);
     }
   };
 
@@ -110,4 +111,23 @@ export const createBatchStore = (
       log.error({ err, size: batch.length }, "unexpected failure storing a batch; its events will be redelivered");
     }
   };
+};
+
+/** Dead-letters a rejected single event with InfluxDB's reason, or stores each half of a larger batch. */
+const settleRejected = async (
+  items: readonly PendingEvent[],
+  error: InfluxRejectedError,
+  store: (items: readonly PendingEvent[]) => Promise<void>,
+  { deadLetters, log }: Pick<BatchStoreDeps, "deadLetters" | "log">,
+): Promise<void> => {
+  const [only] = items;
+  if (items.length === 1 && only !== undefined) {
+    await deadLetters.publish(only.msg, STORAGE_REJECTED, error.message, only.event.id);
+    return;
+  }
+  log.debug({ size: items.length, err: error }, "InfluxDB rejected a batch; bisecting it");
+  // One half at a time keeps the load on InfluxDB what it was before the rejection.
+  const middle = Math.ceil(items.length / 2);
+  await store(items.slice(0, middle));
+  await store(items.slice(middle));
 };

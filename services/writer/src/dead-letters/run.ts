@@ -1,4 +1,4 @@
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { type JetStreamClient, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ConfigError, connectNats, createLogger, UsageError } from "@vigil/runtime";
 import { EVENTS_SUBJECT } from "@vigil/shared";
@@ -7,7 +7,7 @@ import { type DeadLettersConfig, loadConfig } from "./config.js";
 import { listDeadLetters } from "./list.js";
 import { pageJson, type ReplayTally, renderOutcome, renderPage, renderTally } from "./render.js";
 import { replayDeadLetters } from "./replay.js";
-import { createDeadLetterStore } from "./store.js";
+import { createDeadLetterStore, type DeadLetterStore } from "./store.js";
 
 /** The command's exit codes. */
 export const EXIT_CODES = {
@@ -27,6 +27,34 @@ export interface CliIo {
 
 const PROGRAM = "vigil-deadletters";
 
+type Task = Exclude<Command, { readonly kind: "help" }>;
+type ReplayTask = Extract<Command, { readonly kind: "replay" }>;
+
+/**
+ * Reads the command line and `env`. Returns the exit code when there is nothing to run (help was
+ * asked for, or the command line or environment is wrong, said on `io.err`); otherwise the task.
+ */
+export const readInvocation = (
+  argv: readonly string[],
+  io: CliIo,
+  env?: NodeJS.ProcessEnv,
+): number | { readonly command: Task; readonly config: DeadLettersConfig } => {
+  try {
+    const command = parseCommand(argv);
+    if (command.kind === "help") {
+      io.out(USAGE);
+      return EXIT_CODES.ok;
+    }
+    return { command, config: loadConfig(env) };
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof ConfigError) {
+      io.err(`${PROGRAM}: ${err.message}`);
+      return EXIT_CODES.usage;
+    }
+    throw err;
+  }
+};
+
 /**
  * The whole command: reads the command line and `env` (the process environment by default),
  * runs it, and resolves with the exit code.
@@ -36,23 +64,9 @@ export const runDeadLettersCli = async (
   io: CliIo,
   env?: NodeJS.ProcessEnv,
 ): Promise<number> => {
-  let command: Command;
-  let config: DeadLettersConfig;
-  try {
-    command = parseCommand(argv);
-    if (command.kind === "help") {
-      io.out(USAGE);
-      return EXIT_CODES.ok;
-    }
-    config = loadConfig(env);
-  } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError) {
-      io.err(`${PROGRAM}: ${err.message}`);
-      return EXIT_CODES.usage;
-    }
-    throw err;
-  }
-
+  const invocation = readInvocation(argv, io, env);
+  if (typeof invocation === "number") return invocation;
+  const { command, config } = invocation;
   let nc: NatsConnection | undefined;
   try {
     // A one-shot command reports failures itself; the connection's own progress is not for the user.
@@ -63,35 +77,42 @@ export const runDeadLettersCli = async (
       js,
       config.timeoutMs,
     );
-
     if (command.kind === "list") {
       const page = await listDeadLetters(store, command);
       io.out(command.json ? JSON.stringify(pageJson(page), null, 2) : renderPage(page, command));
       return EXIT_CODES.ok;
     }
-
-    const tally: ReplayTally = { replayed: 0, skipped: 0, missing: 0, failed: 0 };
-    const publish = async (payload: Uint8Array, msgId: string) => {
-      const ack = await js.publish(EVENTS_SUBJECT, payload, { msgID: msgId, timeout: config.timeoutMs });
-      return { seq: ack.seq, duplicate: ack.duplicate };
-    };
-    await replayDeadLetters(
-      { store, publish, maxEventBytes: config.maxEventBytes },
-      command.selection,
-      command,
-      (outcome) => {
-        tally[outcome.kind]++;
-        const line = renderOutcome(outcome);
-        if (outcome.kind === "missing" || outcome.kind === "failed") io.err(line);
-        else io.out(line);
-      },
-    );
-    io.out(renderTally(tally));
-    return tally.missing + tally.failed > 0 ? EXIT_CODES.failed : EXIT_CODES.ok;
+    return await replay(command, { store, js, config }, io);
   } catch (err) {
     io.err(`${PROGRAM}: ${err instanceof Error ? err.message : String(err)}`);
     return EXIT_CODES.failed;
   } finally {
     await nc?.close();
   }
+};
+
+/** Replays what `command` selects, printing a line per record and the tally; resolves with the exit code. */
+const replay = async (
+  command: ReplayTask,
+  { store, js, config }: { store: DeadLetterStore; js: JetStreamClient; config: DeadLettersConfig },
+  io: CliIo,
+): Promise<number> => {
+  const tally: ReplayTally = { replayed: 0, skipped: 0, missing: 0, failed: 0 };
+  const publish = async (payload: Uint8Array, msgId: string) => {
+    const ack = await js.publish(EVENTS_SUBJECT, payload, { msgID: msgId, timeout: config.timeoutMs });
+    return { seq: ack.seq, duplicate: ack.duplicate };
+  };
+  await replayDeadLetters(
+    { store, publish, maxEventBytes: config.maxEventBytes },
+    command.selection,
+    command,
+    (outcome) => {
+      tally[outcome.kind]++;
+      const line = renderOutcome(outcome);
+      if (outcome.kind === "missing" || outcome.kind === "failed") io.err(line);
+      else io.out(line);
+    },
+  );
+  io.out(renderTally(tally));
+  return tally.missing + tally.failed > 0 ? EXIT_CODES.failed : EXIT_CODES.ok;
 };

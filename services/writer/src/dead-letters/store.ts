@@ -49,6 +49,90 @@ const fromJsMsg = (msg: JsMsg): DeadLetterRecord =>
     data: msg.data,
   });
 
+/** Where a page of fetched messages stops being read. */
+interface PagedMessage {
+  readonly seq: number;
+  readonly info: { readonly pending: number };
+}
+
+/**
+ * Reads one fetched page of `messages` into records, up to `until`. `last` says the page reached
+ * `until` or the end of the stream; a page that ends otherwise is followed by another. The whole
+ * page is read before any of it is handed out, so that slow work on the records (replay publishes
+ * and deletes each) never stalls the consumer mid-fetch.
+ */
+export const readPage = async <M extends PagedMessage, R>(
+  messages: AsyncIterable<M>,
+  until: number,
+  toRecord: (msg: M) => R,
+): Promise<{ readonly records: R[]; readonly last: boolean }> => {
+  const records: R[] = [];
+  for await (const msg of messages) {
+    if (msg.seq > until) return { records, last: true };
+    records.push(toRecord(msg));
+    if (msg.seq === until || msg.info.pending === 0) return { records, last: true };
+  }
+  return { records, last: false };
+};
+
+const readBounds = async (jsm: JetStreamManager): Promise<DeadLetterBounds | undefined> => {
+  try {
+    const { state } = await jsm.streams.info(DEAD_LETTER_STREAM);
+    return { count: state.messages, first: state.first_seq, last: state.last_seq };
+  } catch (err) {
+    if (isStreamNotFound(err)) return undefined;
+    throw new DeadLetterStoreError(`cannot read stream ${DEAD_LETTER_STREAM}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+};
+
+const getRecord = async (jsm: JetStreamManager, seq: number): Promise<DeadLetterRecord | undefined> => {
+  let stored: Awaited<ReturnType<JetStreamManager["streams"]["getMessage"]>>;
+  try {
+    stored = await jsm.streams.getMessage(DEAD_LETTER_STREAM, { seq });
+  } catch (err) {
+    if (isStreamNotFound(err)) return undefined;
+    throw new DeadLetterStoreError(`cannot read dead letter #${seq}: ${(err as Error).message}`, { cause: err });
+  }
+  if (stored === null) return undefined;
+  return toDeadLetterRecord({ seq: stored.seq, storedAt: stored.time, headers: stored.header, data: stored.data });
+};
+
+async function* readRecords(
+  js: JetStreamClient,
+  from: number,
+  until: number,
+  timeoutMs: number,
+): AsyncIterable<DeadLetterRecord> {
+  if (from > until) return;
+  const consumer = await js.consumers.get(DEAD_LETTER_STREAM, {
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: from,
+  });
+  try {
+    for (;;) {
+      const messages = await consumer.fetch({ max_messages: PAGE_SIZE, expires: timeoutMs });
+      const { records, last } = await readPage(messages, until, fromJsMsg);
+      yield* records;
+      // An empty page: everything up to `until` was deleted meanwhile.
+      if (last || records.length === 0) return;
+    }
+  } finally {
+    await consumer.delete().catch(() => {});
+  }
+}
+
+const removeRecord = async (jsm: JetStreamManager, seq: number): Promise<void> => {
+  let removed: boolean;
+  try {
+    removed = await jsm.streams.deleteMessage(DEAD_LETTER_STREAM, seq);
+  } catch (err) {
+    throw new DeadLetterStoreError(`cannot delete dead letter #${seq}: ${(err as Error).message}`, { cause: err });
+  }
+  if (!removed) throw new DeadLetterStoreError(`the server did not delete dead letter #${seq}`);
+};
+
 /**
  * The dead-letter stream through `jsm` and `js`. Reading uses an ordered consumer, which keeps
  * no state on the server that outlives it (it is deleted once read, and is ephemeral anyway);
@@ -59,70 +143,8 @@ export const createDeadLetterStore = (
   js: JetStreamClient,
   timeoutMs: number,
 ): DeadLetterStore => ({
-  async bounds() {
-    try {
-      const { state } = await jsm.streams.info(DEAD_LETTER_STREAM);
-      return { count: state.messages, first: state.first_seq, last: state.last_seq };
-    } catch (err) {
-      if (isStreamNotFound(err)) return undefined;
-      throw new DeadLetterStoreError(`cannot read stream ${DEAD_LETTER_STREAM}: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
-  },
-
-  async get(seq) {
-    let stored: Awaited<ReturnType<JetStreamManager["streams"]["getMessage"]>>;
-    try {
-      stored = await jsm.streams.getMessage(DEAD_LETTER_STREAM, { seq });
-    } catch (err) {
-      if (isStreamNotFound(err)) return undefined;
-      throw new DeadLetterStoreError(`cannot read dead letter #${seq}: ${(err as Error).message}`, { cause: err });
-    }
-    if (stored === null) return undefined;
-    return toDeadLetterRecord({ seq: stored.seq, storedAt: stored.time, headers: stored.header, data: stored.data });
-  },
-
-  async *read(from, until) {
-    if (from > until) return;
-    const consumer = await js.consumers.get(DEAD_LETTER_STREAM, {
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: from,
-    });
-    try {
-      for (;;) {
-        // A whole page is read before any of it is handed out, so that slow work on the records
-        // (replay publishes and deletes each) never stalls the consumer mid-fetch.
-        const page: DeadLetterRecord[] = [];
-        let last = false;
-        const messages = await consumer.fetch({ max_messages: PAGE_SIZE, expires: timeoutMs });
-        for await (const msg of messages) {
-          if (msg.seq > until) {
-            last = true;
-            break;
-          }
-          page.push(fromJsMsg(msg));
-          if (msg.seq === until || msg.info.pending === 0) {
-            last = true;
-            break;
-          }
-        }
-        yield* page;
-        // An empty page: everything up to `until` was deleted meanwhile.
-        if (last || page.length === 0) return;
-      }
-    } finally {
-      await consumer.delete().catch(() => {});
-    }
-  },
-
-  async remove(seq) {
-    let removed: boolean;
-    try {
-      removed = await jsm.streams.deleteMessage(DEAD_LETTER_STREAM, seq);
-    } catch (err) {
-      throw new DeadLetterStoreError(`cannot delete dead letter #${seq}: ${(err as Error).message}`, { cause: err });
-    }
-    if (!removed) throw new DeadLetterStoreError(`the server did not delete dead letter #${seq}`);
-  },
+  bounds: () => readBounds(jsm),
+  get: (seq) => getRecord(jsm, seq),
+  read: (from, until) => readRecords(js, from, until, timeoutMs),
+  remove: (seq) => removeRecord(jsm, seq),
 });
