@@ -74,9 +74,20 @@ export interface Stack {
   containerId(service: string): Promise<string>;
 }
 
+/**
+ * The build CA (docker-compose.yml's `npm_ca` build secret): `VIGIL_BUILD_CA`, or else the extra CA
+ * this machine gives Node (`NODE_EXTRA_CA_CERTS`), which is how a machine behind a TLS-re-signing
+ * proxy reaches the npm registry at all.
+ */
+const buildCa = (): Record<string, string> => {
+  const ca = process.env.VIGIL_BUILD_CA || process.env.NODE_EXTRA_CA_CERTS;
+  return ca === undefined || ca === "" ? {} : { VIGIL_BUILD_CA: ca };
+};
+
 /** A stack of docker-compose.yml plus `overrides`, under a project name of its own. */
-export const createStack = (env: Record<string, string>, overrides: readonly string[] = []): Stack => {
+export const createStack = (settings: Record<string, string>, overrides: readonly string[] = []): Stack => {
   const project = `vigil-test-${randomBytes(4).toString("hex")}`;
+  const env = { ...buildCa(), ...settings };
   const files = ["docker-compose.yml", ...overrides];
   let started: StartedDockerComposeEnvironment | undefined;
   const compose = (...args: string[]) =>

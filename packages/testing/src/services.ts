@@ -19,7 +19,9 @@ export const serviceEnv = (natsUrl: string, influx: InfluxConfig | undefined, ex
         INFLUX_DATABASE: influx.database,
         ...(influx.auth.kind === "basic"
           ? { INFLUX_USERNAME: influx.auth.username, INFLUX_PASSWORD: influx.auth.password }
-          : {}),
+          : influx.auth.kind === "token"
+            ? { INFLUX_TOKEN: influx.auth.token }
+            : {}),
       }),
   ...extra,
 });
