@@ -149,7 +149,9 @@ describe("docker compose up", () => {
     const writerWrites = await influxFromService(writer, { path: "/write", body: probe });
     expect(writerWrites.status).toBe(204);
     const writerReads = await influxFromService(writer, { path: "/query", query: 'SELECT * FROM "security_events"' });
-    expect(writerReads.status).toBeGreaterThanOrEqual(400);
+    // InfluxDB 2.x answers 200 with the error in the body: a token that may not read a bucket
+    // does not see it at all.
+    expect(writerReads.body).toMatch(/"error":"[^"]*(database not found|insufficient permissions)/);
     expect(writerReads.body).not.toMatch(/"series"/);
 
     const readerReads = await influxFromService(reader, {
