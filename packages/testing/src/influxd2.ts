@@ -10,11 +10,14 @@ const secret = () => randomBytes(24).toString("hex");
 const ORG = "vigil";
 const TIMEOUT_MS = 30_000;
 
-/** influxd 2.x logs `"msg":"Listening",...,"transport":"http",...,"port":N` once its HTTP port is bound. */
+/**
+ * influxd 2.x logs `msg=Listening ... transport=http ... port=N` (logfmt, its default) once its
+ * HTTP port is bound; builds configured for JSON logs say `"msg":"Listening",..."port": N`.
+ */
 const listeningPort = (output: string): number | undefined => {
   for (const line of output.split("\n")) {
-    if (!line.includes('"Listening"') || !line.includes('"transport": "http"')) continue;
-    const port = /"port": (\d+)/.exec(line)?.[1];
+    if (!/\bmsg="?Listening\b/.test(line) || !/"?transport"?[=:] ?"?http\b/.test(line)) continue;
+    const port = /"?port"?[=:] ?(\d+)/.exec(line)?.[1];
     if (port !== undefined) return Number(port);
   }
   return undefined;
