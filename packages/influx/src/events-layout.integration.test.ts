@@ -42,7 +42,12 @@ describe("events layout against a real InfluxDB", () => {
     await writer.write(encodePoints([{ event: first, sequence: 230 }]));
     await writer.write(encodePoints([{ event: later, sequence: 1_000_230 }]));
     // Redelivered: the same messages again land on their own points, adding nothing.
-    await writer.write(encodePoints([{ event: later, sequence: 1_000_230 }, { event: first, sequence: 230 }]));
+    await writer.write(
+      encodePoints([
+        { event: later, sequence: 1_000_230 },
+        { event: first, sequence: 230 },
+      ]),
+    );
     const bound = latestEventsStatement(6, 100);
     if (bound === undefined) throw new Error("expected a statement");
     const read = decodeEventRows(await influx.client("reader", database).query(bound.statement, bound.params));
