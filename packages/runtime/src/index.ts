@@ -21,6 +21,7 @@ export {
   ensureEventsStream,
   eventsStreamConfig,
   isJetStreamError,
+  isPermissionError,
   StreamEnv,
   streamDrift,
 } from "./topology.js";

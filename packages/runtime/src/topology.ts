@@ -128,8 +128,8 @@ const tamperedStreamError = (name: string, drift: readonly Drift[], cause?: unkn
     `stream ${name} is not what Vigil needs, refusing to run on it: ${describeDrift(drift)}. ` +
       (drift.some((d) => !d.fixable)
         ? `No update can undo this: copy out what it holds (nats stream backup ${name}), ` +
-          `delete it (nats stream rm ${name}) and start the topology set-up again`
-        : "Run the topology set-up (a credential that may update streams) to correct it"),
+          `delete it (nats stream rm ${name}) and start the writer, which creates it again`
+        : "Start the writer, whose credential may correct it, and this service after it"),
     cause === undefined ? undefined : { cause },
   );
 
@@ -149,7 +149,9 @@ export const checkStream = async (jsm: JetStreamManager, config: StreamConfig): 
     assertStream((await jsm.streams.info(config.name)).config, config);
   } catch (err) {
     if (!isJetStreamError(err, JetStreamApiCodes.StreamNotFound)) throw err;
-    throw new StartupError(`stream ${config.name} does not exist: run the topology set-up first`, { cause: err });
+    throw new StartupError(`stream ${config.name} does not exist: start the writer, which creates it, first`, {
+      cause: err,
+    });
   }
 };
 
@@ -168,6 +170,10 @@ const correctStream = async (jsm: JetStreamManager, found: StreamConfig, config:
   log.warn({ stream: config.name, drift: describeDrift(drift) }, "corrected stream configuration");
 };
 
+/** True when the server refused the request's subject to this user (a permissions violation). */
+export const isPermissionError = (err: unknown): boolean =>
+  err instanceof Error && (err.name === "PermissionViolationError" || /permissions? violation/i.test(err.message));
+
 /** Creates `name` with `config`, or brings an existing stream in line with it, or refuses to run on it. */
 const ensureStream = async (jsm: JetStreamManager, config: StreamConfig, log: Logger): Promise<void> => {
   let found: StreamConfig;
@@ -180,6 +186,12 @@ const ensureStream = async (jsm: JetStreamManager, config: StreamConfig, log: Lo
       log.info({ stream: config.name, subjects: config.subjects }, "created stream");
       return;
     } catch (addErr) {
+      if (isPermissionError(addErr))
+        throw new StartupError(
+          `stream ${config.name} does not exist and this credential may not create it: start the writer ` +
+            "(which creates the topology) first",
+          { cause: addErr },
+        );
       // Another service created it between our look and our add: check what it made.
       if (!isJetStreamError(addErr, STREAM_NAME_IN_USE)) throw addErr;
       found = (await jsm.streams.info(config.name)).config;

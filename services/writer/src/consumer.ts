@@ -98,7 +98,7 @@ const tamperedConsumerError = (drift: readonly Drift[], cause?: unknown): Startu
   new StartupError(
     `consumer ${WRITER_CONSUMER} on ${EVENTS_STREAM} is not what Vigil needs, refusing to run on it: ` +
       `${describeDrift(drift)}. Delete it (nats consumer rm ${EVENTS_STREAM} ${WRITER_CONSUMER}; the work queue ` +
-      "keeps every unacknowledged event) and start the writer or the topology set-up again",
+      "keeps every unacknowledged event) and start the writer again, which creates it afresh",
     cause === undefined ? undefined : { cause },
   );
 
@@ -146,7 +146,7 @@ export const checkWriterConsumer = async (jsm: JetStreamManager, settings: Write
     found = (await jsm.consumers.info(EVENTS_STREAM, WRITER_CONSUMER)).config;
   } catch (err) {
     if (!isJetStreamError(err, JetStreamApiCodes.ConsumerNotFound)) throw err;
-    throw new StartupError(`consumer ${WRITER_CONSUMER} does not exist: run the topology set-up first`, {
+    throw new StartupError(`consumer ${WRITER_CONSUMER} does not exist: start the writer, which creates it, first`, {
       cause: err,
     });
   }
