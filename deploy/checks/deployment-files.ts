@@ -25,7 +25,9 @@ export interface ComposeService {
   readonly expose?: readonly string[];
   readonly pids_limit?: number;
   readonly deploy?: {
-    readonly resources?: { readonly limits?: { readonly cpus?: string; readonly memory?: string; readonly pids?: number } };
+    readonly resources?: {
+      readonly limits?: { readonly cpus?: string; readonly memory?: string; readonly pids?: number };
+    };
   };
   readonly healthcheck?: { readonly test?: readonly string[]; readonly disable?: boolean };
   readonly depends_on?: Record<string, { readonly condition?: string }>;

@@ -100,6 +100,8 @@ const NEVER_EVENTS: readonly [string, string, Buffer][] = [
   ["a criticality as text", "INVALID_EVENT", json({ ...event(), criticality: "10 OR 1=1" })],
   ["a criticality out of range", "INVALID_EVENT", json({ ...event(), criticality: 11 })],
   ["a message of 1025 characters", "INVALID_EVENT", json(event({ eventMessage: "x".repeat(1025) }))],
+  // JSON's \ud800 escape is valid JSON text, but the lone surrogate it makes has no UTF-8 form.
+  ["a lone surrogate in the message", "INVALID_EVENT", json(event({ eventMessage: "x\ud800y" }))],
   ["nesting 4000 levels deep", "INVALID_EVENT", Buffer.from(`${"[".repeat(4000)}${"]".repeat(4000)}`)],
   ["bytes that are not UTF-8", "NOT_JSON", Buffer.from([0x7b, 0xff, 0xfe, 0x7d])],
   ["9 KiB of payload", "TOO_LARGE", json(event({ eventMessage: "y".repeat(9 * 1024) }))],

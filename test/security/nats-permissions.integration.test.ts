@@ -11,8 +11,15 @@ import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { createLogger, ensureDeadLetterStream, ensureEventsStream, StreamEnv } from "@vigil/runtime";
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import {
+  checkEventsStream,
+  createLogger,
+  ensureDeadLetterStream,
+  ensureEventsStream,
+  isPermissionError,
+  StreamEnv,
+} from "@vigil/runtime";
 import {
   DEAD_LETTER_STREAM,
   DEAD_LETTER_SUBJECT,
@@ -70,9 +77,16 @@ const rawSession = (server: ComposeNats, service: NatsService, commands: Buffer)
 const rawPublish = (subject: string, bytes: number) =>
   Buffer.concat([Buffer.from(`PUB ${subject} ${bytes}\r\n`), Buffer.alloc(bytes, 0x61), Buffer.from("\r\n")]);
 
+let writerConnection: NatsConnection | undefined;
+/** One connection with the writer's credentials for the tests' own look at the streams. */
+const writerJsm = async () => {
+  writerConnection ??= await nats.login("writer");
+  return jetstreamManager(writerConnection);
+};
+
 /** The messages in each stream, asked through the JetStream API with the writer's credentials. */
 const streamMessages = async (): Promise<Record<string, number>> => {
-  const jsm = await jetstreamManager(await nats.login("writer"));
+  const jsm = await writerJsm();
   return {
     [EVENTS_STREAM]: (await jsm.streams.info(EVENTS_STREAM)).state.messages,
     [DEAD_LETTER_STREAM]: (await jsm.streams.info(DEAD_LETTER_STREAM)).state.messages,
@@ -100,9 +114,9 @@ beforeAll(async () => {
   const generated = generateSecrets(secrets);
   if (generated.status !== 0) throw new Error(`deploy/init/secrets.sh failed: ${generated.stderr}`);
   nats = await startComposeNats({ secrets, storeDir: join(dir, "jetstream") });
-  // The topology the daemon and the writer create, with their own code and credentials.
-  await ensureEventsStream(await jetstreamManager(await nats.login("daemon")), streams, log);
+  // The topology the writer creates, with its own code and credentials.
   const writerJsm = await jetstreamManager(await nats.login("writer"));
+  await ensureEventsStream(writerJsm, streams, log);
   await ensureWriterConsumer(writerJsm, writerConsumerSettings(WriterConsumerEnv.parse({})), log);
   await ensureDeadLetterStream(writerJsm, streams, log);
 });
@@ -258,6 +272,112 @@ describe("allowed", () => {
   });
 });
 
+describe("an intruder holding only the daemon's credential", () => {
+  // Each attack of the producer-credential review (issue 10, findings 1 to 4), tried with the
+  // daemon's password against the deployment's nats.conf. The writer is not consuming, so the
+  // events it has not stored yet are all in EVENTS, where an attack would show as a loss.
+  const event = (n: number) =>
+    JSON.stringify({ criticality: 9, timestamp: new Date().toISOString(), eventMessage: `intrusion ${n}` });
+  let daemon: NatsConnection;
+  let sent = 0;
+
+  beforeAll(async () => {
+    daemon = await nats.login("daemon");
+  });
+
+  const publishEvents = async (count: number) => {
+    const js = jetstream(daemon);
+    for (let i = 0; i < count; i++) await js.publish(EVENTS_SUBJECT, event(++sent));
+  };
+
+  const topology = async () => {
+    const jsm = await writerJsm();
+    return {
+      events: (await jsm.streams.info(EVENTS_STREAM)).config,
+      deadLetters: (await jsm.streams.info(DEAD_LETTER_STREAM)).config,
+      consumer: (await jsm.consumers.info(EVENTS_STREAM, WRITER_CONSUMER)).config,
+    };
+  };
+
+  it("still publishes events and gets JetStream's acknowledgement, across the service import", async () => {
+    const ack = await jetstream(daemon).publish(EVENTS_SUBJECT, event(++sent), { msgID: `ack-probe-${sent}` });
+    expect(ack.stream).toBe(EVENTS_STREAM);
+    expect(ack.duplicate).toBe(false);
+  });
+
+  it("cannot even read the stream's configuration: the JetStream API is out of its reach", async () => {
+    const jsm = await jetstreamManager(daemon, { checkAPI: false });
+    const err = await checkEventsStream(jsm, streams).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isPermissionError(err)).toBe(true);
+  });
+
+  it.each([
+    `$JS.API.STREAM.PURGE.${EVENTS_STREAM}`,
+    `$JS.API.STREAM.DELETE.${EVENTS_STREAM}`,
+    `$JS.API.STREAM.PURGE.${DEAD_LETTER_STREAM}`,
+    `$JS.API.STREAM.DELETE.${DEAD_LETTER_STREAM}`,
+    `$JS.API.STREAM.UPDATE.${EVENTS_STREAM}`,
+    `$JS.API.CONSUMER.DELETE.${EVENTS_STREAM}.${WRITER_CONSUMER}`,
+    `$JS.API.STREAM.MSG.DELETE.${EVENTS_STREAM}`,
+    DEAD_LETTER_SUBJECT,
+  ])("publishing an event with the reply subject %s reaches only the daemon's own account", async (reply) => {
+    await publishEvents(5);
+    const before = await streamMessages();
+    const expected = { ...before, [EVENTS_STREAM]: (before[EVENTS_STREAM] ?? 0) + 1 };
+    const shape = await topology();
+    daemon.publish(EVENTS_SUBJECT, event(++sent), { reply });
+    await daemon.flush();
+    await waitFor(
+      "the event to be stored",
+      async () => (await streamMessages())[EVENTS_STREAM] === expected[EVENTS_STREAM],
+    );
+    expect(await streamMessages()).toEqual(expected);
+    expect(await topology()).toEqual(shape);
+  });
+
+  it("cannot enable rollups, seal the stream or recreate the writers' consumer: refused, nothing changed", async () => {
+    await publishEvents(3);
+    const before = await streamMessages();
+    const shape = await topology();
+    const attempts: [string, unknown][] = [
+      [`$JS.API.STREAM.UPDATE.${EVENTS_STREAM}`, { ...shape.events, allow_rollup_hdrs: true, deny_purge: false }],
+      [`$JS.API.STREAM.UPDATE.${EVENTS_STREAM}`, { ...shape.events, sealed: true }],
+      [`$JS.API.STREAM.UPDATE.${DEAD_LETTER_STREAM}`, { ...shape.deadLetters, sealed: true }],
+      [
+        `$JS.API.CONSUMER.CREATE.${EVENTS_STREAM}.${WRITER_CONSUMER}`,
+        { stream_name: EVENTS_STREAM, config: { ...shape.consumer, headers_only: true, max_deliver: 1 } },
+      ],
+      [
+        `$JS.API.CONSUMER.DURABLE.CREATE.${EVENTS_STREAM}.${WRITER_CONSUMER}`,
+        { stream_name: EVENTS_STREAM, config: shape.consumer },
+      ],
+    ];
+    for (const [subject, body] of attempts) {
+      daemon.publish(subject, JSON.stringify(body));
+      await daemon.flush();
+      await waitFor(`nats-server to log "daemon Publish ${subject}"`, () =>
+        nats.violations().includes(`daemon Publish ${subject}`),
+      );
+    }
+    expect(await streamMessages()).toEqual(before);
+    expect(await topology()).toEqual(shape);
+  });
+
+  it("cannot purge by rollup: the stream refuses the rollup header and keeps the backlog", async () => {
+    await publishEvents(3);
+    const before = await streamMessages();
+    const rollup = headers();
+    rollup.set("Nats-Rollup", "all");
+    await expect(jetstream(daemon).publish(EVENTS_SUBJECT, event(++sent), { headers: rollup })).rejects.toThrow(
+      /rollup/i,
+    );
+    expect(await streamMessages()).toEqual(before);
+  });
+});
+
 describe("the reader cannot be used to publish for a client", () => {
   // The reader may publish to any reply subject it is given. Were the client in its account, a
   // request naming $JS.API.STREAM.PURGE.EVENTS as its reply subject would purge every unwritten
@@ -341,6 +461,7 @@ describe("limits", () => {
         storeDir: join(dir, "jetstream-small"),
         env: {
           NATS_MAX_CONNECTIONS: "8",
+          NATS_PRODUCERS_MAX_CONNECTIONS: "2",
           NATS_INGEST_MAX_CONNECTIONS: "2",
           NATS_QUERY_MAX_CONNECTIONS: "2",
           NATS_CLIENTS_MAX_CONNECTIONS: "2",

@@ -84,10 +84,27 @@ export const createInfluxClient = (config: InfluxConfig): InfluxClient => {
     throw new InfluxRejectedError(message, response.status);
   };
 
+  /**
+   * Reads a successful response's body. The request's timeout covers the body too, so a server
+   * that stalls or drops the connection mid-body is unavailable, like one that never answered;
+   * a body that is not the JSON InfluxDB sends is the server's trouble as well.
+   */
+  const readBody = async <T>(response: Response, what: string, read: (r: Response) => Promise<T>): Promise<T> => {
+    try {
+      return await read(response);
+    } catch (err) {
+      throw new InfluxUnavailableError(
+        `${what}: reading InfluxDB's answer from ${base} failed (${describe(err)})`,
+        response.status,
+        { cause: err },
+      );
+    }
+  };
+
   return {
     async write(lines) {
       const response = await send(writeUrl, { method: "POST", headers, body: lines }, "write");
-      await response.arrayBuffer();
+      await readBody(response, "write", (r) => r.arrayBuffer());
     },
 
     async query(statement, params = {}) {
@@ -103,7 +120,7 @@ export const createInfluxClient = (config: InfluxConfig): InfluxClient => {
         },
         "query",
       );
-      const result = (await response.json()) as QueryResponse;
+      const result = await readBody(response, "query", (r) => r.json() as Promise<QueryResponse>);
       const first = result.results?.[0];
       const error = result.error ?? first?.error;
       if (error !== undefined) throw new InfluxRejectedError(`query: ${error}`, response.status);
@@ -112,7 +129,7 @@ export const createInfluxClient = (config: InfluxConfig): InfluxClient => {
 
     async ping() {
       const response = await send(`${base}/ping`, { method: "GET", headers }, "ping");
-      await response.arrayBuffer();
+      await readBody(response, "ping", (r) => r.arrayBuffer());
       return response.headers.get("x-influxdb-version") ?? "unknown";
     },
   };

@@ -32,6 +32,29 @@ describe("events layout against a real InfluxDB", () => {
     expect(new Set(read.map((e) => e.eventMessage))).toEqual(new Set(hostile));
   });
 
+  it("stores and returns two events of one millisecond and criticality a million sequences apart", async () => {
+    const database = "layout_blocks";
+    await influx.createDatabase(database);
+    const timestamp = "2026-03-01T12:00:00.123Z";
+    const first: SecurityEvent = { criticality: 7, timestamp, eventMessage: "original at 230" };
+    const later: SecurityEvent = { criticality: 7, timestamp, eventMessage: "later at 1,000,230" };
+    const writer = influx.client("writer", database);
+    await writer.write(encodePoints([{ event: first, sequence: 230 }]));
+    await writer.write(encodePoints([{ event: later, sequence: 1_000_230 }]));
+    // Redelivered: the same messages again land on their own points, adding nothing.
+    await writer.write(
+      encodePoints([
+        { event: later, sequence: 1_000_230 },
+        { event: first, sequence: 230 },
+      ]),
+    );
+    const bound = latestEventsStatement(6, 100);
+    if (bound === undefined) throw new Error("expected a statement");
+    const read = decodeEventRows(await influx.client("reader", database).query(bound.statement, bound.params));
+    expect(read).toHaveLength(2);
+    expect(new Set(read.map((e) => e.eventMessage))).toEqual(new Set([first.eventMessage, later.eventMessage]));
+  });
+
   it("round-trips arbitrary generated messages", async () => {
     const database = "layout_fuzz";
     await influx.createDatabase(database);

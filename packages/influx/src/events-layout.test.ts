@@ -35,6 +35,38 @@ describe("encodePoint", () => {
     );
   });
 
+  it("puts the sequence's millions in the seq_block tag, so the key holds the whole sequence", () => {
+    const bare = { criticality: 5, timestamp: "2026-11-24T10:15:30.123Z", eventMessage: "m" };
+    const key = (sequence: number) => {
+      const line = encodePoint({ event: bare, sequence });
+      return `${line.slice(0, line.indexOf(" "))} ${line.slice(line.lastIndexOf(" ") + 1)}`;
+    };
+    expect(key(230)).toBe(`security_events,criticality=5 ${pointTime(bare.timestamp, 230)}`);
+    expect(key(1_000_230)).toBe(`security_events,criticality=5,seq_block=1 ${pointTime(bare.timestamp, 230)}`);
+    expect(key(230)).not.toBe(key(1_000_230));
+    // A redelivered message (same sequence) keeps its key.
+    expect(key(1_000_230)).toBe(key(1_000_230));
+  });
+
+  it("never gives two sequences the same key in one millisecond and criticality", () => {
+    const bare = { criticality: 5, timestamp: "2026-11-24T10:15:30.123Z", eventMessage: "m" };
+    const key = (sequence: number) => {
+      const line = encodePoint({ event: bare, sequence });
+      return `${line.slice(0, line.indexOf(" "))} ${line.slice(line.lastIndexOf(" ") + 1)}`;
+    };
+    fc.assert(
+      fc.property(fc.maxSafeNat(), fc.maxSafeNat(), (a, b) => {
+        fc.pre(a !== b);
+        expect(key(a)).not.toBe(key(b));
+      }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 40 }), fc.integer({ min: 1, max: 9_000 }), (a, k) => {
+        expect(key(a)).not.toBe(key(a + k * 1_000_000));
+      }),
+    );
+  });
+
   it("leaves out id and source when the event has none", () => {
     const line = encodePoint({ event: { criticality: 0, timestamp: event.timestamp, eventMessage: "m" }, sequence: 1 });
     expect(line).not.toMatch(/id=|source=/);
@@ -95,7 +127,9 @@ const reference = {
     let fields = `eventMessage="${reference.escape(event.eventMessage)}",timestamp="${reference.escape(event.timestamp)}",seq=${sequence}i`;
     if (event.id !== undefined) fields += `,id="${reference.escape(event.id)}"`;
     if (event.source !== undefined) fields += `,source="${reference.escape(event.source)}"`;
-    return `security_events,criticality=${event.criticality} ${fields} ${reference.pointTime(event.timestamp, sequence)}`;
+    const block = Math.floor(sequence / 1_000_000);
+    const tags = `criticality=${event.criticality}${block === 0 ? "" : `,seq_block=${block}`}`;
+    return `security_events,${tags} ${fields} ${reference.pointTime(event.timestamp, sequence)}`;
   },
   encodePoints: (events: readonly SequencedEvent[]): string => events.map(reference.encodePoint).join("\n"),
 };

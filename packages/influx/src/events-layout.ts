@@ -5,18 +5,22 @@ import type { QueryParam, QuerySeries } from "./client.js";
 /**
  * How events are laid out in InfluxDB.
  *
- * - Measurement {@link EVENTS_MEASUREMENT}; one tag, `criticality` ("0".."10"), so there are
- *   at most eleven series and "criticality above N" reads only the matching series' newest
- *   points instead of scanning every event.
+ * - Measurement {@link EVENTS_MEASUREMENT}; tag `criticality` ("0".."10"), so "criticality above
+ *   N" reads only the matching series' newest points instead of scanning every event.
+ * - Point time: the event's instant truncated to the millisecond, plus `seq mod 1e6`
+ *   nanoseconds; tag {@link SEQUENCE_BLOCK_TAG} = `floor(seq / 1e6)`, left out for block 0.
+ *   Together they are the whole stream sequence, so the point key is injective: two distinct
+ *   messages (distinct sequences) never share measurement + tags + time, whatever their
+ *   timestamps and however far apart their sequences, while a redelivered message (same
+ *   sequence) lands on the same key and overwrites itself with identical values. The block tag
+ *   adds eleven series per million events, which InfluxDB's retention bounds.
  * - Fields: `eventMessage`, the original `timestamp` text, and `id`/`source` when present.
  *   `seq` keeps the JetStream stream sequence the point came from.
- * - Point time: the event's instant truncated to the millisecond, plus `seq mod 1e6`
- *   nanoseconds. Distinct messages therefore get distinct keys even when they carry the same
- *   timestamp, and a redelivered message (same sequence) lands on the same key, overwriting
- *   itself with identical values. Two messages collide only when they share the millisecond and
- *   the criticality and their sequences differ by an exact multiple of one million.
  */
 export const EVENTS_MEASUREMENT = "security_events";
+
+/** The tag holding `floor(seq / 1e6)`, the part of the stream sequence the point time cannot hold. */
+export const SEQUENCE_BLOCK_TAG = "seq_block";
 
 /** A decoded event together with the stream sequence that makes its point unique. */
 export interface SequencedEvent {
@@ -41,15 +45,24 @@ export const pointTime = (timestamp: string, sequence: number): string => {
 const escapeFieldString = (value: string): string =>
   value.indexOf('"') === -1 && value.indexOf("\\") === -1 ? value : value.replace(/["\\]/g, (char) => `\\${char}`);
 
-const lineStart = (criticality: number) => `${EVENTS_MEASUREMENT},criticality=${criticality} eventMessage="`;
+const lineStart = (criticality: number) => `${EVENTS_MEASUREMENT},criticality=${criticality}`;
 /** The start of every line, by criticality: the same few strings for every event. */
 const LINE_STARTS: readonly string[] = Array.from({ length: CRITICALITY_RANGE.max + 1 }, (_, criticality) =>
   lineStart(criticality),
 );
 
+/**
+ * The tags after `criticality`: the sequence block, except for block 0, whose points keep the
+ * layout they had before the tag existed (tags are sorted: `criticality` < `seq_block`).
+ */
+const sequenceBlockTag = (sequence: number): string => {
+  const block = Math.floor(sequence / NS_PER_MS);
+  return block === 0 ? "" : `,${SEQUENCE_BLOCK_TAG}=${block}`;
+};
+
 /** Encodes one event as a line of line protocol (no trailing newline). */
 export const encodePoint = ({ event, sequence }: SequencedEvent): string => {
-  let line = `${LINE_STARTS[event.criticality] ?? lineStart(event.criticality)}${escapeFieldString(event.eventMessage)}",timestamp="${escapeFieldString(event.timestamp)}",seq=${sequence}i`;
+  let line = `${LINE_STARTS[event.criticality] ?? lineStart(event.criticality)}${sequenceBlockTag(sequence)} eventMessage="${escapeFieldString(event.eventMessage)}",timestamp="${escapeFieldString(event.timestamp)}",seq=${sequence}i`;
   // `id` and `source` are validated by the schema to contain no quote or backslash, but they are
   // escaped all the same so that the encoder never depends on a caller having validated.
   if (event.id !== undefined) line += `,id="${escapeFieldString(event.id)}"`;

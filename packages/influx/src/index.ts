@@ -10,6 +10,7 @@ export {
   encodePoints,
   latestEventsStatement,
   pointTime,
+  SEQUENCE_BLOCK_TAG,
 } from "./events-layout.js";
 export type { HealthLog, InfluxHealth, InfluxHealthMessages } from "./health.js";
 export { createInfluxHealth } from "./health.js";

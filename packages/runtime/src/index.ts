@@ -11,14 +11,20 @@ export { connectNats, NATS_SECRETS, NatsEnv, natsOptionsFromEnv } from "./nats.j
 export type { OpsEnv, OpsServer, ReadinessCheck } from "./ops-server.js";
 export { createMetricsRegistry, DEFAULT_OPS_PORTS, opsEnv, startOpsServer } from "./ops-server.js";
 export { printable, truncate } from "./terminal-text.js";
+export type { Drift } from "./topology.js";
 export {
+  checkEventsStream,
+  checkStream,
   DeadLetterStreamEnv,
   deadLetterStreamConfig,
+  describeDrift,
   EventsStreamEnv,
   ensureDeadLetterStream,
   ensureEventsStream,
   eventsStreamConfig,
   isJetStreamError,
+  isPermissionError,
   StreamEnv,
+  streamDrift,
 } from "./topology.js";
 export { bytesVar, durationVar, intVar, parseBytes, parseDuration } from "./units.js";

@@ -50,43 +50,166 @@ const STREAM_NAME_IN_USE = 10058;
 export const isJetStreamError = (err: unknown, code: number): boolean =>
   err instanceof JetStreamApiError && err.code === code;
 
-/** Creates `name` with `config`, or brings the limits of an existing stream in line with it. */
-const ensureStream = async (jsm: JetStreamManager, config: StreamConfig, log: Logger): Promise<void> => {
+/** One way in which a stream or consumer differs from the contract. */
+export interface Drift {
+  readonly field: string;
+  readonly found: unknown;
+  readonly wanted: unknown;
+  /** Whether an update can bring the field back in line (a seal or a retention cannot be undone). */
+  readonly fixable: boolean;
+}
+
+/** `field: found (wanted ...)`, one per drift, for a log line or an error message. */
+export const describeDrift = (drift: readonly Drift[]): string =>
+  drift
+    .map(
+      ({ field, found, wanted }) =>
+        `${field} is ${JSON.stringify(found) ?? "unset"} (Vigil needs ${JSON.stringify(wanted)})`,
+    )
+    .join("; ");
+
+/** Unset, false, 0 or -1: what the server reports for a limit or a feature nobody turned on. */
+const isOff = (value: unknown): boolean =>
+  value === undefined || value === null || value === false || value === 0 || value === -1 || value === "";
+const isEmpty = (value: unknown): boolean => isOff(value) || (Array.isArray(value) && value.length === 0);
+const sameSubjects = (a: readonly string[] | undefined, b: readonly string[] | undefined): boolean =>
+  JSON.stringify([...(a ?? [])].sort()) === JSON.stringify([...(b ?? [])].sort());
+
+type Rule = readonly [
+  field: keyof StreamConfig,
+  matches: (found: unknown) => boolean,
+  wanted: unknown,
+  fixable: boolean,
+];
+
+/**
+ * Every field of a stream on which Vigil's guarantees rest, with the value the contract needs.
+ * Beyond the contract's own settings, each feature that could lose, hide or divert an event
+ * (rollups, per-subject limits, republishing, mirrors and sources, message TTLs, no publish acks)
+ * must be off; a seal, the retention and the storage can never be changed back by an update.
+ */
+const streamRules = (wanted: StreamConfig): readonly Rule[] => [
+  ["subjects", (found) => sameSubjects(found as string[] | undefined, wanted.subjects), wanted.subjects, true],
+  ["retention", (found) => found === wanted.retention, wanted.retention, false],
+  ["storage", (found) => found === wanted.storage, wanted.storage, false],
+  ["discard", (found) => found === wanted.discard, wanted.discard, true],
+  ["max_age", (found) => found === wanted.max_age, wanted.max_age, true],
+  ["max_bytes", (found) => found === wanted.max_bytes, wanted.max_bytes, true],
+  ["max_msgs", (found) => found === wanted.max_msgs, wanted.max_msgs, true],
+  ["duplicate_window", (found) => found === wanted.duplicate_window, wanted.duplicate_window, true],
+  ["sealed", (found) => found !== true, false, false],
+  // Once true, the server never lets deny_delete or deny_purge go back to false.
+  ["deny_delete", (found) => Boolean(found) === wanted.deny_delete, wanted.deny_delete, wanted.deny_delete],
+  ["deny_purge", (found) => Boolean(found) === wanted.deny_purge, wanted.deny_purge, wanted.deny_purge],
+  ["allow_rollup_hdrs", (found) => found !== true, false, true],
+  ["no_ack", (found) => found !== true, false, true],
+  ["max_msgs_per_subject", isOff, -1, true],
+  ["max_msg_size", isOff, -1, true],
+  ["discard_new_per_subject", isOff, false, true],
+  // nats-server 2.11 keeps a republish or transform that an update leaves out.
+  ["republish", isEmpty, undefined, false],
+  ["subject_transform", isEmpty, undefined, false],
+  ["mirror", isEmpty, undefined, false],
+  ["sources", isEmpty, undefined, true],
+  ["allow_msg_ttl", isOff, false, false],
+  ["subject_delete_marker_ttl", isOff, undefined, true],
+];
+
+/** How `found` differs from `wanted` in any field that matters; empty when it is what Vigil needs. */
+export const streamDrift = (found: StreamConfig, wanted: StreamConfig): Drift[] =>
+  streamRules(wanted)
+    .filter(([field, matches]) => !matches(found[field]))
+    .map(([field, , want, fixable]) => ({ field, found: found[field], wanted: want, fixable }));
+
+/** `found` with every field of the contract put back: what an update sends. */
+const correctedStream = (found: StreamConfig, wanted: StreamConfig): StreamConfig => {
+  const { sources: _s, subject_delete_marker_ttl: _m, ...rest } = found;
+  return {
+    ...rest,
+    ...wanted,
+    allow_rollup_hdrs: false,
+    no_ack: false,
+    max_msgs_per_subject: -1,
+    max_msg_size: -1,
+    discard_new_per_subject: false,
+  } as StreamConfig;
+};
+
+const tamperedStreamError = (name: string, drift: readonly Drift[], cause?: unknown): StartupError =>
+  new StartupError(
+    `stream ${name} is not what Vigil needs, refusing to run on it: ${describeDrift(drift)}. ` +
+      (drift.some((d) => !d.fixable)
+        ? `No update can undo this: copy out what it holds (nats stream backup ${name}), ` +
+          `delete it (nats stream rm ${name}) and start the writer, which creates it again`
+        : "Start the writer, whose credential may correct it, and this service after it"),
+    cause === undefined ? undefined : { cause },
+  );
+
+/** Refuses, with a clear message, a stream `found` that differs from `wanted` in any field that matters. */
+const assertStream = (found: StreamConfig, wanted: StreamConfig): void => {
+  const drift = streamDrift(found, wanted);
+  if (drift.length > 0) throw tamperedStreamError(wanted.name, drift);
+};
+
+/**
+ * Checks, without changing anything, that stream `config.name` exists and is what the contract
+ * says in every field that matters; throws a {@link StartupError} otherwise. For services whose
+ * credential may not administer streams.
+ */
+export const checkStream = async (jsm: JetStreamManager, config: StreamConfig): Promise<void> => {
   try {
-    const info = await jsm.streams.info(config.name);
-    const current = info.config;
-    if (current.retention !== config.retention) {
-      // Retention cannot be changed in place, and a wrong one can lose events: stop and say how to fix it.
-      throw new StartupError(
-        `stream ${config.name} has ${current.retention} retention, Vigil needs ${config.retention}: ` +
-          `let the writers drain it (num_pending 0), delete it (nats stream rm ${config.name}) and start again`,
-      );
-    }
-    const drift =
-      current.max_age !== config.max_age ||
-      current.max_bytes !== config.max_bytes ||
-      current.max_msgs !== config.max_msgs ||
-      current.duplicate_window !== config.duplicate_window;
-    if (drift) {
-      await jsm.streams.update(config.name, {
-        ...current,
-        max_age: config.max_age,
-        max_bytes: config.max_bytes,
-        max_msgs: config.max_msgs,
-        duplicate_window: config.duplicate_window,
-      });
-      log.info({ stream: config.name }, "updated stream limits");
-    }
+    assertStream((await jsm.streams.info(config.name)).config, config);
+  } catch (err) {
+    if (!isJetStreamError(err, JetStreamApiCodes.StreamNotFound)) throw err;
+    throw new StartupError(`stream ${config.name} does not exist: start the writer, which creates it, first`, {
+      cause: err,
+    });
+  }
+};
+
+/** Brings an existing stream in line with `config`, or refuses to run on it. */
+const correctStream = async (jsm: JetStreamManager, found: StreamConfig, config: StreamConfig, log: Logger) => {
+  const drift = streamDrift(found, config);
+  if (drift.length === 0) return;
+  if (drift.some((d) => !d.fixable)) throw tamperedStreamError(config.name, drift);
+  try {
+    const updated = await jsm.streams.update(config.name, correctedStream(found, config));
+    assertStream(updated.config, config);
+  } catch (err) {
+    if (err instanceof StartupError) throw err;
+    throw tamperedStreamError(config.name, drift, err);
+  }
+  log.warn({ stream: config.name, drift: describeDrift(drift) }, "corrected stream configuration");
+};
+
+/** True when the server refused the request's subject to this user (a permissions violation). */
+export const isPermissionError = (err: unknown): boolean =>
+  err instanceof Error && (err.name === "PermissionViolationError" || /permissions? violation/i.test(err.message));
+
+/** Creates `name` with `config`, or brings an existing stream in line with it, or refuses to run on it. */
+const ensureStream = async (jsm: JetStreamManager, config: StreamConfig, log: Logger): Promise<void> => {
+  let found: StreamConfig;
+  try {
+    found = (await jsm.streams.info(config.name)).config;
   } catch (err) {
     if (!isJetStreamError(err, JetStreamApiCodes.StreamNotFound)) throw err;
     try {
       await jsm.streams.add(config);
       log.info({ stream: config.name, subjects: config.subjects }, "created stream");
+      return;
     } catch (addErr) {
-      // Another service created it between our look and our add: that is what we wanted.
+      if (isPermissionError(addErr))
+        throw new StartupError(
+          `stream ${config.name} does not exist and this credential may not create it: start the writer ` +
+            "(which creates the topology) first",
+          { cause: addErr },
+        );
+      // Another service created it between our look and our add: check what it made.
       if (!isJetStreamError(addErr, STREAM_NAME_IN_USE)) throw addErr;
+      found = (await jsm.streams.info(config.name)).config;
     }
   }
+  await correctStream(jsm, found, config, log);
 };
 
 /**
@@ -110,9 +233,18 @@ export const eventsStreamConfig = (env: EventsStreamEnv): StreamConfig =>
     max_msgs: env.EVENTS_MAX_MSGS,
     duplicate_window: nanos(env.EVENTS_DUPLICATE_WINDOW),
     num_replicas: 1,
+    // Nothing legitimate deletes or purges an event: the writer's acknowledgement removes it.
+    // With deny_purge the server also refuses rollups. Neither flag can ever be cleared again.
+    deny_delete: true,
+    deny_purge: true,
+    allow_rollup_hdrs: false,
   }) as StreamConfig;
 
-/** The dead-letter stream: plain limits retention, oldest records dropped first. */
+/**
+ * The dead-letter stream: plain limits retention, oldest records dropped first. Nothing may purge
+ * it; single records may be deleted, because the dead-letters tool deletes each record it has
+ * replayed (services/writer/src/dead-letters), with a credential no service holds.
+ */
 export const deadLetterStreamConfig = (env: DeadLetterStreamEnv): StreamConfig =>
   ({
     name: DEAD_LETTER_STREAM,
@@ -125,16 +257,24 @@ export const deadLetterStreamConfig = (env: DeadLetterStreamEnv): StreamConfig =
     max_msgs: -1,
     duplicate_window: nanos(120_000),
     num_replicas: 1,
+    deny_delete: false,
+    deny_purge: true,
+    allow_rollup_hdrs: false,
   }) as StreamConfig;
 
 /**
- * Makes sure the events stream exists with the limits of `env`. Producers (the daemon) and the
+ * Makes sure the events stream exists with the configuration of `env` (correcting what an update
+ * can correct, refusing to run on what it cannot). Producers (the daemon) and the
  * writer both call it, so either may start first; the writer's durable consumer is the writer's
  * own (services/writer/src/consumer.ts): a work-queue stream keeps what is published before it
  * exists, and the consumer, created with `deliver: all`, then reads it from the first event on.
  */
 export const ensureEventsStream = (jsm: JetStreamManager, env: EventsStreamEnv, log: Logger): Promise<void> =>
   ensureStream(jsm, eventsStreamConfig(env), log);
+
+/** Checks, changing nothing, that the events stream is what the contract says (see {@link checkStream}). */
+export const checkEventsStream = (jsm: JetStreamManager, env: EventsStreamEnv): Promise<void> =>
+  checkStream(jsm, eventsStreamConfig(env));
 
 /** Makes sure the dead-letter stream exists; the writer, which dead-letters, owns it. */
 export const ensureDeadLetterStream = (jsm: JetStreamManager, env: DeadLetterStreamEnv, log: Logger): Promise<void> =>

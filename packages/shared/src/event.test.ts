@@ -44,6 +44,7 @@ describe("decodeEvent", () => {
     ["a JSON array", [], "INVALID_EVENT", /\(root\)/],
     ["criticality as a string", { ...valid, criticality: "7" }, "INVALID_EVENT", /criticality/],
     ["criticality 11", { ...valid, criticality: 11 }, "INVALID_EVENT", /criticality/],
+    ["a lone surrogate in the message", { ...valid, eventMessage: "x\ud800y" }, "INVALID_EVENT", /lone surrogate/],
     ["fractional criticality", { ...valid, criticality: 2.5 }, "INVALID_EVENT", /criticality/],
     ["timestamp without zone", { ...valid, timestamp: "2026-11-24T10:15:30" }, "INVALID_EVENT", /timestamp/],
     [
@@ -413,7 +414,10 @@ describe("checkSecurityEvent", { timeout: 30_000 }, () => {
     ["1023 emoji and a letter", `${"\u{1F525}".repeat(1023)}a`, true],
     ["1024 emoji and a letter", `${"\u{1F525}".repeat(1024)}a`, false],
     ["1025 emoji", "\u{1F525}".repeat(1025), false],
-    ["1024 lone surrogates", "\uD800".repeat(1024), true],
+    ["1024 lone surrogates", "\uD800".repeat(1024), false],
+    ["one lone surrogate inside text", "x\uD800y", false],
+    ["a low surrogate before a high one", "\uDC00\uD800", false],
+    ["a well-formed pair", "x\uD83D\uDD25y", true],
     ["1025 lone surrogates", "\uDC00".repeat(1025), false],
   ])("agrees with the schema on a message of %s", (_label, eventMessage, accepted) => {
     expect(checkSecurityEvent({ ...valid, eventMessage }) !== undefined).toBe(accepted);

@@ -14,6 +14,16 @@ const countCodePoints = (text: string): number => {
 const SOURCE_MAX_LENGTH = 64;
 const SOURCE_PATTERN = new RegExp(`^[A-Za-z0-9._-]{1,${SOURCE_MAX_LENGTH}}$`);
 
+/**
+ * A UTF-16 unit of a surrogate pair without its partner. Such text has no UTF-8 form, so InfluxDB
+ * would store U+FFFD in its place: the event would be altered, not stored as sent. With the `u`
+ * flag a well-formed pair is one code point and does not match.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** True when `text` can be stored exactly as sent: it holds no lone surrogate. */
+export const isWellFormedText = (text: string): boolean => !LONE_SURROGATE.test(text);
+
 const isStorableMillis = (ms: number): boolean => ms >= STORABLE_MS.min && ms <= STORABLE_MS.max;
 
 /**
@@ -30,6 +40,9 @@ export const SecurityEvent = z.object({
     .min(1)
     .refine((value) => countCodePoints(value) <= MAX_EVENT_MESSAGE_LENGTH, {
       message: `eventMessage must be at most ${MAX_EVENT_MESSAGE_LENGTH} characters`,
+    })
+    .refine(isWellFormedText, {
+      message: "eventMessage must be well-formed Unicode: a lone surrogate (\\uD800-\\uDFFF unpaired) cannot be stored",
     }),
   id: z.uuid().optional(),
   source: z
@@ -192,7 +205,8 @@ const isEventMessage = (text: string): boolean =>
   text.length >= 1 &&
   // A code point takes one or two UTF-16 units, so only lengths in between need counting.
   (text.length <= MAX_EVENT_MESSAGE_LENGTH ||
-    (text.length <= 2 * MAX_EVENT_MESSAGE_LENGTH && countCodePoints(text) <= MAX_EVENT_MESSAGE_LENGTH));
+    (text.length <= 2 * MAX_EVENT_MESSAGE_LENGTH && countCodePoints(text) <= MAX_EVENT_MESSAGE_LENGTH)) &&
+  isWellFormedText(text);
 
 /**
  * The event `value` describes when it satisfies {@link SecurityEvent}, built exactly as

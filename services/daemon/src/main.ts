@@ -1,9 +1,12 @@
 import { jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import {
   connectNats,
   createLogger,
   createMetricsRegistry,
   ensureEventsStream,
+  isPermissionError,
+  type Logger,
   loadConfigOrExit,
   runService,
   startOpsServer,
@@ -15,6 +18,20 @@ import { createPublishLatency, exposePublisherStats } from "./metrics.js";
 import { startPublisher } from "./publisher.js";
 
 const SERVICE = "daemon";
+
+/**
+ * Makes sure the events stream is what Vigil needs, creating it when this credential may. In the
+ * compose deployment a producer reaches no JetStream API at all (deploy/nats/nats.conf): it only
+ * publishes, and the writer checks and owns the topology.
+ */
+const checkTopology = async (nc: NatsConnection, topologyLog: Logger): Promise<void> => {
+  try {
+    await ensureEventsStream(await jetstreamManager(nc, { checkAPI: false }), config.streams, topologyLog);
+  } catch (err) {
+    if (!isPermissionError(err)) throw err;
+    topologyLog.info("this credential may only publish events; the writer checks the stream");
+  }
+};
 const config = loadConfigOrExit(SERVICE, () => loadConfig());
 const log = createLogger(SERVICE, config.logLevel);
 
@@ -26,7 +43,7 @@ await runService(log, {
       connected = up;
     });
     const topologyLog = log.child({ module: "topology" });
-    await ensureEventsStream(await jetstreamManager(nc), config.streams, topologyLog);
+    await checkTopology(nc, topologyLog);
     const registry = createMetricsRegistry(SERVICE);
     const ops = await startOpsServer(config.ops, registry, { nats: () => connected }, log.child({ module: "ops" }));
     const confirmed = createConfirmedPublish(nc, { inboxPrefix: config.nats.NATS_INBOX_PREFIX });

@@ -4,6 +4,8 @@ export type { WriterConfig, WriterSettings } from "./config.js";
 export { loadConfig, WriterEnv } from "./config.js";
 export type { WriterConsumerSettings } from "./consumer.js";
 export {
+  checkWriterConsumer,
+  consumerDrift,
   ensureWriterConsumer,
   WriterConsumerEnv,
   writerConsumerConfig,
