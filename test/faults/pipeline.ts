@@ -11,6 +11,7 @@ import {
   type Influxd,
   type NatsServer,
   type RunningService,
+  removeStreams,
   serviceEnv,
   startInfluxd,
   startNatsServer,
@@ -148,8 +149,7 @@ export const isReady = async (service: RunningService): Promise<boolean> =>
 
 /** Removes the streams, so that the next scenario starts from nothing (the services recreate them). */
 export const deleteStreams = async (jsm: JetStreamManager) => {
-  await jsm.streams.delete(EVENTS_STREAM).catch(() => false);
-  await jsm.streams.delete(DEAD_LETTER_STREAM).catch(() => false);
+  await removeStreams(jsm, EVENTS_STREAM, DEAD_LETTER_STREAM);
 };
 
 /** Publishes payloads on `events` through JetStream, 250 at a time; resolves with their stream sequences. */

@@ -19,7 +19,7 @@ import {
   StreamEnv,
 } from "@vigil/runtime";
 import { DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECT, EVENTS_STREAM, EVENTS_SUBJECT, WRITER_CONSUMER } from "@vigil/shared";
-import { type NatsServer, startNatsServer } from "@vigil/testing";
+import { type NatsServer, removeStreams, startNatsServer } from "@vigil/testing";
 import {
   checkWriterConsumer,
   ensureWriterConsumer,
@@ -39,7 +39,7 @@ let jsm: JetStreamManager;
 
 /** The topology exactly as the writer creates it, from scratch. */
 const createTopology = async () => {
-  for (const stream of [EVENTS_STREAM, DEAD_LETTER_STREAM]) await jsm.streams.delete(stream).catch(() => false);
+  await removeStreams(jsm, EVENTS_STREAM, DEAD_LETTER_STREAM);
   await ensureEventsStream(jsm, streams, log);
   await ensureWriterConsumer(jsm, consumer, log);
   await ensureDeadLetterStream(jsm, streams, log);

@@ -8,4 +8,4 @@ export type { ManagedProcess, ProcessResult, SpawnOptions } from "./process.js";
 export { freePort, runToExit, spawnManaged, WaitAbortedError, waitFor } from "./process.js";
 export type { RunningService, StartServiceOptions } from "./services.js";
 export { reportedOpsPort, serviceEnv, startService } from "./services.js";
-export { readStreamPayloads } from "./streams.js";
+export { readStreamPayloads, removeStreams } from "./streams.js";

@@ -1,4 +1,4 @@
-import { jetstreamManager } from "@nats-io/jetstream";
+import { JetStreamApiError, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 
 /**
@@ -15,4 +15,20 @@ export const readStreamPayloads = async (nc: NatsConnection, stream: string): Pr
     if (stored !== null) payloads.push(stored.data);
   }
   return payloads;
+};
+
+/** JetStream API error code for "stream not found". */
+const STREAM_NOT_FOUND = 10059;
+
+/**
+ * Deletes each of `streams` that exists, so that a test starts from nothing. Any failure other than
+ * "stream not found" is thrown: a stream left behind by a delete that timed out on a busy machine
+ * would otherwise carry one test's events into the next.
+ */
+export const removeStreams = async (jsm: JetStreamManager, ...streams: string[]): Promise<void> => {
+  for (const stream of streams) {
+    await jsm.streams.delete(stream).catch((err: unknown) => {
+      if (!(err instanceof JetStreamApiError && err.code === STREAM_NOT_FOUND)) throw err;
+    });
+  }
 };

@@ -8,6 +8,7 @@ import {
   type ManagedProcess,
   type NatsServer,
   readStreamPayloads,
+  removeStreams,
   reportedOpsPort,
   spawnManaged,
   startNatsServer,
@@ -68,7 +69,7 @@ describe("the daemon process", () => {
   });
 
   it("creates the stream when missing, with the configured limits, and leaves the consumer to the writer", async () => {
-    await jsm.streams.delete(EVENTS_STREAM).catch(() => false);
+    await removeStreams(jsm, EVENTS_STREAM);
     const proc = spawnDaemon({
       DAEMON_MAX_EVENTS: "25",
       DAEMON_RATE: "0",
@@ -94,7 +95,7 @@ describe("the daemon process", () => {
   });
 
   it("on SIGTERM stops publishing, exits 0, and every event it confirmed is in the stream", async () => {
-    await jsm.streams.delete(EVENTS_STREAM).catch(() => false);
+    await removeStreams(jsm, EVENTS_STREAM);
     const proc = spawnDaemon({ DAEMON_RATE: "500" });
     const port = await reportedOpsPort(proc, "the daemon");
     await waitFor("the daemon to be ready", async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok);

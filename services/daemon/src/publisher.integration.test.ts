@@ -9,7 +9,7 @@ import {
   type SecurityEvent,
   WRITER_CONSUMER,
 } from "@vigil/shared";
-import { type NatsServer, readStreamPayloads, startNatsServer, waitFor } from "@vigil/testing";
+import { type NatsServer, readStreamPayloads, removeStreams, startNatsServer, waitFor } from "@vigil/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "./config.js";
 import { createConfirmedPublish } from "./confirmed-publish.js";
@@ -43,7 +43,7 @@ describe("publishing into the events stream", () => {
   const freshTopology = async (env: Record<string, string> = {}) => {
     const config = loadConfig({ NATS_URL: nats.url, ...env });
     const jsm = await jetstreamManager(nc);
-    await jsm.streams.delete(EVENTS_STREAM).catch(() => false);
+    await removeStreams(jsm, EVENTS_STREAM);
     await ensureEventsStream(jsm, config.streams, log);
   };
 

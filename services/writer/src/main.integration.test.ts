@@ -7,6 +7,7 @@ import { EVENTS_STREAM, EVENTS_SUBJECT, encodeEvent, WRITER_CONSUMER } from "@vi
 import {
   type Influxd,
   type NatsServer,
+  removeStreams,
   serviceEnv,
   startInfluxd,
   startNatsServer,
@@ -39,7 +40,7 @@ describe("writer process", () => {
   const freshDatabase = async () => {
     const name = `writer_process_${++databases}`;
     await influx.createDatabase(name);
-    await jsm.streams.delete(EVENTS_STREAM).catch(() => false);
+    await removeStreams(jsm, EVENTS_STREAM);
     return name;
   };
 

@@ -19,7 +19,7 @@ import {
   type SecurityEvent,
   WRITER_CONSUMER,
 } from "@vigil/shared";
-import { type Influxd, type NatsServer, startInfluxd, startNatsServer, waitFor } from "@vigil/testing";
+import { type Influxd, type NatsServer, removeStreams, startInfluxd, startNatsServer, waitFor } from "@vigil/testing";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -85,7 +85,7 @@ describe("writer", () => {
 
   beforeEach(async () => {
     // Fresh streams (sequences restart at 1) and a fresh database for every test.
-    for (const stream of [EVENTS_STREAM, DEAD_LETTER_STREAM]) await jsm.streams.delete(stream).catch(() => false);
+    await removeStreams(jsm, EVENTS_STREAM, DEAD_LETTER_STREAM);
     await ensureEventsStream(jsm, baseSettings.streams, log);
     await ensureWriterConsumer(jsm, baseSettings.consumer, log);
     await ensureDeadLetterStream(jsm, baseSettings.streams, log);
@@ -205,7 +205,7 @@ describe("writer", () => {
 
   describe("start order", () => {
     beforeEach(async () => {
-      for (const stream of [EVENTS_STREAM, DEAD_LETTER_STREAM]) await jsm.streams.delete(stream).catch(() => false);
+      await removeStreams(jsm, EVENTS_STREAM, DEAD_LETTER_STREAM);
     });
 
     it("stores what a producer published before any writer or consumer existed (producer first)", async () => {
