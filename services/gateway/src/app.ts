@@ -46,8 +46,8 @@ export interface GatewayOptions {
   readonly authenticator: Authenticator;
   /** Route plugins, registered under the shared hooks (authentication, errors, headers). */
   readonly routes: readonly ((app: GatewayApp) => Promise<void>)[];
-  /** Whether the public port speaks TLS (adds `Strict-Transport-Security`). */
-  readonly tls?: boolean;
+  /** Certificate chain and key (PEM) of the public port: TLS on, and `Strict-Transport-Security` sent. */
+  readonly tls?: { readonly cert: string; readonly key: string } | undefined;
 }
 
 /** The fastify instance with zod schemas as its type provider. */
@@ -78,12 +78,13 @@ export const buildGateway = async (opts: GatewayOptions): Promise<GatewayApp> =>
     },
     // The proxy in front, if any, is not trusted to name the client: the socket's address is.
     trustProxy: false,
+    ...(opts.tls === undefined ? {} : { https: { cert: opts.tls.cert, key: opts.tls.key } }),
   }).withTypeProvider<ZodTypeProvider>() as unknown as GatewayApp;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   acceptJsonOnly(app, settings.maxJsonDepth);
 
-  const headers = { ...SECURITY_HEADERS, ...(opts.tls === true ? TLS_HEADERS : {}) };
+  const headers = { ...SECURITY_HEADERS, ...(opts.tls !== undefined ? TLS_HEADERS : {}) };
   app.addHook("onRequest", async (request, reply) => {
     reply.headers(headers);
     reply.header("x-request-id", request.id);
@@ -143,6 +144,9 @@ const toApiError = (err: FastifyError, request: FastifyRequest): ApiError => {
     return new ApiError(code, `the ${where} does not match the contract`, { issues, cause: err });
   }
   const known = err.code === undefined ? undefined : FASTIFY_CODES[err.code];
+  if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+    return new ApiError("PAYLOAD_TOO_LARGE", err.message, { cause: err, limit: "bodyBytes" });
+  }
   if (known !== undefined) return new ApiError(known, err.message, { cause: err });
   if (err.statusCode === 415) return new ApiError("UNSUPPORTED_MEDIA_TYPE", err.message, { cause: err });
   if (err.statusCode === 413) return new ApiError("PAYLOAD_TOO_LARGE", err.message, { cause: err });
@@ -163,6 +167,7 @@ const sendError = (reply: FastifyReply, err: ApiError, request: FastifyRequest):
       message: err.message,
       requestId: request.id,
       ...(err.issues === undefined ? {} : { issues: err.issues }),
+      ...(err.limit === undefined ? {} : { limit: err.limit }),
     },
   });
 };

@@ -120,3 +120,9 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     shutdownTimeoutMs: parsed.GATEWAY_SHUTDOWN_TIMEOUT,
   });
 };
+
+/** What the `credentials` command reads from the environment: the file it appends to, when set. */
+export const loadCredentialsCliConfig = (env: NodeJS.ProcessEnv = process.env): { readonly file: string | undefined } =>
+  Object.freeze({
+    file: parseEnv(z.object({ GATEWAY_CREDENTIALS_FILE: z.string().min(1).optional() }), env).GATEWAY_CREDENTIALS_FILE,
+  });

@@ -23,6 +23,8 @@ export interface ApiErrorOptions extends ErrorOptions {
   /** Seconds after which the client may try again (`Retry-After`), for 429 and 503. */
   readonly retryAfterSeconds?: number;
   readonly issues?: readonly Issue[];
+  /** Which explicit limit a request broke (`bodyBytes`, `eventBytes`, `batchLength`, `jsonDepth`). */
+  readonly limit?: string;
 }
 
 /** An error the gateway answers with `{error: {code, message}}` and the code's status. */
@@ -31,6 +33,7 @@ export class ApiError extends Error {
   readonly statusCode: number;
   readonly retryAfterSeconds: number | undefined;
   readonly issues: readonly Issue[] | undefined;
+  readonly limit: string | undefined;
 
   constructor(
     readonly code: ApiErrorCode,
@@ -41,5 +44,6 @@ export class ApiError extends Error {
     this.statusCode = API_ERROR_STATUS[code];
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.issues = options.issues;
+    this.limit = options.limit;
   }
 }

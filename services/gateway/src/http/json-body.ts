@@ -35,7 +35,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 export const parseJsonBody = (body: Buffer, maxDepth: number): unknown => {
   if (body.byteLength === 0) throw new ApiError("BAD_REQUEST", "the body is empty: send a JSON document");
   if (jsonDepthExceeds(body, maxDepth)) {
-    throw new ApiError("BAD_REQUEST", `the JSON body is nested deeper than ${maxDepth} levels`);
+    throw new ApiError("BAD_REQUEST", `the JSON body is nested deeper than ${maxDepth} levels`, { limit: "jsonDepth" });
   }
   let text: string;
   try {
