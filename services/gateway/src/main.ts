@@ -53,7 +53,8 @@ await runService(log, {
       ],
       tls: config.tls,
     });
-    await app.listen(config.listen);
+    // fastify writes into the options it is given; the configuration is frozen.
+    await app.listen({ ...config.listen });
     log.info({ ...config.listen, tls: config.tls !== undefined, keyId: tokens.keyId }, "serving the HTTP API");
     const ops = await startOpsServer(
       config.ops,
