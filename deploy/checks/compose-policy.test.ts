@@ -22,8 +22,13 @@ const compose = readCompose("docker-compose.yml");
 const services = Object.entries(compose.services);
 const envExample = readEnvFile(".env.example");
 const natsConf = readRepoFile("deploy/nats/nats.conf");
-const serviceFolders = readdirSync(`${ROOT}services`).filter((name) =>
-  existsSync(`${ROOT}services/${name}/package.json`),
+/**
+ * Service folders not yet in the compose stack. The gateway is being built in steps (issue 11); its
+ * compose entry and NATS user come last. Remove it from here in the change that adds them.
+ */
+const NOT_YET_DEPLOYED = new Set(["gateway"]);
+const serviceFolders = readdirSync(`${ROOT}services`).filter(
+  (name) => existsSync(`${ROOT}services/${name}/package.json`) && !NOT_YET_DEPLOYED.has(name),
 );
 
 /** The one container that runs as root: it creates the secret volumes' files and hands them over. */

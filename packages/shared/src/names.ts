@@ -40,3 +40,12 @@ export const DEAD_LETTER_HEADERS = {
    */
   originalBytes: "Vigil-Original-Bytes",
 } as const;
+
+/** JetStream key-value bucket where the gateways keep refresh-token families, shared by every instance. */
+export const GATEWAY_REFRESH_BUCKET = "vigil-gateway-refresh";
+
+/** JetStream stream of the gateway's audit records. */
+export const AUDIT_STREAM = "AUDIT";
+
+/** Subject of the gateway's audit records, captured by {@link AUDIT_STREAM}. */
+export const AUDIT_SUBJECT = "audit.gateway";

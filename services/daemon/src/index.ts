@@ -1,7 +1,5 @@
 export type { DaemonConfig } from "./config.js";
 export { DaemonEnv, loadConfig } from "./config.js";
-export type { ConfirmedPublish, ConfirmedPublishOptions, ConfirmedPublishSettings } from "./confirmed-publish.js";
-export { createConfirmedPublish } from "./confirmed-publish.js";
 export type { ParsedWeights } from "./criticality.js";
 export {
   CRITICALITY_LEVELS,

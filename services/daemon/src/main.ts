@@ -2,6 +2,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
   connectNats,
+  createConfirmedPublish,
   createLogger,
   createMetricsRegistry,
   ensureEventsStream,
@@ -12,7 +13,6 @@ import {
   startOpsServer,
 } from "@vigil/runtime";
 import { loadConfig } from "./config.js";
-import { createConfirmedPublish } from "./confirmed-publish.js";
 import { createEventGenerator } from "./event-generator.js";
 import { createPublishLatency, exposePublisherStats } from "./metrics.js";
 import { startPublisher } from "./publisher.js";

@@ -1,6 +1,6 @@
 import { AckPolicy, jetstream, jetstreamManager, type PubAck } from "@nats-io/jetstream";
 import { type NatsConnection, TimeoutError } from "@nats-io/nats-core";
-import { connectNats, createLogger, ensureEventsStream } from "@vigil/runtime";
+import { connectNats, createConfirmedPublish, createLogger, ensureEventsStream } from "@vigil/runtime";
 import {
   decodeEvent,
   EVENTS_STREAM,
@@ -12,7 +12,6 @@ import {
 import { type NatsServer, readStreamPayloads, removeStreams, startNatsServer, waitFor } from "@vigil/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "./config.js";
-import { createConfirmedPublish } from "./confirmed-publish.js";
 import { createEventGenerator } from "./event-generator.js";
 import { classifyFailure, type PublisherDeps, type PublisherSettings, startPublisher } from "./publisher.js";
 

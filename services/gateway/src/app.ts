@@ -1,0 +1,173 @@
+import { randomUUID } from "node:crypto";
+import cors from "@fastify/cors";
+import type { Logger } from "@vigil/runtime";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
+import {
+  hasZodFastifySchemaValidationErrors,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from "fastify-type-provider-zod";
+import { type Access, isAllowed, type Principal } from "./auth/principal.js";
+import type { GatewaySettings } from "./config.js";
+import { ApiError, type Issue } from "./errors.js";
+import { acceptJsonOnly } from "./http/json-body.js";
+import { SECURITY_HEADERS, TLS_HEADERS } from "./http/security-headers.js";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** Who may call the route; every route must say. */
+    access?: Access;
+    /** The error code of a request that fails the route's schema: `BAD_REQUEST` unless said. */
+    invalidCode?: "BAD_REQUEST" | "INVALID_EVENT";
+  }
+  interface FastifyRequest {
+    /** The authenticated caller; set for every route whose access is not `none`. */
+    principal?: Principal;
+  }
+}
+
+/** Finds the caller behind a request's credentials (`Authorization: Bearer` or `X-API-Key`). */
+export interface Authenticator {
+  /** Resolves to the caller, or rejects with an `UNAUTHENTICATED` {@link ApiError}. */
+  authenticate(request: FastifyRequest): Promise<Principal>;
+}
+
+/** What the gateway runs on; every I/O dependency comes in here, so tests pass their own. */
+export interface GatewayOptions {
+  readonly log: Logger;
+  readonly settings: GatewaySettings;
+  readonly authenticator: Authenticator;
+  /** Route plugins, registered under the shared hooks (authentication, errors, headers). */
+  readonly routes: readonly ((app: GatewayApp) => Promise<void>)[];
+  /** Certificate chain and key (PEM) of the public port: TLS on, and `Strict-Transport-Security` sent. */
+  readonly tls?: { readonly cert: string; readonly key: string } | undefined;
+}
+
+/** The fastify instance with zod schemas as its type provider. */
+export type GatewayApp = FastifyInstance<
+  import("node:http").Server,
+  import("node:http").IncomingMessage,
+  import("node:http").ServerResponse,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
+
+/** A client's `X-Request-Id` is kept when it is short and plain; otherwise the gateway makes one. */
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Builds the gateway's HTTP app without listening: `main.ts` listens, tests use `app.inject`. */
+export const buildGateway = async (opts: GatewayOptions): Promise<GatewayApp> => {
+  const { settings } = opts;
+  const app = Fastify({
+    loggerInstance: opts.log.child({ module: "http" }),
+    bodyLimit: settings.bodyLimit,
+    requestTimeout: settings.requestTimeoutMs,
+    // Headers count against the request timeout too; one slow client must not hold a socket for long.
+    connectionTimeout: settings.requestTimeoutMs,
+    keepAliveTimeout: 5_000,
+    genReqId: (request) => {
+      const given = request.headers["x-request-id"];
+      return typeof given === "string" && CLIENT_REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // The proxy in front, if any, is not trusted to name the client: the socket's address is.
+    trustProxy: false,
+    ...(opts.tls === undefined ? {} : { https: { cert: opts.tls.cert, key: opts.tls.key } }),
+  }).withTypeProvider<ZodTypeProvider>() as unknown as GatewayApp;
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  acceptJsonOnly(app, settings.maxJsonDepth);
+
+  const headers = { ...SECURITY_HEADERS, ...(opts.tls !== undefined ? TLS_HEADERS : {}) };
+  app.addHook("onRequest", async (request, reply) => {
+    reply.headers(headers);
+    reply.header("x-request-id", request.id);
+  });
+  await app.register(cors, {
+    origin: settings.corsOrigins.length === 0 ? false : [...settings.corsOrigins],
+    methods: ["GET", "POST"],
+    allowedHeaders: ["authorization", "content-type", "x-api-key", "x-request-id"],
+    exposedHeaders: ["retry-after", "x-request-id"],
+    maxAge: 600,
+  });
+  app.addHook("onRoute", (route) => {
+    if (route.config?.access === undefined && route.method !== "OPTIONS") {
+      throw new Error(`route ${route.method} ${route.url} does not say who may call it`);
+    }
+  });
+  app.addHook("onRequest", async (request) => {
+    const access = request.routeOptions.config.access ?? "none";
+    if (access === "none") return;
+    const principal = await opts.authenticator.authenticate(request);
+    request.principal = principal;
+    if (!isAllowed(principal.role, access)) {
+      throw new ApiError(
+        "FORBIDDEN",
+        `the role ${principal.role} may not ${request.method} ${request.routeOptions.url}`,
+      );
+    }
+  });
+  app.setErrorHandler((err: FastifyError, request, reply) => sendError(reply, toApiError(err, request), request));
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({
+      error: { code: "NOT_FOUND", message: `no route ${request.method} ${request.url}`, requestId: request.id },
+    });
+  });
+  for (const routes of opts.routes) await app.register(routes);
+  return app;
+};
+
+/** Fastify's own error codes that are the client's fault, by the API code they answer with. */
+const FASTIFY_CODES: Readonly<Record<string, ApiError["code"]>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: "BAD_REQUEST",
+  FST_ERR_CTP_EMPTY_JSON_BODY: "BAD_REQUEST",
+  FST_ERR_CTP_INVALID_JSON_BODY: "BAD_REQUEST",
+};
+
+const toApiError = (err: FastifyError, request: FastifyRequest): ApiError => {
+  if (err instanceof ApiError) return err;
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const issues: Issue[] = err.validation.map((issue) => ({
+      path: issue.instancePath.replace(/^\//, "").replaceAll("/", "."),
+      message: issue.message ?? "invalid",
+    }));
+    const code = request.routeOptions.config.invalidCode ?? "BAD_REQUEST";
+    const where = err.validationContext ?? "request";
+    return new ApiError(code, `the ${where} does not match the contract`, { issues, cause: err });
+  }
+  const known = err.code === undefined ? undefined : FASTIFY_CODES[err.code];
+  if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+    return new ApiError("PAYLOAD_TOO_LARGE", err.message, { cause: err, limit: "bodyBytes" });
+  }
+  if (known !== undefined) return new ApiError(known, err.message, { cause: err });
+  if (err.statusCode === 415) return new ApiError("UNSUPPORTED_MEDIA_TYPE", err.message, { cause: err });
+  if (err.statusCode === 413) return new ApiError("PAYLOAD_TOO_LARGE", err.message, { cause: err });
+  if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+    return new ApiError("BAD_REQUEST", err.message, { cause: err });
+  }
+  return new ApiError("INTERNAL", "the gateway failed to answer; see its log with this request id", { cause: err });
+};
+
+const sendError = (reply: FastifyReply, err: ApiError, request: FastifyRequest): FastifyReply => {
+  if (err.code === "INTERNAL") request.log.error({ err: err.cause }, "request failed");
+  else request.log.info({ code: err.code, reason: err.message }, "request refused");
+  if (err.retryAfterSeconds !== undefined)
+    reply.header("retry-after", String(Math.max(1, Math.ceil(err.retryAfterSeconds))));
+  return reply.code(err.statusCode).send({
+    error: {
+      code: err.code,
+      message: err.message,
+      requestId: request.id,
+      ...(err.issues === undefined ? {} : { issues: err.issues }),
+      ...(err.limit === undefined ? {} : { limit: err.limit }),
+    },
+  });
+};

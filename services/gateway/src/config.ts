@@ -1,0 +1,128 @@
+import { readFileSync } from "node:fs";
+import {
+  bytesVar,
+  DEFAULT_OPS_PORTS,
+  durationVar,
+  intVar,
+  LogLevel,
+  NATS_SECRETS,
+  NatsEnv,
+  type OpsEnv,
+  opsEnv,
+  parseEnv,
+} from "@vigil/runtime";
+import { z } from "zod";
+
+/** Origins are compared exactly as browsers send them: scheme, host and port, no path. */
+const Origin = z.string().regex(/^https?:\/\/[^\s/]+$/, "expected an origin such as https://vigil.example.org");
+
+/** Settings only the gateway has. */
+export const GatewayEnv = z.object({
+  LOG_LEVEL: LogLevel.default("info"),
+  /** Address of the public HTTP port; 0.0.0.0 inside a container. */
+  GATEWAY_HOST: z.string().min(1).default("127.0.0.1"),
+  /** Public HTTP port; 0 picks a free one, and the gateway logs which. */
+  GATEWAY_PORT: intVar(8080, 0, 65_535),
+  /** PKCS#8 PEM private key (Ed25519 or P-256) that signs access tokens. */
+  GATEWAY_SIGNING_KEY_FILE: z.string().min(1),
+  /** Users and API keys, hashes only (see README, "Credentials file"). */
+  GATEWAY_CREDENTIALS_FILE: z.string().min(1),
+  /** Lifetime of an access token. */
+  GATEWAY_ACCESS_TOKEN_TTL: durationVar("15m", 10_000, 86_400_000),
+  /** Lifetime of a refresh token family, counted from the sign-in that started it. */
+  GATEWAY_REFRESH_TOKEN_TTL: durationVar("7d", 60_000, 90 * 86_400_000),
+  /** Browser origins allowed by CORS, comma-separated; none by default. */
+  GATEWAY_CORS_ORIGINS: z
+    .string()
+    .default("")
+    .transform((text) =>
+      text
+        .split(",")
+        .map((origin) => origin.trim())
+        .filter((origin) => origin !== ""),
+    )
+    .pipe(z.array(Origin)),
+  /** Largest request body; a batch of 100 events of 8 KiB fits in the default. */
+  GATEWAY_BODY_LIMIT: bytesVar("1MiB", 1_024, 64 * 1_048_576),
+  /** Deepest nesting of objects and arrays accepted in a JSON body. */
+  GATEWAY_MAX_JSON_DEPTH: intVar(16, 2, 256),
+  /** Longest a request may take from its first byte to its answer, slow bodies included. */
+  GATEWAY_REQUEST_TIMEOUT: durationVar("30s", 1_000, 600_000),
+  /** How long to wait for JetStream to confirm an event before answering 503. */
+  GATEWAY_PUBLISH_TIMEOUT: durationVar("5s", 100, 60_000),
+  /** Certificate chain and key (PEM) that turn TLS on for the public port; both or neither. */
+  GATEWAY_TLS_CERT_FILE: z.string().min(1).optional(),
+  GATEWAY_TLS_KEY_FILE: z.string().min(1).optional(),
+  /** How long stopping (finish in-flight requests, drain NATS) may take before the process exits anyway. */
+  GATEWAY_SHUTDOWN_TIMEOUT: durationVar("15s", 1_000, 600_000),
+});
+export type GatewayEnv = z.infer<typeof GatewayEnv>;
+
+// NatsEnv refines across its fields, so it is intersected rather than spread.
+const Env = NatsEnv.and(opsEnv(DEFAULT_OPS_PORTS.gateway))
+  .and(GatewayEnv)
+  .refine((env) => (env.GATEWAY_TLS_CERT_FILE === undefined) === (env.GATEWAY_TLS_KEY_FILE === undefined), {
+    message: "GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE go together",
+    path: ["GATEWAY_TLS_KEY_FILE"],
+  });
+
+/** How the public port behaves; what `buildGateway` needs besides its dependencies. */
+export interface GatewaySettings {
+  readonly corsOrigins: readonly string[];
+  readonly bodyLimit: number;
+  readonly maxJsonDepth: number;
+  readonly requestTimeoutMs: number;
+  readonly publishTimeoutMs: number;
+  readonly accessTokenTtlMs: number;
+  readonly refreshTokenTtlMs: number;
+}
+
+/** Everything the gateway needs, parsed once. */
+export interface GatewayConfig {
+  readonly logLevel: LogLevel;
+  readonly nats: NatsEnv;
+  readonly ops: OpsEnv;
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly tls: { readonly cert: string; readonly key: string } | undefined;
+  readonly signingKeyFile: string;
+  readonly credentialsFile: string;
+  readonly settings: GatewaySettings;
+  readonly shutdownTimeoutMs: number;
+}
+
+/** Reads the configuration from `env`; throws a `ConfigError` naming every variable that is wrong. */
+export const loadConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig => {
+  const parsed = parseEnv(Env, env, [...NATS_SECRETS]);
+  const tls =
+    parsed.GATEWAY_TLS_CERT_FILE !== undefined && parsed.GATEWAY_TLS_KEY_FILE !== undefined
+      ? {
+          cert: readFileSync(parsed.GATEWAY_TLS_CERT_FILE, "utf8"),
+          key: readFileSync(parsed.GATEWAY_TLS_KEY_FILE, "utf8"),
+        }
+      : undefined;
+  return Object.freeze({
+    logLevel: parsed.LOG_LEVEL,
+    nats: parsed,
+    ops: parsed,
+    listen: Object.freeze({ host: parsed.GATEWAY_HOST, port: parsed.GATEWAY_PORT }),
+    tls,
+    signingKeyFile: parsed.GATEWAY_SIGNING_KEY_FILE,
+    credentialsFile: parsed.GATEWAY_CREDENTIALS_FILE,
+    settings: Object.freeze({
+      corsOrigins: Object.freeze([...parsed.GATEWAY_CORS_ORIGINS]),
+      bodyLimit: parsed.GATEWAY_BODY_LIMIT,
+      maxJsonDepth: parsed.GATEWAY_MAX_JSON_DEPTH,
+      requestTimeoutMs: parsed.GATEWAY_REQUEST_TIMEOUT,
+      publishTimeoutMs: parsed.GATEWAY_PUBLISH_TIMEOUT,
+      accessTokenTtlMs: parsed.GATEWAY_ACCESS_TOKEN_TTL,
+      refreshTokenTtlMs: parsed.GATEWAY_REFRESH_TOKEN_TTL,
+    }),
+    shutdownTimeoutMs: parsed.GATEWAY_SHUTDOWN_TIMEOUT,
+  });
+};
+
+/** What the `credentials` command reads from the environment: the file it appends to, when set. */
+export const loadCredentialsCliConfig = (env: NodeJS.ProcessEnv = process.env): { readonly file: string | undefined } =>
+  Object.freeze({
+    file: parseEnv(z.object({ GATEWAY_CREDENTIALS_FILE: z.string().min(1).optional() }), env).GATEWAY_CREDENTIALS_FILE,
+  });

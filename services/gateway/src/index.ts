@@ -1,0 +1,8 @@
+export type { Authenticator, GatewayApp, GatewayOptions } from "./app.js";
+export { buildGateway } from "./app.js";
+export type { Access, Principal } from "./auth/principal.js";
+export { isAllowed, Role } from "./auth/principal.js";
+export type { GatewayConfig, GatewaySettings } from "./config.js";
+export { GatewayEnv, loadConfig } from "./config.js";
+export type { ApiErrorCode, Issue } from "./errors.js";
+export { API_ERROR_STATUS, ApiError } from "./errors.js";

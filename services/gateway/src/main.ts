@@ -1,0 +1,73 @@
+import { readFileSync } from "node:fs";
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import {
+  connectNats,
+  createConfirmedPublish,
+  createLogger,
+  createMetricsRegistry,
+  loadConfigOrExit,
+  runService,
+  startOpsServer,
+} from "@vigil/runtime";
+import { GATEWAY_REFRESH_BUCKET } from "@vigil/shared";
+import { buildGateway } from "./app.js";
+import { createAccessTokens } from "./auth/access-tokens.js";
+import { createAuthenticator } from "./auth/authenticator.js";
+import { parseCredentials } from "./auth/credentials.js";
+import { createRefreshFamilies } from "./auth/refresh-families.js";
+import { loadConfig } from "./config.js";
+import { createEventIngest } from "./ingest.js";
+import { authRoutes } from "./routes/auth.js";
+import { eventRoutes } from "./routes/events.js";
+
+const SERVICE = "vigil-gateway";
+const config = loadConfigOrExit(SERVICE, () => loadConfig());
+const log = createLogger(SERVICE, config.logLevel);
+
+await runService(log, {
+  shutdownTimeoutMs: config.shutdownTimeoutMs,
+  async start() {
+    const { settings } = config;
+    const credentials = await parseCredentials(readFileSync(config.credentialsFile, "utf8"));
+    const tokens = await createAccessTokens(readFileSync(config.signingKeyFile, "utf8"), settings.accessTokenTtlMs);
+    let natsConnected = false;
+    const nc = await connectNats(config.nats, SERVICE, log.child({ module: "nats" }), (up) => {
+      natsConnected = up;
+    });
+    const kv = await new Kvm(jetstream(nc)).create(GATEWAY_REFRESH_BUCKET, { ttl: settings.refreshTokenTtlMs });
+    const families = createRefreshFamilies(kv, settings.refreshTokenTtlMs);
+    const publisher = createConfirmedPublish(nc, { inboxPrefix: config.nats.NATS_INBOX_PREFIX });
+    const ingest = createEventIngest({
+      publisher,
+      connected: () => natsConnected,
+      timeoutMs: settings.publishTimeoutMs,
+    });
+    const app = await buildGateway({
+      log,
+      settings,
+      authenticator: createAuthenticator(tokens, credentials),
+      routes: [
+        authRoutes({ tokens, credentials, families, accessTokenTtlMs: settings.accessTokenTtlMs }),
+        eventRoutes(ingest),
+      ],
+      tls: config.tls,
+    });
+    // fastify writes into the options it is given; the configuration is frozen.
+    await app.listen({ ...config.listen });
+    log.info({ ...config.listen, tls: config.tls !== undefined, keyId: tokens.keyId }, "serving the HTTP API");
+    const ops = await startOpsServer(
+      config.ops,
+      createMetricsRegistry(SERVICE),
+      { nats: () => natsConnected },
+      log.child({ module: "ops" }),
+    );
+    return async () => {
+      // Stops accepting connections and waits for the requests in flight to be answered.
+      await app.close();
+      publisher.close();
+      await nc.drain();
+      await ops.close();
+    };
+  },
+});
