@@ -16,6 +16,7 @@ import {
   type Influxd,
   type NatsServer,
   reportedOpsPort,
+  serviceEnv,
   spawnManaged,
   startInfluxd,
   startNatsServer,
@@ -31,6 +32,8 @@ const SETTINGS: ReaderSettings = {
   queryTimeoutMs: 5_000,
   maxConcurrent: 8,
   maxQueued: 100,
+  maxBytesInFlight: 32 * 1024 * 1024,
+  maxAnswerBytes: 8 * 1024 * 1024,
   healthIntervalMs: 200,
 };
 const REQUEST_TIMEOUT_MS = 20_000;
@@ -339,21 +342,11 @@ describe("reader against nats-server and influxd", () => {
   });
 
   it("runs as a process: ready once NATS and InfluxDB answer, answers, exits 0 on SIGTERM", async () => {
-    const reader = influx.config("reader");
-    const auth = reader.auth.kind === "basic" ? reader.auth : { username: "", password: "" };
+    // serviceEnv passes the reader's credentials whichever InfluxDB runs: 1.x user or 2.x token.
     const proc = spawnManaged(
       process.execPath,
       ["--conditions=vigil-source", "--import", "tsx", new URL("./main.ts", import.meta.url).pathname],
-      {
-        PATH: process.env.PATH ?? "",
-        NATS_URL: nats.url,
-        INFLUX_URL: reader.url,
-        INFLUX_DATABASE: reader.database,
-        INFLUX_USERNAME: auth.username,
-        INFLUX_PASSWORD: auth.password,
-        OPS_PORT: "0",
-        LOG_LEVEL: "info",
-      },
+      serviceEnv(nats.url, influx.config("reader"), { OPS_PORT: "0", LOG_LEVEL: "info" }),
     );
     try {
       const opsPort = await reportedOpsPort(proc, "the reader process");
