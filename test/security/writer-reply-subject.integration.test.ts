@@ -83,7 +83,9 @@ it.fails.each([`$JS.API.STREAM.DELETE.${DEAD_LETTER_STREAM}`, `$JS.API.STREAM.DE
     const consumer = await jetstream(writer).consumers.get(EVENTS_STREAM, WRITER_CONSUMER);
     const msg = await consumer.next({ expires: 5_000 });
     if (msg === null) throw new Error("no event was handed to the writer");
-    writer.publish(msg.reply, "+ACK", { reply });
+    // The message's ack subject: the JsMsg type does not declare it, its implementation has it.
+    const { reply: ackSubject } = msg as unknown as { reply: string };
+    writer.publish(ackSubject, "+ACK", { reply });
     await writer.flush();
     await waitFor("the acknowledgement to be processed", async () => {
       const state = await streamState();
