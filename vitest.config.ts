@@ -45,7 +45,11 @@ export default defineConfig({
         extends: true,
         test: {
           name: "influxdb-1",
-          include: [...storageTests, "test/security/influx-permissions.integration.test.ts"],
+          include: [
+            ...storageTests,
+            "test/security/influx-permissions.integration.test.ts",
+            "test/security/influx-least-privilege.integration.test.ts",
+          ],
           env: { ...servers, VIGIL_INFLUXDB: "1" },
           maxWorkers: 2,
           sequence: { groupOrder: 2 },

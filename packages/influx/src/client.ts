@@ -1,4 +1,4 @@
-import { InfluxRejectedError, InfluxUnavailableError } from "./errors.js";
+import { InfluxRejectedError, InfluxResponseTooLargeError, InfluxUnavailableError } from "./errors.js";
 
 /** How to authenticate: a 2.x/3.x token, 1.x user and password, or nothing (auth disabled). */
 export type InfluxAuth =
@@ -30,12 +30,25 @@ export interface QuerySeries {
   readonly tags?: Readonly<Record<string, string>>;
 }
 
+/** Per-query options. */
+export interface QueryOptions {
+  /**
+   * Most bytes of InfluxDB's answer to read. Past it reading stops, the connection is dropped and
+   * the query rejects with {@link InfluxResponseTooLargeError}; the answer is never held whole.
+   */
+  readonly maxBytes?: number;
+}
+
 /** The subset of the InfluxDB v1 HTTP API the suite uses. */
 export interface InfluxClient {
   /** Writes newline-separated line protocol with nanosecond timestamps; resolves once InfluxDB confirmed it. */
   write(lines: string): Promise<void>;
   /** Runs one InfluxQL statement with bound parameters and returns the series of its result. */
-  query(statement: string, params?: Readonly<Record<string, QueryParam>>): Promise<QuerySeries[]>;
+  query(
+    statement: string,
+    params?: Readonly<Record<string, QueryParam>>,
+    options?: QueryOptions,
+  ): Promise<QuerySeries[]>;
   /** Resolves with the server version when InfluxDB answers `/ping`. */
   ping(): Promise<string>;
 }
@@ -93,6 +106,7 @@ export const createInfluxClient = (config: InfluxConfig): InfluxClient => {
     try {
       return await read(response);
     } catch (err) {
+      if (err instanceof InfluxResponseTooLargeError) throw err;
       throw new InfluxUnavailableError(
         `${what}: reading InfluxDB's answer from ${base} failed (${describe(err)})`,
         response.status,
@@ -107,7 +121,7 @@ export const createInfluxClient = (config: InfluxConfig): InfluxClient => {
       await readBody(response, "write", (r) => r.arrayBuffer());
     },
 
-    async query(statement, params = {}) {
+    async query(statement, params = {}, options = {}) {
       const form = new URLSearchParams({ db: config.database, q: statement });
       if (config.retentionPolicy !== undefined) form.set("rp", config.retentionPolicy);
       if (Object.keys(params).length > 0) form.set("params", JSON.stringify(params));
@@ -120,7 +134,12 @@ export const createInfluxClient = (config: InfluxConfig): InfluxClient => {
         },
         "query",
       );
-      const result = await readBody(response, "query", (r) => r.json() as Promise<QueryResponse>);
+      const { maxBytes = Number.POSITIVE_INFINITY } = options;
+      const result = await readBody(
+        response,
+        "query",
+        async (r) => JSON.parse(await readCapped(r, maxBytes)) as QueryResponse,
+      );
       const first = result.results?.[0];
       const error = result.error ?? first?.error;
       if (error !== undefined) throw new InfluxRejectedError(`query: ${error}`, response.status);
@@ -133,6 +152,31 @@ export const createInfluxClient = (config: InfluxConfig): InfluxClient => {
       return response.headers.get("x-influxdb-version") ?? "unknown";
     },
   };
+};
+
+/**
+ * The body as text, read chunk by chunk so that one larger than `maxBytes` is abandoned (and its
+ * connection dropped) as soon as it passes the limit, or before the first byte when its
+ * `content-length` already does.
+ */
+const readCapped = async (response: Response, maxBytes: number): Promise<string> => {
+  const tooLarge = () =>
+    new InfluxResponseTooLargeError(`query: InfluxDB's answer is larger than the ${maxBytes} bytes allowed`, maxBytes);
+  const declared = Number(response.headers.get("content-length") ?? Number.NaN);
+  if (declared > maxBytes) {
+    await response.body?.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  if (response.body === null) return "";
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  // Leaving the loop early (the throw) cancels the stream, which closes the connection.
+  for await (const chunk of response.body) {
+    total += chunk.byteLength;
+    if (total > maxBytes) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total).toString("utf8");
 };
 
 const extractError = (body: string): string => {

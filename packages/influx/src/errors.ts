@@ -21,3 +21,18 @@ export class InfluxRejectedError extends Error {
     super(message, options);
   }
 }
+
+/**
+ * InfluxDB's answer is larger than the caller allowed: reading stopped at the limit, so the
+ * answer never sat whole in memory. Asking for less (a smaller limit) is the remedy, not retrying.
+ */
+export class InfluxResponseTooLargeError extends Error {
+  override readonly name = "InfluxResponseTooLargeError";
+  constructor(
+    message: string,
+    readonly maxBytes: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

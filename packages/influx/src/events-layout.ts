@@ -138,6 +138,21 @@ export const latestEventsStatement = (minCriticality: number, limit: number): Bo
 };
 
 /**
+ * Bytes one event takes in InfluxDB's JSON answer to {@link latestEventsStatement}, for an event
+ * sent in at most 8 KiB (MAX_EVENT_BYTES): InfluxDB escapes `<`, `>`, `&` and control characters
+ * as six bytes each, so a message of 1024 of them takes 6 KiB, and the other columns (time,
+ * criticality, timestamp, id, source, quotes and commas) stay well within the remaining 2 KiB.
+ * Only a stored point with a longer timestamp text or a larger writer limit takes more.
+ */
+export const ANSWER_BYTES_PER_EVENT = 8 * 1024;
+
+/** Bytes of InfluxDB's answer around the rows: the result, series, name and column list. */
+const ANSWER_ENVELOPE_BYTES = 1024;
+
+/** The size InfluxDB's answer to {@link latestEventsStatement} with `limit` stays within for events of up to 8 KiB. */
+export const answerBytesBound = (limit: number): number => ANSWER_ENVELOPE_BYTES + limit * ANSWER_BYTES_PER_EVENT;
+
+/**
  * Turns the rows of {@link latestEventsStatement} back into events, in the order InfluxDB
  * returned them. A row that is not a valid event (written by something else) is passed to
  * `onInvalid` with the reason, and skipped.

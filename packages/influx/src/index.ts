@@ -1,9 +1,11 @@
-export type { InfluxAuth, InfluxClient, InfluxConfig, QueryParam, QuerySeries } from "./client.js";
+export type { InfluxAuth, InfluxClient, InfluxConfig, QueryOptions, QueryParam, QuerySeries } from "./client.js";
 export { createInfluxClient } from "./client.js";
 export { InfluxEnv, influxConfigFromEnv } from "./env.js";
-export { InfluxRejectedError, InfluxUnavailableError } from "./errors.js";
+export { InfluxRejectedError, InfluxResponseTooLargeError, InfluxUnavailableError } from "./errors.js";
 export type { BoundStatement, SequencedEvent } from "./events-layout.js";
 export {
+  ANSWER_BYTES_PER_EVENT,
+  answerBytesBound,
   decodeEventRows,
   EVENTS_MEASUREMENT,
   encodePoint,

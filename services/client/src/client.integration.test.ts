@@ -68,7 +68,15 @@ describe("client against a real reader", () => {
     };
     const reader = await startReader(
       { nc, influx: createInfluxClient(config), log: createLogger("client-test", "silent") },
-      { version: "0.0.0-test", queryTimeoutMs: 2_000, maxConcurrent: 4, maxQueued: 10, healthIntervalMs: 500 },
+      {
+        version: "0.0.0-test",
+        queryTimeoutMs: 2_000,
+        maxConcurrent: 4,
+        maxQueued: 10,
+        maxBytesInFlight: 8 * 1024 * 1024,
+        maxAnswerBytes: 8 * 1024 * 1024,
+        healthIntervalMs: 500,
+      },
     );
     readers.push(reader);
     return reader;

@@ -1,6 +1,8 @@
 import {
+  answerBytesBound,
   type InfluxClient,
   InfluxRejectedError,
+  InfluxResponseTooLargeError,
   InfluxUnavailableError,
   type QueryParam,
   type QuerySeries,
@@ -8,6 +10,7 @@ import {
 import { createLogger } from "@vigil/runtime";
 import { describe, expect, it } from "vitest";
 import { answerQuery, type QueryDeps } from "./answer-query.js";
+import { createByteBudget } from "./byte-budget.js";
 import { createCoalescer } from "./coalesce.js";
 import { createConcurrencyLimit } from "./concurrency-limit.js";
 
@@ -16,6 +19,7 @@ const encode = (value: unknown) => new TextEncoder().encode(typeof value === "st
 interface Call {
   readonly statement: string;
   readonly params: Readonly<Record<string, QueryParam>> | undefined;
+  readonly maxBytes: number | undefined;
 }
 
 /** An InfluxClient whose query answers with `answer`, recording what it was asked. */
@@ -24,8 +28,8 @@ const fakeInflux = (answer: (call: Call) => Promise<QuerySeries[]>) => {
   const client: InfluxClient = {
     write: () => Promise.reject(new Error("the reader never writes")),
     ping: () => Promise.resolve("fake"),
-    query: (statement, params) => {
-      const call = { statement, params };
+    query: (statement, params, options) => {
+      const call = { statement, params, maxBytes: options?.maxBytes };
       calls.push(call);
       return answer(call);
     },
@@ -198,5 +202,54 @@ describe("answerQuery", () => {
     expect(calls).toHaveLength(2);
     for (const answer of replies)
       expect(answer).toMatchObject({ ok: true, reply: { events: [{ eventMessage: "m" }] } });
+  });
+});
+
+describe("answerQuery, bounding the bytes of InfluxDB's answers", () => {
+  it("caps InfluxDB's answer at what the limit asked for can take, and at maxAnswerBytes", async () => {
+    const { client, calls } = fakeInflux(async () => []);
+    await answerQuery(encode({ minCriticality: 6, limit: 3 }), deps(client));
+    await answerQuery(encode({ minCriticality: 6, limit: 1000 }), deps(client, { maxAnswerBytes: 1_000_000 }));
+    expect(calls.map((call) => call.maxBytes)).toEqual([answerBytesBound(3), 1_000_000]);
+  });
+
+  it("reserves those bytes of the budget first, and caps the answer at what was granted", async () => {
+    const { client, calls } = fakeInflux(async () => []);
+    const budget = createByteBudget(50_000, 10);
+    const reservation = budget.reserve();
+    await answerQuery(encode({ minCriticality: 6, limit: 1000 }), deps(client, { reserve: reservation.acquire }));
+    // More than the whole budget was wanted: the request got all of it, and no more.
+    expect([budget.held, calls[0]?.maxBytes]).toEqual([50_000, 50_000]);
+    reservation.release();
+  });
+
+  it("answers PAYLOAD_TOO_LARGE when InfluxDB's answer passes the cap", async () => {
+    const { client } = fakeInflux(() => Promise.reject(new InfluxResponseTooLargeError("too large", 4096)));
+    const answer = await answerQuery(encode({ minCriticality: 6, limit: 1000 }), deps(client));
+    expect(answer).toMatchObject({ ok: false, reply: { error: { code: "PAYLOAD_TOO_LARGE" } } });
+    expect(JSON.stringify(answer)).toMatch(/4096 bytes; ask for fewer events/);
+  });
+
+  it("answers STORAGE_UNAVAILABLE when the budget is spent and its queue full, or the wait outlasts the timeout", async () => {
+    const { client, calls } = fakeInflux(async () => []);
+    const budget = createByteBudget(100_000, 0);
+    const holder = budget.reserve();
+    await holder.acquire(100_000);
+    const overloaded = await answerQuery(
+      encode({ minCriticality: 0, limit: 10 }),
+      deps(client, { reserve: budget.reserve().acquire }),
+    );
+    expect(overloaded).toMatchObject({ ok: false, reply: { error: { code: "STORAGE_UNAVAILABLE" } } });
+    expect(JSON.stringify(overloaded)).toMatch(/reader overloaded/);
+
+    const patient = createByteBudget(100_000, 10);
+    await patient.reserve().acquire(100_000);
+    const late = await answerQuery(
+      encode({ minCriticality: 0, limit: 10 }),
+      deps(client, { reserve: patient.reserve().acquire, timeoutMs: 100 }),
+    );
+    expect(late).toMatchObject({ ok: false, reply: { error: { code: "STORAGE_UNAVAILABLE" } } });
+    expect([calls.length, patient.waiting]).toEqual([0, 0]);
+    holder.release();
   });
 });

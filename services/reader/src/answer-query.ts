@@ -1,4 +1,11 @@
-import { decodeEventRows, type InfluxClient, InfluxUnavailableError, latestEventsStatement } from "@vigil/influx";
+import {
+  answerBytesBound,
+  decodeEventRows,
+  type InfluxClient,
+  InfluxResponseTooLargeError,
+  InfluxUnavailableError,
+  latestEventsStatement,
+} from "@vigil/influx";
 import { type Logger, untilAborted } from "@vigil/runtime";
 import { decodeQuery, type ErrorReply, type EventsQueryReply, errorReply } from "@vigil/shared";
 import type { Coalescer } from "./coalesce.js";
@@ -22,6 +29,17 @@ export interface QueryDeps {
   readonly onStorage?: (reachable: boolean) => void;
   /** When given, identical requests in flight at the same time share one InfluxDB query. */
   readonly coalescer?: Coalescer;
+  /**
+   * Most bytes of InfluxDB's answer to one query; a larger answer is abandoned as it streams in
+   * and the request answered `PAYLOAD_TOO_LARGE`. Unbounded when absent.
+   */
+  readonly maxAnswerBytes?: number;
+  /**
+   * Holds `bytes` of the reader's byte budget for this request (see byte-budget.ts), waiting
+   * while the budget is spent, and resolves with the bytes granted, which also caps InfluxDB's
+   * answer. The caller gives them back once the reply has been sent.
+   */
+  readonly reserve?: (bytes: number, signal: AbortSignal) => Promise<number>;
 }
 
 /** The reply to send, already classified as success or error. */
@@ -43,9 +61,11 @@ export const answerQuery = async (payload: Uint8Array, deps: QueryDeps): Promise
 
   const controller = timeoutController(deps.timeoutMs);
   try {
+    const wanted = Math.min(answerBytesBound(limit), deps.maxAnswerBytes ?? Number.POSITIVE_INFINITY);
+    const maxBytes = deps.reserve === undefined ? wanted : await deps.reserve(wanted, controller.signal);
     const query = async () => {
       try {
-        const series = await deps.influx.query(bound.statement, bound.params);
+        const series = await deps.influx.query(bound.statement, bound.params, { maxBytes });
         deps.onStorage?.(true);
         return series;
       } catch (err) {
@@ -86,6 +106,13 @@ const describeFailure = (err: unknown, log: Logger): ErrorReply => {
   if (err instanceof OverloadedError) {
     log.debug({ err }, "refused a query: reader overloaded");
     return errorReply("STORAGE_UNAVAILABLE", `reader overloaded (${err.message}); retry later`);
+  }
+  if (err instanceof InfluxResponseTooLargeError) {
+    log.warn({ err }, "InfluxDB's answer is larger than allowed");
+    return errorReply(
+      "PAYLOAD_TOO_LARGE",
+      `the stored events asked for take more than the reader's limit of ${err.maxBytes} bytes; ask for fewer events`,
+    );
   }
   if (err instanceof QueryTimeoutError) {
     log.warn({ err }, "query timed out");

@@ -11,6 +11,8 @@ describe("loadConfig", () => {
       queryTimeoutMs: 5_000,
       maxConcurrent: 32,
       maxQueued: 1_000,
+      maxBytesInFlight: 32 * 1024 * 1024,
+      maxAnswerBytes: 8 * 1024 * 1024,
       healthIntervalMs: 10_000,
     });
     expect(config.shutdownTimeoutMs).toBe(15_000);

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { type InfluxConfig, InfluxEnv, influxConfigFromEnv } from "@vigil/influx";
 import {
+  bytesVar,
   DEFAULT_OPS_PORTS,
   durationVar,
   intVar,
@@ -26,6 +27,15 @@ export const ReaderEnv = z.object({
   READER_MAX_CONCURRENT: intVar(32, 1, 10_000),
   /** Requests waiting for a free query slot; beyond it the reader answers "reader overloaded". */
   READER_MAX_QUEUED: intVar(1_000, 0, 1_000_000),
+  /**
+   * Bytes all requests together may hold at once: each request reserves the most InfluxDB's answer
+   * to it can take (8 KiB per event asked for, up to READER_MAX_ANSWER_BYTES) before its query
+   * runs, and gives them back once its reply has left. Requests that do not fit wait (within
+   * READER_QUERY_TIMEOUT, at most READER_MAX_QUEUED of them). The reader's memory grows with it.
+   */
+  READER_MAX_BYTES_IN_FLIGHT: bytesVar("32MiB", 64 * 1024, 16 * 1024 * 1024 * 1024),
+  /** Most bytes of one InfluxDB answer; past it reading stops and the reply is PAYLOAD_TOO_LARGE. */
+  READER_MAX_ANSWER_BYTES: bytesVar("8MiB", 16 * 1024, 1024 * 1024 * 1024),
   /** How often InfluxDB is pinged to keep readiness current between queries. */
   READER_HEALTH_INTERVAL: durationVar("10s", 100, 3_600_000),
   /** How long stopping (finish in-flight requests, drain NATS) may take before the process exits anyway. */
@@ -43,6 +53,10 @@ export interface ReaderSettings {
   readonly queryTimeoutMs: number;
   readonly maxConcurrent: number;
   readonly maxQueued: number;
+  /** Bytes all requests together may hold at once (byte-budget.ts). */
+  readonly maxBytesInFlight: number;
+  /** Most bytes of one InfluxDB answer, never more than {@link maxBytesInFlight} in effect. */
+  readonly maxAnswerBytes: number;
   readonly healthIntervalMs: number;
 }
 
@@ -79,6 +93,8 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): ReaderConfig =
       queryTimeoutMs: parsed.READER_QUERY_TIMEOUT,
       maxConcurrent: parsed.READER_MAX_CONCURRENT,
       maxQueued: parsed.READER_MAX_QUEUED,
+      maxBytesInFlight: parsed.READER_MAX_BYTES_IN_FLIGHT,
+      maxAnswerBytes: parsed.READER_MAX_ANSWER_BYTES,
       healthIntervalMs: parsed.READER_HEALTH_INTERVAL,
     }),
     shutdownTimeoutMs: parsed.READER_SHUTDOWN_TIMEOUT,

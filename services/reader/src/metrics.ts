@@ -1,5 +1,6 @@
 import { QueryErrorCode } from "@vigil/shared";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { ByteBudget } from "./byte-budget.js";
 import type { ConcurrencyLimit } from "./concurrency-limit.js";
 
 /** The reader's Prometheus metrics. */
@@ -8,8 +9,12 @@ export interface ReaderMetrics {
   observe(seconds: number, code?: QueryErrorCode): void;
 }
 
-/** Registers the reader's metrics on `registry`; the gauges read `limit` when scraped. */
-export const createReaderMetrics = (registry: Registry, limit: ConcurrencyLimit): ReaderMetrics => {
+/** Registers the reader's metrics on `registry`; the gauges read `limit` and `budget` when scraped. */
+export const createReaderMetrics = (
+  registry: Registry,
+  limit: ConcurrencyLimit,
+  budget?: ByteBudget,
+): ReaderMetrics => {
   const queries = new Counter({
     name: "vigil_reader_queries_total",
     help: "Query requests answered, by outcome (ok or error).",
@@ -44,6 +49,24 @@ export const createReaderMetrics = (registry: Registry, limit: ConcurrencyLimit)
       this.set(limit.queued);
     },
   });
+  if (budget !== undefined) {
+    new Gauge({
+      name: "vigil_reader_bytes_reserved",
+      help: "Bytes of the byte budget held by requests now (answers being read, replies being built and sent).",
+      registers: [registry],
+      collect() {
+        this.set(budget.held);
+      },
+    });
+    new Gauge({
+      name: "vigil_reader_requests_waiting_for_bytes",
+      help: "Requests waiting for room in the byte budget.",
+      registers: [registry],
+      collect() {
+        this.set(budget.waiting);
+      },
+    });
+  }
   // Zero-valued series exist from the start, so rates and alerts work before the first error.
   queries.inc({ outcome: "ok" }, 0);
   queries.inc({ outcome: "error" }, 0);

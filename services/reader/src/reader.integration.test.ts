@@ -32,6 +32,8 @@ const SETTINGS: ReaderSettings = {
   queryTimeoutMs: 5_000,
   maxConcurrent: 8,
   maxQueued: 100,
+  maxBytesInFlight: 32 * 1024 * 1024,
+  maxAnswerBytes: 8 * 1024 * 1024,
   healthIntervalMs: 200,
 };
 const REQUEST_TIMEOUT_MS = 20_000;
@@ -340,6 +342,7 @@ describe("reader against nats-server and influxd", () => {
   });
 
   it("runs as a process: ready once NATS and InfluxDB answer, answers, exits 0 on SIGTERM", async () => {
+    // serviceEnv passes the reader's credentials whichever InfluxDB runs: 1.x user or 2.x token.
     const proc = spawnManaged(
       process.execPath,
       ["--conditions=vigil-source", "--import", "tsx", new URL("./main.ts", import.meta.url).pathname],

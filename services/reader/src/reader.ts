@@ -14,6 +14,7 @@ import {
 } from "@vigil/shared";
 import { Registry } from "prom-client";
 import { answerQuery, type QueryAnswer } from "./answer-query.js";
+import { createByteBudget } from "./byte-budget.js";
 import { createCoalescer } from "./coalesce.js";
 import { createConcurrencyLimit } from "./concurrency-limit.js";
 import type { ReaderSettings } from "./config.js";
@@ -57,7 +58,8 @@ const DEFAULT_MAX_PAYLOAD = 1_048_576;
 export const startReader = async (deps: ReaderDeps, settings: ReaderSettings): Promise<Reader> => {
   const log = deps.log.child({ module: "reader" });
   const limit = createConcurrencyLimit(settings.maxConcurrent, settings.maxQueued);
-  const metrics = createReaderMetrics(deps.registry ?? new Registry(), limit);
+  const budget = createByteBudget(settings.maxBytesInFlight, settings.maxQueued);
+  const metrics = createReaderMetrics(deps.registry ?? new Registry(), limit, budget);
   const service = await new Svcm(deps.nc).add({
     name: READER_SERVICE,
     version: settings.version,
@@ -72,20 +74,29 @@ export const startReader = async (deps: ReaderDeps, settings: ReaderSettings): P
     log: deps.log.child({ module: "answer-query" }),
     onStorage: health.record,
     coalescer: createCoalescer(),
+    maxAnswerBytes: settings.maxAnswerBytes,
   };
   const inFlight = new Set<Promise<void>>();
 
+  // A request holds its share of the byte budget from before InfluxDB's answer is read until its
+  // reply has left the process: the flush resolves once the server has everything sent before it.
   const handle = async (msg: ServiceMsg): Promise<void> => {
     const started = performance.now();
+    const reservation = budget.reserve();
     let answer: QueryAnswer;
     try {
-      answer = await answerQuery(msg.data, queryDeps);
-    } catch (err) {
-      log.error({ err }, "query handler failed");
-      answer = { ok: false, reply: errorReply("INTERNAL", "the reader failed to answer; see its log") };
+      try {
+        answer = await answerQuery(msg.data, { ...queryDeps, reserve: reservation.acquire });
+      } catch (err) {
+        log.error({ err }, "query handler failed");
+        answer = { ok: false, reply: errorReply("INTERNAL", "the reader failed to answer; see its log") };
+      }
+      const code = respond(msg, answer, deps.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD, log);
+      metrics.observe((performance.now() - started) / 1_000, code);
+      await deps.nc.flush().catch(() => undefined);
+    } finally {
+      reservation.release();
     }
-    const code = respond(msg, answer, deps.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD, log);
-    metrics.observe((performance.now() - started) / 1_000, code);
   };
 
   service.addEndpoint(ENDPOINT, {

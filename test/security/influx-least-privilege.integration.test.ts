@@ -1,0 +1,89 @@
+/**
+ * Least privilege in InfluxDB (issue 10, finding 6), on whichever InfluxDB the project runs:
+ * 2.x (the compose deployment: write-only and read-only tokens, spoken to through the v1 API) in
+ * the "integration" project, Debian's 1.6 (users with the WRITE and READ grants) in "influxdb-1".
+ * The writer's credential must not delete, the reader's must not cause a write by any statement.
+ */
+import { type InfluxClient, InfluxRejectedError, InfluxUnavailableError } from "@vigil/influx";
+import { type Influxd, startInfluxd } from "@vigil/testing";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+
+const DATABASE = "least_privilege";
+const POINTS = [
+  'security_events,criticality=7 eventMessage="first",timestamp="2024-01-01T00:00:00Z",seq=1i 1704067200000000001',
+  'security_events,criticality=8 eventMessage="second",timestamp="2024-01-01T00:00:01Z",seq=2i 1704067201000000002',
+].join("\n");
+/** InfluxDB 1.x lets a user with the WRITE grant delete (see SECURITY.md); 2.x does not. */
+const ONE_X = process.env.VIGIL_INFLUXDB !== "2";
+
+let influx: Influxd;
+let admin: InfluxClient;
+
+const refused = async (attempt: Promise<unknown>): Promise<boolean> =>
+  attempt.then(
+    () => false,
+    (err: unknown) => {
+      if (err instanceof InfluxRejectedError || err instanceof InfluxUnavailableError) return true;
+      throw err;
+    },
+  );
+
+const stored = async (): Promise<string[]> => {
+  const series = await admin.query('SELECT "eventMessage" FROM "security_events"');
+  return (series[0]?.values ?? []).map((row) => String(row[1])).sort();
+};
+
+const measurements = async (): Promise<string[]> =>
+  ((await admin.query("SHOW MEASUREMENTS"))[0]?.values ?? []).map((row) => String(row[0])).sort();
+
+beforeAll(async () => {
+  influx = await startInfluxd(DATABASE);
+  admin = influx.client("admin");
+});
+
+// Each attempt starts from both points stored (rewriting them changes nothing when they are there).
+beforeEach(async () => {
+  await influx.client("writer").write(POINTS);
+});
+
+afterAll(async () => {
+  await influx?.dispose();
+});
+
+describe("the writer's credential", () => {
+  const statements = [
+    'DELETE FROM "security_events"',
+    'DELETE FROM "security_events" WHERE "criticality" = \'7\'',
+    'DROP SERIES FROM "security_events"',
+    "DROP SERIES WHERE \"criticality\" = '8'",
+  ];
+  // On 1.x these are expected to succeed (it.fails): WRITE is enough to delete there.
+  (ONE_X ? it.fails : it).each(statements)("cannot delete with %s", async (statement) => {
+    expect(await refused(influx.client("writer").query(statement))).toBe(true);
+    expect(await stored()).toEqual(["first", "second"]);
+  });
+});
+
+describe("the reader's credential cannot cause a write", () => {
+  it.each([
+    'SELECT * INTO "copied" FROM "security_events"',
+    'SELECT "eventMessage" INTO "security_events" FROM "security_events"',
+    `SELECT * INTO "${DATABASE}"."autogen"."copied" FROM "security_events"`,
+  ])("%s is refused and nothing is written", async (statement) => {
+    expect(await refused(influx.client("reader").query(statement))).toBe(true);
+    expect(await measurements()).toEqual(["security_events"]);
+  });
+
+  // On 1.x (1.6) a user with only the READ grant may create a continuous query on its database
+  // (it.fails): what stops it from writing there is the CQ service being off (SECURITY.md).
+  (ONE_X ? it.fails : it)("a continuous query on the database is refused", async () => {
+    const statement = `CREATE CONTINUOUS QUERY "cq" ON "${DATABASE}" BEGIN SELECT count("eventMessage") INTO "counted" FROM "security_events" GROUP BY time(1m) END`;
+    expect(await refused(influx.client("reader").query(statement))).toBe(true);
+  });
+
+  it("a continuous query that names no database is refused", async () => {
+    const statement =
+      'CREATE CONTINUOUS QUERY "cq2" BEGIN SELECT count("eventMessage") INTO "security_events" FROM "security_events" GROUP BY time(1m) END';
+    expect(await refused(influx.client("reader").query(statement))).toBe(true);
+  });
+});
