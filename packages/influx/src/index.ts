@@ -4,6 +4,8 @@ export { InfluxEnv, influxConfigFromEnv } from "./env.js";
 export { InfluxRejectedError, InfluxUnavailableError } from "./errors.js";
 export type { BoundStatement, SequencedEvent } from "./events-layout.js";
 export {
+  countByCriticalityStatement,
+  decodeCountRows,
   decodeEventRows,
   EVENTS_MEASUREMENT,
   encodePoint,

@@ -4,6 +4,9 @@ export const EVENTS_SUBJECT = "events";
 /** NATS subject on which the reader answers {@link EventsQuery} requests. */
 export const EVENTS_QUERY_SUBJECT = "events.query";
 
+/** NATS subject on which the reader answers {@link AggregatesQuery} requests: counts per criticality over a window. */
+export const EVENTS_AGGREGATES_SUBJECT = "events.aggregates";
+
 /** Subject that carries events the writer could never store, with the reason in headers. */
 export const DEAD_LETTER_SUBJECT = "deadletters.events";
 

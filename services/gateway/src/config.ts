@@ -50,6 +50,8 @@ export const GatewayEnv = z.object({
   GATEWAY_REQUEST_TIMEOUT: durationVar("30s", 1_000, 600_000),
   /** How long to wait for JetStream to confirm an event before answering 503. */
   GATEWAY_PUBLISH_TIMEOUT: durationVar("5s", 100, 60_000),
+  /** How long to wait for a reader's reply before answering 503; keep it above the readers' `READER_QUERY_TIMEOUT`. */
+  GATEWAY_READER_TIMEOUT: durationVar("10s", 100, 120_000),
   /** Certificate chain and key (PEM) that turn TLS on for the public port; both or neither. */
   GATEWAY_TLS_CERT_FILE: z.string().min(1).optional(),
   GATEWAY_TLS_KEY_FILE: z.string().min(1).optional(),
@@ -87,6 +89,7 @@ export interface GatewayConfig {
   readonly signingKeyFile: string;
   readonly credentialsFile: string;
   readonly settings: GatewaySettings;
+  readonly readerTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
 }
 
@@ -117,6 +120,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       accessTokenTtlMs: parsed.GATEWAY_ACCESS_TOKEN_TTL,
       refreshTokenTtlMs: parsed.GATEWAY_REFRESH_TOKEN_TTL,
     }),
+    readerTimeoutMs: parsed.GATEWAY_READER_TIMEOUT,
     shutdownTimeoutMs: parsed.GATEWAY_SHUTDOWN_TIMEOUT,
   });
 };

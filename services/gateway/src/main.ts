@@ -18,8 +18,10 @@ import { parseCredentials } from "./auth/credentials.js";
 import { createRefreshFamilies } from "./auth/refresh-families.js";
 import { loadConfig } from "./config.js";
 import { createEventIngest } from "./ingest.js";
+import { createReaderQueries } from "./reader-queries.js";
 import { authRoutes } from "./routes/auth.js";
 import { eventRoutes } from "./routes/events.js";
+import { readRoutes } from "./routes/reads.js";
 
 const SERVICE = "vigil-gateway";
 const config = loadConfigOrExit(SERVICE, () => loadConfig());
@@ -50,6 +52,7 @@ await runService(log, {
       routes: [
         authRoutes({ tokens, credentials, families, accessTokenTtlMs: settings.accessTokenTtlMs }),
         eventRoutes(ingest),
+        readRoutes(createReaderQueries({ nc, connected: () => natsConnected, timeoutMs: config.readerTimeoutMs })),
       ],
       tls: config.tls,
     });

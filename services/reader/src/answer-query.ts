@@ -1,6 +1,22 @@
-import { decodeEventRows, type InfluxClient, InfluxUnavailableError, latestEventsStatement } from "@vigil/influx";
+import {
+  type BoundStatement,
+  countByCriticalityStatement,
+  decodeCountRows,
+  decodeEventRows,
+  type InfluxClient,
+  InfluxUnavailableError,
+  latestEventsStatement,
+  type QuerySeries,
+} from "@vigil/influx";
 import { type Logger, untilAborted } from "@vigil/runtime";
-import { decodeQuery, type ErrorReply, type EventsQueryReply, errorReply } from "@vigil/shared";
+import {
+  type AggregatesReply,
+  decodeAggregatesQuery,
+  decodeQuery,
+  type ErrorReply,
+  type EventsQueryReply,
+  errorReply,
+} from "@vigil/shared";
 import type { Coalescer } from "./coalesce.js";
 import { type ConcurrencyLimit, OverloadedError } from "./concurrency-limit.js";
 
@@ -25,9 +41,13 @@ export interface QueryDeps {
 }
 
 /** The reply to send, already classified as success or error. */
-export type QueryAnswer =
-  | { readonly ok: true; readonly reply: EventsQueryReply }
-  | { readonly ok: false; readonly reply: ErrorReply };
+export type Answer<T> = { readonly ok: true; readonly reply: T } | { readonly ok: false; readonly reply: ErrorReply };
+
+/** The answer to an `events.query` request. */
+export type QueryAnswer = Answer<EventsQueryReply>;
+
+/** The answer to an `events.aggregates` request. */
+export type AggregatesAnswer = Answer<AggregatesReply>;
 
 /**
  * Answers one `events.query` request payload. Never throws: every failure becomes an error reply,
@@ -40,7 +60,44 @@ export const answerQuery = async (payload: Uint8Array, deps: QueryDeps): Promise
   const bound = latestEventsStatement(minCriticality, limit);
   // No criticality can be above the threshold: InfluxDB has nothing to say.
   if (bound === undefined) return { ok: true, reply: { events: [] } };
+  const series = await runStatement(bound, deps);
+  if (!series.ok) return series;
+  const events = decodeEventRows(series.reply, (row, reason) =>
+    deps.log.warn({ row, reason }, "skipped a stored point that is not a valid event"),
+  );
+  return { ok: true, reply: { events } };
+};
 
+/**
+ * Answers one `events.aggregates` request payload: the events whose time falls in the last
+ * `minutes` minutes, counted per criticality. The window ends at the current whole second, so that
+ * identical requests in the same second share one InfluxDB query. Never throws, like {@link answerQuery}.
+ */
+export const answerAggregates = async (
+  payload: Uint8Array,
+  deps: QueryDeps,
+  now: () => number = Date.now,
+): Promise<AggregatesAnswer> => {
+  const decoded = decodeAggregatesQuery(payload);
+  if (!decoded.ok) return { ok: false, reply: decoded.error };
+  const seconds = decoded.request.minutes * 60;
+  const to = new Date(Math.floor(now() / 1_000) * 1_000);
+  const from = new Date(to.getTime() - seconds * 1_000);
+  const series = await runStatement(countByCriticalityStatement(from, to), deps);
+  if (!series.ok) return series;
+  const byCriticality = decodeCountRows(series.reply);
+  const total = Object.values(byCriticality).reduce((sum, count) => sum + count, 0);
+  return {
+    ok: true,
+    reply: { from: from.toISOString(), to: to.toISOString(), total, byCriticality, perSecond: total / seconds },
+  };
+};
+
+/**
+ * Runs one statement within the reader's bounds (deadline, concurrency limit, sharing of identical
+ * statements in flight), reporting InfluxDB's reachability; a failure becomes the error reply.
+ */
+const runStatement = async (bound: BoundStatement, deps: QueryDeps): Promise<Answer<QuerySeries[]>> => {
   const controller = timeoutController(deps.timeoutMs);
   try {
     const query = async () => {
@@ -64,10 +121,7 @@ export const answerQuery = async (payload: Uint8Array, deps: QueryDeps): Promise
           }),
       controller.signal,
     );
-    const events = decodeEventRows(series, (row, reason) =>
-      deps.log.warn({ row, reason }, "skipped a stored point that is not a valid event"),
-    );
-    return { ok: true, reply: { events } };
+    return { ok: true, reply: series };
   } catch (err) {
     return { ok: false, reply: describeFailure(err, deps.log) };
   } finally {
