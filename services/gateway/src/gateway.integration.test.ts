@@ -15,8 +15,10 @@ import { createRefreshFamilies } from "./auth/refresh-families.js";
 import type { GatewaySettings } from "./config.js";
 import { loadConfig } from "./config.js";
 import { createEventIngest } from "./ingest.js";
+import { createPipelineStats, readPipeline } from "./pipeline-stats.js";
 import { authRoutes } from "./routes/auth.js";
 import { eventRoutes } from "./routes/events.js";
+import { statsRoutes } from "./routes/stats.js";
 
 const log = createLogger("gateway-test", "silent");
 const settings: GatewaySettings = {
@@ -89,6 +91,9 @@ describe("the gateway on a real nats-server", () => {
       routes: [
         authRoutes({ tokens, credentials, families, accessTokenTtlMs: settings.accessTokenTtlMs }),
         eventRoutes(ingest),
+        statsRoutes(
+          createPipelineStats({ read: async () => readPipeline(await jetstreamManager(nc)), connected: () => true }),
+        ),
       ],
     });
   });
@@ -141,6 +146,20 @@ describe("the gateway on a real nats-server", () => {
         payload: { events: [event()] },
       });
       expect(batch.statusCode, who).toBe(status === 202 ? 200 : status);
+    }
+  });
+
+  it("answers GET /v1/stats to viewers and admins only", async () => {
+    const callers = [
+      ["viewer", { "x-api-key": keys.viewer ?? "" }, 200],
+      ["admin", { "x-api-key": keys.admin ?? "" }, 200],
+      ["producer", { "x-api-key": keys.producer ?? "" }, 403],
+      ["nobody", {}, 401],
+    ] as const;
+    for (const [who, headers, status] of callers) {
+      const response = await app.inject({ method: "GET", url: "/v1/stats", headers });
+      expect(response.statusCode, who).toBe(status);
+      if (status === 200) expect(response.json()).toMatchObject({ received: expect.any(Number), activeWriters: 0 });
     }
   });
 

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import {
   connectNats,
@@ -18,10 +18,12 @@ import { parseCredentials } from "./auth/credentials.js";
 import { createRefreshFamilies } from "./auth/refresh-families.js";
 import { loadConfig } from "./config.js";
 import { createEventIngest } from "./ingest.js";
+import { createPipelineStats, readPipeline } from "./pipeline-stats.js";
 import { createReaderQueries } from "./reader-queries.js";
 import { authRoutes } from "./routes/auth.js";
 import { eventRoutes } from "./routes/events.js";
 import { readRoutes } from "./routes/reads.js";
+import { statsRoutes } from "./routes/stats.js";
 
 const SERVICE = "vigil-gateway";
 const config = loadConfigOrExit(SERVICE, () => loadConfig());
@@ -38,6 +40,8 @@ await runService(log, {
       natsConnected = up;
     });
     const kv = await new Kvm(jetstream(nc)).create(GATEWAY_REFRESH_BUCKET, { ttl: settings.refreshTokenTtlMs });
+    // No `$JS.API.INFO` check: the gateway's NATS user may read only the infos `GET /v1/stats` needs.
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
     const families = createRefreshFamilies(kv, settings.refreshTokenTtlMs);
     const publisher = createConfirmedPublish(nc, { inboxPrefix: config.nats.NATS_INBOX_PREFIX });
     const ingest = createEventIngest({
@@ -53,6 +57,7 @@ await runService(log, {
         authRoutes({ tokens, credentials, families, accessTokenTtlMs: settings.accessTokenTtlMs }),
         eventRoutes(ingest),
         readRoutes(createReaderQueries({ nc, connected: () => natsConnected, timeoutMs: config.readerTimeoutMs })),
+        statsRoutes(createPipelineStats({ read: () => readPipeline(jsm), connected: () => natsConnected })),
       ],
       tls: config.tls,
     });
