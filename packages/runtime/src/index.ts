@@ -23,12 +23,15 @@ export {
 export { printable, truncate } from "./terminal-text.js";
 export type { Drift } from "./topology.js";
 export {
+  AuditStreamEnv,
+  auditStreamConfig,
   checkEventsStream,
   checkStream,
   DeadLetterStreamEnv,
   deadLetterStreamConfig,
   describeDrift,
   EventsStreamEnv,
+  ensureAuditStream,
   ensureDeadLetterStream,
   ensureEventsStream,
   eventsStreamConfig,

@@ -14,6 +14,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
+import type { AuditOutcome, AuditTrail } from "./audit/audit-trail.js";
 import { type Access, isAllowed, type Principal } from "./auth/principal.js";
 import type { GatewaySettings } from "./config.js";
 import { ApiError, type Issue } from "./errors.js";
@@ -26,10 +27,17 @@ declare module "fastify" {
     access?: Access;
     /** The error code of a request that fails the route's schema: `BAD_REQUEST` unless said. */
     invalidCode?: "BAD_REQUEST" | "INVALID_EVENT";
+    /**
+     * The action its audit records name (`events.ingest`); a route open to anyone is audited only
+     * when it has one (the sign-in routes).
+     */
+    action?: string;
   }
   interface FastifyRequest {
     /** The authenticated caller; set for every route whose access is not `none`. */
     principal?: Principal;
+    /** What a route or the error handler adds to the request's audit record. */
+    auditNote?: AuditNote;
   }
 }
 
@@ -37,6 +45,16 @@ declare module "fastify" {
 export interface Authenticator {
   /** Resolves to the caller, or rejects with an `UNAUTHENTICATED` {@link ApiError}. */
   authenticate(request: FastifyRequest): Promise<Principal>;
+}
+
+/** What a route knows better than the hooks, for the request's audit record. */
+export interface AuditNote {
+  /** Who was named when no one was authenticated: the user name of a failed sign-in, a refresh family's owner. */
+  actor?: string;
+  /** A more precise action than the route's (`auth.refresh.reuse`). */
+  action?: string;
+  /** The error code answered. */
+  code?: string;
 }
 
 /** What the gateway runs on; every I/O dependency comes in here, so tests pass their own. */
@@ -48,6 +66,8 @@ export interface GatewayOptions {
   readonly routes: readonly ((app: GatewayApp) => Promise<void>)[];
   /** Certificate chain and key (PEM) of the public port: TLS on, and `Strict-Transport-Security` sent. */
   readonly tls?: { readonly cert: string; readonly key: string } | undefined;
+  /** Where every authenticated action and authentication event is recorded; nothing is when absent. */
+  readonly audit?: Pick<AuditTrail, "record"> | undefined;
 }
 
 /** The fastify instance with zod schemas as its type provider. */
@@ -114,6 +134,8 @@ export const buildGateway = async (opts: GatewayOptions): Promise<GatewayApp> =>
     }
   });
   app.setErrorHandler((err: FastifyError, request, reply) => sendError(reply, toApiError(err, request), request));
+  const { audit } = opts;
+  if (audit !== undefined) app.addHook("onResponse", async (request, reply) => auditRequest(audit, request, reply));
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send({
       error: { code: "NOT_FOUND", message: `no route ${request.method} ${request.url}`, requestId: request.id },
@@ -156,7 +178,36 @@ const toApiError = (err: FastifyError, request: FastifyRequest): ApiError => {
   return new ApiError("INTERNAL", "the gateway failed to answer; see its log with this request id", { cause: err });
 };
 
+const outcomeOf = (status: number): AuditOutcome => {
+  if (status < 400) return "success";
+  if (status === 401 || status === 403) return "denied";
+  if (status === 429) return "rate_limited";
+  return "failed";
+};
+
+/** Records one answered request, when it was authenticated or is an authentication event. */
+const auditRequest = (audit: Pick<AuditTrail, "record">, request: FastifyRequest, reply: FastifyReply): void => {
+  const { config, url } = request.routeOptions;
+  // Unknown routes and CORS preflights say nothing about access; open routes without an action are not audited.
+  if (config.access === undefined || (config.access === "none" && config.action === undefined)) return;
+  const note = request.auditNote ?? {};
+  const route = `${request.method} ${url ?? ""}`;
+  audit.record({
+    time: new Date().toISOString(),
+    actor: request.principal?.name ?? note.actor ?? null,
+    role: request.principal?.role ?? null,
+    action: note.action ?? config.action ?? route,
+    target: route,
+    outcome: outcomeOf(reply.statusCode),
+    status: reply.statusCode,
+    ...(note.code === undefined ? {} : { code: note.code }),
+    clientAddress: request.ip,
+    requestId: request.id,
+  });
+};
+
 const sendError = (reply: FastifyReply, err: ApiError, request: FastifyRequest): FastifyReply => {
+  request.auditNote = { ...request.auditNote, code: err.code };
   if (err.code === "INTERNAL") request.log.error({ err: err.cause }, "request failed");
   else request.log.info({ code: err.code, reason: err.message }, "request refused");
   if (err.retryAfterSeconds !== undefined)

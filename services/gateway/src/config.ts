@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import {
+  AuditStreamEnv,
   bytesVar,
   DEFAULT_OPS_PORTS,
   durationVar,
@@ -63,6 +64,7 @@ export type GatewayEnv = z.infer<typeof GatewayEnv>;
 // NatsEnv refines across its fields, so it is intersected rather than spread.
 const Env = NatsEnv.and(opsEnv(DEFAULT_OPS_PORTS.gateway))
   .and(GatewayEnv)
+  .and(AuditStreamEnv)
   .refine((env) => (env.GATEWAY_TLS_CERT_FILE === undefined) === (env.GATEWAY_TLS_KEY_FILE === undefined), {
     message: "GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE go together",
     path: ["GATEWAY_TLS_KEY_FILE"],
@@ -90,6 +92,8 @@ export interface GatewayConfig {
   readonly credentialsFile: string;
   readonly settings: GatewaySettings;
   readonly readerTimeoutMs: number;
+  /** Limits of the `AUDIT` stream, which the gateway creates when it is missing. */
+  readonly auditStream: AuditStreamEnv;
   readonly shutdownTimeoutMs: number;
 }
 
@@ -121,6 +125,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       refreshTokenTtlMs: parsed.GATEWAY_REFRESH_TOKEN_TTL,
     }),
     readerTimeoutMs: parsed.GATEWAY_READER_TIMEOUT,
+    auditStream: Object.freeze({ AUDIT_MAX_AGE: parsed.AUDIT_MAX_AGE, AUDIT_MAX_BYTES: parsed.AUDIT_MAX_BYTES }),
     shutdownTimeoutMs: parsed.GATEWAY_SHUTDOWN_TIMEOUT,
   });
 };

@@ -6,12 +6,14 @@ import {
   createConfirmedPublish,
   createLogger,
   createMetricsRegistry,
+  ensureAuditStream,
   loadConfigOrExit,
   runService,
   startOpsServer,
 } from "@vigil/runtime";
 import { GATEWAY_REFRESH_BUCKET } from "@vigil/shared";
 import { buildGateway } from "./app.js";
+import { createAuditTrail } from "./audit/audit-trail.js";
 import { createAccessTokens } from "./auth/access-tokens.js";
 import { createAuthenticator } from "./auth/authenticator.js";
 import { parseCredentials } from "./auth/credentials.js";
@@ -20,6 +22,7 @@ import { loadConfig } from "./config.js";
 import { createEventIngest } from "./ingest.js";
 import { createPipelineStats, readPipeline } from "./pipeline-stats.js";
 import { createReaderQueries } from "./reader-queries.js";
+import { auditRoutes } from "./routes/audit.js";
 import { authRoutes } from "./routes/auth.js";
 import { eventRoutes } from "./routes/events.js";
 import { readRoutes } from "./routes/reads.js";
@@ -42,6 +45,13 @@ await runService(log, {
     const kv = await new Kvm(jetstream(nc)).create(GATEWAY_REFRESH_BUCKET, { ttl: settings.refreshTokenTtlMs });
     // No `$JS.API.INFO` check: the gateway's NATS user may read only the infos `GET /v1/stats` needs.
     const jsm = await jetstreamManager(nc, { checkAPI: false });
+    await ensureAuditStream(jsm, config.auditStream, log.child({ module: "topology" }));
+    const audit = createAuditTrail({
+      js: jetstream(nc),
+      jsm,
+      log: log.child({ module: "audit" }),
+      timeoutMs: settings.publishTimeoutMs,
+    });
     const families = createRefreshFamilies(kv, settings.refreshTokenTtlMs);
     const publisher = createConfirmedPublish(nc, { inboxPrefix: config.nats.NATS_INBOX_PREFIX });
     const ingest = createEventIngest({
@@ -58,7 +68,9 @@ await runService(log, {
         eventRoutes(ingest),
         readRoutes(createReaderQueries({ nc, connected: () => natsConnected, timeoutMs: config.readerTimeoutMs })),
         statsRoutes(createPipelineStats({ read: () => readPipeline(jsm), connected: () => natsConnected })),
+        auditRoutes(audit),
       ],
+      audit,
       tls: config.tls,
     });
     // fastify writes into the options it is given; the configuration is frozen.
@@ -73,6 +85,7 @@ await runService(log, {
     return async () => {
       // Stops accepting connections and waits for the requests in flight to be answered.
       await app.close();
+      await audit.flush();
       publisher.close();
       await nc.drain();
       await ops.close();

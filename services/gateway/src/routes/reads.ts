@@ -24,13 +24,16 @@ export const readRoutes =
   async (app: GatewayApp): Promise<void> => {
     app.get(
       "/v1/events",
-      { config: { access: "viewer" }, schema: { querystring: EventsQueryString, response: { 200: EventsQueryReply } } },
+      {
+        config: { access: "viewer", action: "events.read" },
+        schema: { querystring: EventsQueryString, response: { 200: EventsQueryReply } },
+      },
       async (request) => ({ events: await readers.events(EventsQuery.parse(request.query)) }),
     );
     app.get(
       "/v1/aggregates",
       {
-        config: { access: "viewer" },
+        config: { access: "viewer", action: "aggregates.read" },
         schema: { querystring: AggregatesQueryString, response: { 200: AggregatesReply } },
       },
       async (request) => readers.aggregates(request.query),

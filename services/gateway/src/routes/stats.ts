@@ -5,7 +5,9 @@ import { type PipelineStats, StatsReply } from "../pipeline-stats.js";
 export const statsRoutes =
   (stats: PipelineStats) =>
   async (app: GatewayApp): Promise<void> => {
-    app.get("/v1/stats", { config: { access: "viewer" }, schema: { response: { 200: StatsReply } } }, () =>
-      stats.read(),
+    app.get(
+      "/v1/stats",
+      { config: { access: "viewer", action: "stats.read" }, schema: { response: { 200: StatsReply } } },
+      () => stats.read(),
     );
   };
