@@ -52,3 +52,6 @@ export const AUDIT_STREAM = "AUDIT";
 
 /** Subject of the gateway's audit records, captured by {@link AUDIT_STREAM}. */
 export const AUDIT_SUBJECT = "audit.gateway";
+
+/** JetStream key-value bucket of the gateways' rate-limit counters, one key per caller and minute. */
+export const GATEWAY_RATE_BUCKET = "vigil-gateway-rate";

@@ -20,6 +20,7 @@ import type { GatewaySettings } from "./config.js";
 import { ApiError, type Issue } from "./errors.js";
 import { acceptJsonOnly } from "./http/json-body.js";
 import { SECURITY_HEADERS, TLS_HEADERS } from "./http/security-headers.js";
+import type { RateLimiter } from "./rate-limit.js";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -66,6 +67,8 @@ export interface GatewayOptions {
   readonly routes: readonly ((app: GatewayApp) => Promise<void>)[];
   /** Certificate chain and key (PEM) of the public port: TLS on, and `Strict-Transport-Security` sent. */
   readonly tls?: { readonly cert: string; readonly key: string } | undefined;
+  /** Counts each authenticated caller's requests, shared across gateways; no limit when absent. */
+  readonly rateLimiter?: RateLimiter | undefined;
   /** Where every authenticated action and authentication event is recorded; nothing is when absent. */
   readonly audit?: Pick<AuditTrail, "record"> | undefined;
 }
@@ -126,6 +129,7 @@ export const buildGateway = async (opts: GatewayOptions): Promise<GatewayApp> =>
     if (access === "none") return;
     const principal = await opts.authenticator.authenticate(request);
     request.principal = principal;
+    await opts.rateLimiter?.hit(principal);
     if (!isAllowed(principal.role, access)) {
       throw new ApiError(
         "FORBIDDEN",

@@ -11,7 +11,7 @@ import {
   runService,
   startOpsServer,
 } from "@vigil/runtime";
-import { GATEWAY_REFRESH_BUCKET } from "@vigil/shared";
+import { GATEWAY_RATE_BUCKET, GATEWAY_REFRESH_BUCKET } from "@vigil/shared";
 import { buildGateway } from "./app.js";
 import { createAuditTrail } from "./audit/audit-trail.js";
 import { createAccessTokens } from "./auth/access-tokens.js";
@@ -21,6 +21,7 @@ import { createRefreshFamilies } from "./auth/refresh-families.js";
 import { loadConfig } from "./config.js";
 import { createEventIngest } from "./ingest.js";
 import { createPipelineStats, readPipeline } from "./pipeline-stats.js";
+import { createRateLimiter, RATE_WINDOW_MS } from "./rate-limit.js";
 import { createReaderQueries } from "./reader-queries.js";
 import { auditRoutes } from "./routes/audit.js";
 import { authRoutes } from "./routes/auth.js";
@@ -53,6 +54,13 @@ await runService(log, {
       timeoutMs: settings.publishTimeoutMs,
     });
     const families = createRefreshFamilies(kv, settings.refreshTokenTtlMs);
+    const rateLimiter = createRateLimiter({
+      // A counter outlives its window by one more, then the bucket drops it.
+      kv: await new Kvm(jetstream(nc)).create(GATEWAY_RATE_BUCKET, { ttl: 2 * RATE_WINDOW_MS }),
+      limits: config.rateLimits,
+      isApiKey: (principal) => principal.via === "apiKey" || credentials.hasKey(principal.name, principal.role),
+      log: log.child({ module: "rate-limit" }),
+    });
     const publisher = createConfirmedPublish(nc, { inboxPrefix: config.nats.NATS_INBOX_PREFIX });
     const ingest = createEventIngest({
       publisher,
@@ -71,6 +79,7 @@ await runService(log, {
         auditRoutes(audit),
       ],
       audit,
+      rateLimiter,
       tls: config.tls,
     });
     // fastify writes into the options it is given; the configuration is frozen.
