@@ -2,7 +2,16 @@ import type { SecurityEvent } from "@vigil/shared";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { SequencedEvent } from "./events-layout.js";
-import { decodeEventRows, encodePoint, encodePoints, latestEventsStatement, pointTime } from "./index.js";
+import {
+  countByCriticalityStatement,
+  decodeCountRows,
+  decodeEventRows,
+  EVENTS_MEASUREMENT,
+  encodePoint,
+  encodePoints,
+  latestEventsStatement,
+  pointTime,
+} from "./index.js";
 
 const event: SecurityEvent = {
   criticality: 9,
@@ -208,5 +217,24 @@ describe("the encoder, against the implementation it replaced", () => {
       }),
       { numRuns: 1_000 },
     );
+  });
+});
+
+describe("countByCriticalityStatement and decodeCountRows", () => {
+  it("binds the window's instants and keeps them out of the statement text", () => {
+    const bound = countByCriticalityStatement(new Date(0), new Date(60_000));
+    expect(bound.params).toEqual({ from: "1970-01-01T00:00:00.000Z", to: "1970-01-01T00:01:00.000Z" });
+    expect(bound.statement).not.toContain("1970");
+  });
+
+  it("counts per level, every level present, ignoring levels outside the range", () => {
+    const counts = decodeCountRows([
+      { name: EVENTS_MEASUREMENT, tags: { criticality: "3" }, columns: ["time", "count"], values: [[0, 4]] },
+      { name: EVENTS_MEASUREMENT, tags: { criticality: "10" }, columns: ["time", "count"], values: [[0, 1]] },
+      { name: EVENTS_MEASUREMENT, tags: { criticality: "42" }, columns: ["time", "count"], values: [[0, 9]] },
+    ]);
+    expect(Object.keys(counts)).toHaveLength(11);
+    expect(counts).toMatchObject({ "0": 0, "3": 4, "10": 1 });
+    expect(counts["42"]).toBeUndefined();
   });
 });

@@ -182,3 +182,32 @@ export const decodeEventRows = (
   }
   return events;
 };
+
+/**
+ * The InfluxQL statement that counts the events whose time falls in `[from, to)`, one series per
+ * criticality. Both instants are bound parameters (RFC 3339 strings), never part of the text.
+ */
+export const countByCriticalityStatement = (from: Date, to: Date): BoundStatement => ({
+  statement: `SELECT count("seq") FROM "${EVENTS_MEASUREMENT}" WHERE time >= $from AND time < $to GROUP BY "criticality"`,
+  params: { from: from.toISOString(), to: to.toISOString() },
+});
+
+/**
+ * Turns the series of {@link countByCriticalityStatement} into a count per criticality level,
+ * `"0"` to `"10"`, each present (0 when no series came back for it). Series of a criticality
+ * outside the range (written by something else) are left out.
+ */
+export const decodeCountRows = (series: readonly QuerySeries[]): Record<string, number> => {
+  const counts: Record<string, number> = {};
+  for (let level = CRITICALITY_RANGE.min; level <= CRITICALITY_RANGE.max; level++) counts[String(level)] = 0;
+  for (const one of series) {
+    const level = one.tags?.criticality;
+    const column = one.columns.indexOf("count");
+    if (level === undefined || !(level in counts) || column === -1) continue;
+    for (const values of one.values) {
+      const count = Number(values[column] ?? 0);
+      if (Number.isSafeInteger(count) && count > 0) counts[level] = (counts[level] ?? 0) + count;
+    }
+  }
+  return counts;
+};

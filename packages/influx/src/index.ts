@@ -6,6 +6,8 @@ export type { BoundStatement, SequencedEvent } from "./events-layout.js";
 export {
   ANSWER_BYTES_PER_EVENT,
   answerBytesBound,
+  countByCriticalityStatement,
+  decodeCountRows,
   decodeEventRows,
   EVENTS_MEASUREMENT,
   encodePoint,

@@ -12,15 +12,26 @@ export { createLogger, LogLevel } from "./logger.js";
 export { connectNats, NATS_SECRETS, NatsEnv, natsOptionsFromEnv } from "./nats.js";
 export type { OpsEnv, OpsServer, ReadinessCheck } from "./ops-server.js";
 export { createMetricsRegistry, DEFAULT_OPS_PORTS, opsEnv, startOpsServer } from "./ops-server.js";
+export {
+  NoAnswerError,
+  queryAggregates,
+  queryEvents,
+  ReaderError,
+  ReplyError,
+  requestReader,
+} from "./reader-requests.js";
 export { printable, truncate } from "./terminal-text.js";
 export type { Drift } from "./topology.js";
 export {
+  AuditStreamEnv,
+  auditStreamConfig,
   checkEventsStream,
   checkStream,
   DeadLetterStreamEnv,
   deadLetterStreamConfig,
   describeDrift,
   EventsStreamEnv,
+  ensureAuditStream,
   ensureDeadLetterStream,
   ensureEventsStream,
   eventsStreamConfig,

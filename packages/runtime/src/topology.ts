@@ -8,7 +8,14 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
-import { DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECT, EVENTS_STREAM, EVENTS_SUBJECT } from "@vigil/shared";
+import {
+  AUDIT_STREAM,
+  AUDIT_SUBJECT,
+  DEAD_LETTER_STREAM,
+  DEAD_LETTER_SUBJECT,
+  EVENTS_STREAM,
+  EVENTS_SUBJECT,
+} from "@vigil/shared";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { StartupError } from "./errors.js";
@@ -38,6 +45,15 @@ export const DeadLetterStreamEnv = z.object({
   DEAD_LETTER_MAX_BYTES: bytesVar("256MiB", 1_048_576),
 });
 export type DeadLetterStreamEnv = z.infer<typeof DeadLetterStreamEnv>;
+
+/** Limits of the gateway's audit stream, from the environment; the gateway owns it. */
+export const AuditStreamEnv = z.object({
+  /** How long audit records are kept. */
+  AUDIT_MAX_AGE: durationVar("90d", 60_000),
+  /** Most bytes of audit records; the oldest are dropped beyond it. */
+  AUDIT_MAX_BYTES: bytesVar("1GiB", 1_048_576),
+});
+export type AuditStreamEnv = z.infer<typeof AuditStreamEnv>;
 
 /** Limits of both streams, as the writer reads them. */
 export const StreamEnv = EventsStreamEnv.extend(DeadLetterStreamEnv.shape);
@@ -261,6 +277,31 @@ export const deadLetterStreamConfig = (env: DeadLetterStreamEnv): StreamConfig =
     deny_purge: true,
     allow_rollup_hdrs: false,
   }) as StreamConfig;
+
+/**
+ * The gateway's audit stream: limits retention, oldest records dropped first, and neither a purge
+ * nor a delete of single records is allowed, so a record once written stays until it ages out.
+ */
+export const auditStreamConfig = (env: AuditStreamEnv): StreamConfig =>
+  ({
+    name: AUDIT_STREAM,
+    subjects: [AUDIT_SUBJECT],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_age: nanos(env.AUDIT_MAX_AGE),
+    max_bytes: env.AUDIT_MAX_BYTES,
+    max_msgs: -1,
+    duplicate_window: nanos(120_000),
+    num_replicas: 1,
+    deny_delete: true,
+    deny_purge: true,
+    allow_rollup_hdrs: false,
+  }) as StreamConfig;
+
+/** Makes sure the audit stream exists; the gateway, which writes it, owns it. */
+export const ensureAuditStream = (jsm: JetStreamManager, env: AuditStreamEnv, log: Logger): Promise<void> =>
+  ensureStream(jsm, auditStreamConfig(env), log);
 
 /**
  * Makes sure the events stream exists with the configuration of `env` (correcting what an update

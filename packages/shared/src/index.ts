@@ -1,3 +1,11 @@
+export {
+  AggregatesQuery,
+  AggregatesReply,
+  CRITICALITY_KEYS,
+  decodeAggregatesQuery,
+  decodeAggregatesReply,
+  MAX_AGGREGATE_MINUTES,
+} from "./aggregates.js";
 export { readDigits } from "./digits.js";
 export type { DecodedEvent, EventRejection } from "./event.js";
 export {
@@ -24,18 +32,22 @@ export {
   DEAD_LETTER_HEADERS,
   DEAD_LETTER_STREAM,
   DEAD_LETTER_SUBJECT,
+  EVENTS_AGGREGATES_SUBJECT,
   EVENTS_QUERY_SUBJECT,
   EVENTS_STREAM,
   EVENTS_SUBJECT,
+  GATEWAY_RATE_BUCKET,
   GATEWAY_REFRESH_BUCKET,
   READER_QUEUE,
   READER_SERVICE,
   WRITER_CONSUMER,
 } from "./names.js";
-export type { DecodedQuery } from "./query.js";
+export type { DecodedQuery, DecodedRequest } from "./query.js";
 export {
   decodeQuery,
   decodeQueryReply,
+  decodeReply,
+  decodeRequest,
   ErrorReply,
   EventsQuery,
   EventsQueryReply,

@@ -4,6 +4,9 @@ export const EVENTS_SUBJECT = "events";
 /** NATS subject on which the reader answers {@link EventsQuery} requests. */
 export const EVENTS_QUERY_SUBJECT = "events.query";
 
+/** NATS subject on which the reader answers {@link AggregatesQuery} requests: counts per criticality over a window. */
+export const EVENTS_AGGREGATES_SUBJECT = "events.aggregates";
+
 /** Subject that carries events the writer could never store, with the reason in headers. */
 export const DEAD_LETTER_SUBJECT = "deadletters.events";
 
@@ -49,3 +52,6 @@ export const AUDIT_STREAM = "AUDIT";
 
 /** Subject of the gateway's audit records, captured by {@link AUDIT_STREAM}. */
 export const AUDIT_SUBJECT = "audit.gateway";
+
+/** JetStream key-value bucket of the gateways' rate-limit counters, one key per caller and minute. */
+export const GATEWAY_RATE_BUCKET = "vigil-gateway-rate";

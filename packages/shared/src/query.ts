@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { AggregatesQuery, AggregatesReply } from "./aggregates.js";
 import { describeIssues, SecurityEvent } from "./event.js";
 import { DEFAULT_QUERY_LIMIT, MAX_QUERY_BYTES, MAX_QUERY_LIMIT } from "./limits.js";
 
@@ -45,15 +46,29 @@ export type DecodedQuery =
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** Serialises a query request (its `limit` may be left to the default) or a reply to JSON bytes. */
-export const encodeJson = (value: z.input<typeof EventsQuery> | QueryReply): Uint8Array =>
-  encoder.encode(JSON.stringify(value));
+/** Serialises a request to the reader (a query's `limit` may be left to the default) or its reply to JSON bytes. */
+export const encodeJson = (
+  value: z.input<typeof EventsQuery> | QueryReply | AggregatesQuery | AggregatesReply,
+): Uint8Array => encoder.encode(JSON.stringify(value));
 
 /** Builds an error reply. */
 export const errorReply = (code: QueryErrorCode, message: string): ErrorReply => ({ error: { code, message } });
 
-/** Decodes and validates a query request. Never throws. */
-export const decodeQuery = (payload: Uint8Array, maxBytes: number = MAX_QUERY_BYTES): DecodedQuery => {
+/** Outcome of decoding a request on one of the reader's subjects: the request, or the error reply to send back. */
+export type DecodedRequest<T> =
+  | { readonly ok: true; readonly request: T }
+  | { readonly ok: false; readonly error: ErrorReply };
+
+/**
+ * Decodes and validates a request on one of the reader's subjects against `schema`; `example` is
+ * the JSON an empty request is told to send. Never throws.
+ */
+export const decodeRequest = <S extends z.ZodType>(
+  schema: S,
+  payload: Uint8Array,
+  example: string,
+  maxBytes: number = MAX_QUERY_BYTES,
+): DecodedRequest<z.output<S>> => {
   if (payload.byteLength > maxBytes) {
     return {
       ok: false,
@@ -61,10 +76,7 @@ export const decodeQuery = (payload: Uint8Array, maxBytes: number = MAX_QUERY_BY
     };
   }
   if (payload.byteLength === 0) {
-    return {
-      ok: false,
-      error: errorReply("BAD_REQUEST", 'request is empty: send JSON such as {"minCriticality": 5, "limit": 10}'),
-    };
+    return { ok: false, error: errorReply("BAD_REQUEST", `request is empty: send JSON such as ${example}`) };
   }
   let json: unknown;
   try {
@@ -72,23 +84,35 @@ export const decodeQuery = (payload: Uint8Array, maxBytes: number = MAX_QUERY_BY
   } catch (err) {
     return { ok: false, error: errorReply("BAD_REQUEST", `request is not JSON: ${(err as Error).message}`) };
   }
-  const parsed = EventsQuery.safeParse(json);
+  const parsed = schema.safeParse(json);
   if (!parsed.success) return { ok: false, error: errorReply("BAD_REQUEST", describeIssues(parsed.error)) };
-  return { ok: true, query: parsed.data };
+  return { ok: true, request: parsed.data };
 };
 
-/** Decodes a reply on `events.query`; throws a {@link ProtocolError} when it is neither shape. */
-export const decodeQueryReply = (payload: Uint8Array): QueryReply => {
+/** Decodes and validates a query request. Never throws. */
+export const decodeQuery = (payload: Uint8Array, maxBytes: number = MAX_QUERY_BYTES): DecodedQuery => {
+  const decoded = decodeRequest(EventsQuery, payload, '{"minCriticality": 5, "limit": 10}', maxBytes);
+  return decoded.ok ? { ok: true, query: decoded.request } : decoded;
+};
+
+/**
+ * Decodes a reply on one of the reader's subjects: the success shape `schema`, or an error reply.
+ * Throws a {@link ProtocolError} when it is neither.
+ */
+export const decodeReply = <S extends z.ZodType>(schema: S, payload: Uint8Array): z.output<S> | ErrorReply => {
   let json: unknown;
   try {
     json = JSON.parse(decoder.decode(payload));
   } catch (err) {
     throw new ProtocolError("reply is not JSON", { cause: err });
   }
-  const parsed = QueryReply.safeParse(json);
+  const parsed = z.union([schema, ErrorReply]).safeParse(json);
   if (!parsed.success) throw new ProtocolError(`reply has an unknown shape: ${describeIssues(parsed.error)}`);
-  return parsed.data;
+  return parsed.data as z.output<S> | ErrorReply;
 };
+
+/** Decodes a reply on `events.query`; throws a {@link ProtocolError} when it is neither shape. */
+export const decodeQueryReply = (payload: Uint8Array): QueryReply => decodeReply(EventsQueryReply, payload);
 
 /** A peer sent something that does not follow the contract. */
 export class ProtocolError extends Error {

@@ -4,7 +4,7 @@ import { connect } from "@nats-io/transport-node";
 // The client does not depend on these; the test needs a real reader and real stored events.
 import { createInfluxClient, encodePoints, type SequencedEvent } from "@vigil/influx";
 import { type Reader, startReader } from "@vigil/reader";
-import { createLogger, printable } from "@vigil/runtime";
+import { createLogger, printable, queryEvents, ReaderError } from "@vigil/runtime";
 import { EVENTS_QUERY_SUBJECT, type SecurityEvent } from "@vigil/shared";
 import {
   freePort,
@@ -17,7 +17,6 @@ import {
   waitFor,
 } from "@vigil/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { queryEvents, ReaderError } from "./query-events.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));

@@ -1,8 +1,18 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import { ConfigError, connectNats, createLogger, StartupError, sleep, UsageError, untilAborted } from "@vigil/runtime";
+import {
+  ConfigError,
+  connectNats,
+  createLogger,
+  NoAnswerError,
+  queryEvents,
+  ReaderError,
+  StartupError,
+  sleep,
+  UsageError,
+  untilAborted,
+} from "@vigil/runtime";
 import type { SecurityEvent } from "@vigil/shared";
 import { type ClientSettings, loadSettings, USAGE } from "./config.js";
-import { NoAnswerError, queryEvents, ReaderError } from "./query-events.js";
 import { renderHeading, renderTable } from "./render.js";
 
 /** The client's exit codes. */

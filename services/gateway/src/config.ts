@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import {
+  AuditStreamEnv,
   bytesVar,
   DEFAULT_OPS_PORTS,
   durationVar,
@@ -12,6 +13,7 @@ import {
   parseEnv,
 } from "@vigil/runtime";
 import { z } from "zod";
+import type { RateLimits } from "./rate-limit.js";
 
 /** Origins are compared exactly as browsers send them: scheme, host and port, no path. */
 const Origin = z.string().regex(/^https?:\/\/[^\s/]+$/, "expected an origin such as https://vigil.example.org");
@@ -50,6 +52,12 @@ export const GatewayEnv = z.object({
   GATEWAY_REQUEST_TIMEOUT: durationVar("30s", 1_000, 600_000),
   /** How long to wait for JetStream to confirm an event before answering 503. */
   GATEWAY_PUBLISH_TIMEOUT: durationVar("5s", 100, 60_000),
+  /** How long to wait for a reader's reply before answering 503; keep it above the readers' `READER_QUERY_TIMEOUT`. */
+  GATEWAY_READER_TIMEOUT: durationVar("10s", 100, 120_000),
+  /** Requests a minute per user (tokens signed in with a password), across every gateway; 0: no limit. */
+  GATEWAY_RATE_LIMIT_USER: intVar(1_000, 0, 100_000_000),
+  /** Requests a minute per API key (sent as `X-API-Key` or signed in with one), across every gateway; 0: no limit. */
+  GATEWAY_RATE_LIMIT_KEY: intVar(10_000, 0, 100_000_000),
   /** Certificate chain and key (PEM) that turn TLS on for the public port; both or neither. */
   GATEWAY_TLS_CERT_FILE: z.string().min(1).optional(),
   GATEWAY_TLS_KEY_FILE: z.string().min(1).optional(),
@@ -61,6 +69,7 @@ export type GatewayEnv = z.infer<typeof GatewayEnv>;
 // NatsEnv refines across its fields, so it is intersected rather than spread.
 const Env = NatsEnv.and(opsEnv(DEFAULT_OPS_PORTS.gateway))
   .and(GatewayEnv)
+  .and(AuditStreamEnv)
   .refine((env) => (env.GATEWAY_TLS_CERT_FILE === undefined) === (env.GATEWAY_TLS_KEY_FILE === undefined), {
     message: "GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE go together",
     path: ["GATEWAY_TLS_KEY_FILE"],
@@ -87,6 +96,10 @@ export interface GatewayConfig {
   readonly signingKeyFile: string;
   readonly credentialsFile: string;
   readonly settings: GatewaySettings;
+  readonly readerTimeoutMs: number;
+  readonly rateLimits: RateLimits;
+  /** Limits of the `AUDIT` stream, which the gateway creates when it is missing. */
+  readonly auditStream: AuditStreamEnv;
   readonly shutdownTimeoutMs: number;
 }
 
@@ -117,6 +130,12 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       accessTokenTtlMs: parsed.GATEWAY_ACCESS_TOKEN_TTL,
       refreshTokenTtlMs: parsed.GATEWAY_REFRESH_TOKEN_TTL,
     }),
+    readerTimeoutMs: parsed.GATEWAY_READER_TIMEOUT,
+    rateLimits: Object.freeze({
+      userPerMinute: parsed.GATEWAY_RATE_LIMIT_USER,
+      keyPerMinute: parsed.GATEWAY_RATE_LIMIT_KEY,
+    }),
+    auditStream: Object.freeze({ AUDIT_MAX_AGE: parsed.AUDIT_MAX_AGE, AUDIT_MAX_BYTES: parsed.AUDIT_MAX_BYTES }),
     shutdownTimeoutMs: parsed.GATEWAY_SHUTDOWN_TIMEOUT,
   });
 };

@@ -2,12 +2,21 @@ import { generateKeyPairSync } from "node:crypto";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectNats, createConfirmedPublish, createLogger, EventsStreamEnv, ensureEventsStream } from "@vigil/runtime";
+import {
+  AuditStreamEnv,
+  connectNats,
+  createConfirmedPublish,
+  createLogger,
+  EventsStreamEnv,
+  ensureAuditStream,
+  ensureEventsStream,
+} from "@vigil/runtime";
 import { decodeEvent, EVENTS_STREAM, GATEWAY_REFRESH_BUCKET } from "@vigil/shared";
 import { type NatsServer, readStreamPayloads, startNatsServer } from "@vigil/testing";
 import { base64url, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildGateway, type GatewayApp } from "./app.js";
+import { type AuditRecord, type AuditTrail, createAuditTrail } from "./audit/audit-trail.js";
 import { createAccessTokens } from "./auth/access-tokens.js";
 import { createAuthenticator } from "./auth/authenticator.js";
 import { createApiKey, createUserLine, parseCredentials } from "./auth/credentials.js";
@@ -15,8 +24,11 @@ import { createRefreshFamilies } from "./auth/refresh-families.js";
 import type { GatewaySettings } from "./config.js";
 import { loadConfig } from "./config.js";
 import { createEventIngest } from "./ingest.js";
+import { createPipelineStats, readPipeline } from "./pipeline-stats.js";
+import { auditRoutes } from "./routes/audit.js";
 import { authRoutes } from "./routes/auth.js";
 import { eventRoutes } from "./routes/events.js";
+import { statsRoutes } from "./routes/stats.js";
 
 const log = createLogger("gateway-test", "silent");
 const settings: GatewaySettings = {
@@ -36,6 +48,9 @@ describe("the gateway on a real nats-server", () => {
   let nc: NatsConnection;
   let app: GatewayApp;
   let connected = true;
+  let audit: AuditTrail;
+  /** Every secret the test handed out or used: none may appear in an audit record. */
+  const secrets = new Set<string>([PASSWORD]);
   const keys: Record<string, string> = {};
   const signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
 
@@ -46,7 +61,10 @@ describe("the gateway on a real nats-server", () => {
       payload: { username, password: PASSWORD },
     });
     expect(response.statusCode).toBe(200);
-    return response.json() as { accessToken: string; refreshToken: string; tokenType: string; expiresIn: number };
+    const pair = response.json() as { accessToken: string; refreshToken: string; tokenType: string; expiresIn: number };
+    secrets.add(pair.accessToken);
+    secrets.add(pair.refreshToken);
+    return pair;
   };
   const storedEvents = async () =>
     (await readStreamPayloads(nc, EVENTS_STREAM)).map((payload) => {
@@ -62,7 +80,10 @@ describe("the gateway on a real nats-server", () => {
       "gw-test",
       log,
     );
-    await ensureEventsStream(await jetstreamManager(nc), EventsStreamEnv.parse({}), log);
+    const jsm = await jetstreamManager(nc);
+    await ensureEventsStream(jsm, EventsStreamEnv.parse({}), log);
+    await ensureAuditStream(jsm, AuditStreamEnv.parse({}), log);
+    audit = createAuditTrail({ js: jetstream(nc), jsm, log, timeoutMs: 5_000 });
     const lines = [
       await createUserLine("alice", "admin", PASSWORD),
       await createUserLine("pat", "producer", PASSWORD),
@@ -71,6 +92,7 @@ describe("the gateway on a real nats-server", () => {
     for (const role of ["producer", "viewer", "admin"] as const) {
       const created = createApiKey(`${role}-key`, role);
       keys[role] = created.key;
+      secrets.add(created.key);
       lines.push(created.line);
     }
     const credentials = await parseCredentials(`# test\n${lines.join("\n")}\n`);
@@ -89,7 +111,12 @@ describe("the gateway on a real nats-server", () => {
       routes: [
         authRoutes({ tokens, credentials, families, accessTokenTtlMs: settings.accessTokenTtlMs }),
         eventRoutes(ingest),
+        statsRoutes(
+          createPipelineStats({ read: async () => readPipeline(await jetstreamManager(nc)), connected: () => true }),
+        ),
+        auditRoutes(audit),
       ],
+      audit,
     });
   });
   afterAll(async () => {
@@ -141,6 +168,20 @@ describe("the gateway on a real nats-server", () => {
         payload: { events: [event()] },
       });
       expect(batch.statusCode, who).toBe(status === 202 ? 200 : status);
+    }
+  });
+
+  it("answers GET /v1/stats to viewers and admins only", async () => {
+    const callers = [
+      ["viewer", { "x-api-key": keys.viewer ?? "" }, 200],
+      ["admin", { "x-api-key": keys.admin ?? "" }, 200],
+      ["producer", { "x-api-key": keys.producer ?? "" }, 403],
+      ["nobody", {}, 401],
+    ] as const;
+    for (const [who, headers, status] of callers) {
+      const response = await app.inject({ method: "GET", url: "/v1/stats", headers });
+      expect(response.statusCode, who).toBe(status);
+      if (status === 200) expect(response.json()).toMatchObject({ received: expect.any(Number), activeWriters: 0 });
     }
   });
 
@@ -274,5 +315,93 @@ describe("the gateway on a real nats-server", () => {
     expect(batch.statusCode).toBe(503);
     connected = true;
     expect((await app.inject({ method: "POST", url: "/v1/events", headers, payload: event() })).statusCode).toBe(202);
+  });
+
+  it("audits every authenticated action and authentication event, newest first, with no secret in any record", async () => {
+    const run = `audit-${Date.now()}`;
+    const id = (what: string) => `${run}-${what}`;
+    const post = (url: string, what: string, payload: unknown, headers: Record<string, string> = {}) =>
+      app.inject({
+        method: "POST",
+        url,
+        payload: payload as object,
+        headers: { ...headers, "x-request-id": id(what) },
+      });
+    const issued = await post("/v1/auth/token", "issued", { username: "vic", password: PASSWORD });
+    const pair = issued.json() as { accessToken: string; refreshToken: string };
+    secrets.add(pair.accessToken).add(pair.refreshToken);
+    await post("/v1/auth/token", "wrong-password", { username: "vic", password: "not the password" });
+    secrets.add("not the password");
+    await post("/v1/auth/token", "wrong-key", { apiKey: "vgk_not-a-key-at-all" });
+    secrets.add("vgk_not-a-key-at-all");
+    const refreshed = await post("/v1/auth/refresh", "refreshed", { refreshToken: pair.refreshToken });
+    secrets.add(refreshed.json().refreshToken).add(refreshed.json().accessToken);
+    await post("/v1/auth/refresh", "reused", { refreshToken: pair.refreshToken });
+    await post("/v1/events", "forbidden", event(), { authorization: `Bearer ${pair.accessToken}` });
+    await post("/v1/events", "bad-token", event(), { authorization: "Bearer not.a.token" });
+    await post("/v1/events", "ingested", event(), { "x-api-key": keys.producer ?? "" });
+    const viewerRead = await app.inject({
+      method: "GET",
+      url: "/v1/audit",
+      headers: { "x-api-key": keys.viewer ?? "", "x-request-id": id("viewer-read") },
+    });
+    expect(viewerRead.statusCode).toBe(403);
+    await audit.flush();
+
+    const read = await app.inject({
+      method: "GET",
+      url: "/v1/audit?limit=1000",
+      headers: { "x-api-key": keys.admin ?? "" },
+    });
+    expect(read.statusCode).toBe(200);
+    const records = read.json().records as AuditRecord[];
+    const times = records.map((record) => Date.parse(record.time));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    const byId = (what: string) => records.filter((record) => record.requestId === id(what));
+    const expectOne = (what: string, expected: Partial<AuditRecord>) => {
+      expect(byId(what), what).toHaveLength(1);
+      expect(byId(what)[0], what).toMatchObject({ clientAddress: "127.0.0.1", ...expected });
+    };
+    expectOne("issued", { actor: "vic", role: "viewer", action: "auth.token", outcome: "success", status: 200 });
+    expectOne("wrong-password", {
+      actor: "vic",
+      role: null,
+      action: "auth.token",
+      outcome: "denied",
+      code: "UNAUTHENTICATED",
+    });
+    expectOne("wrong-key", { actor: null, action: "auth.token", outcome: "denied" });
+    expectOne("refreshed", { actor: "vic", role: "viewer", action: "auth.refresh", outcome: "success" });
+    expectOne("reused", { actor: "vic", action: "auth.refresh.reuse", outcome: "denied", status: 401 });
+    expectOne("forbidden", {
+      actor: "vic",
+      role: "viewer",
+      action: "events.ingest",
+      outcome: "denied",
+      code: "FORBIDDEN",
+    });
+    expectOne("bad-token", { actor: null, action: "events.ingest", outcome: "denied", status: 401 });
+    expectOne("ingested", {
+      actor: "producer-key",
+      role: "producer",
+      action: "events.ingest",
+      outcome: "success",
+      status: 202,
+    });
+    expectOne("viewer-read", { actor: "viewer-key", action: "audit.read", outcome: "denied", status: 403 });
+
+    // Everything the stream holds, not just this test's records.
+    const everything = JSON.stringify(
+      (
+        await app.inject({ method: "GET", url: "/v1/audit?limit=1000", headers: { "x-api-key": keys.admin ?? "" } })
+      ).json(),
+    );
+    for (const secret of secrets) expect(everything.includes(secret), "a secret is in the audit").toBe(false);
+    const limited = await app.inject({
+      method: "GET",
+      url: "/v1/audit?limit=2",
+      headers: { "x-api-key": keys.admin ?? "" },
+    });
+    expect(limited.json().records).toHaveLength(2);
   });
 });

@@ -1,13 +1,24 @@
 import {
   answerBytesBound,
+  type BoundStatement,
+  countByCriticalityStatement,
+  decodeCountRows,
   decodeEventRows,
   type InfluxClient,
   InfluxResponseTooLargeError,
   InfluxUnavailableError,
   latestEventsStatement,
+  type QuerySeries,
 } from "@vigil/influx";
 import { type Logger, untilAborted } from "@vigil/runtime";
-import { decodeQuery, type ErrorReply, type EventsQueryReply, errorReply } from "@vigil/shared";
+import {
+  type AggregatesReply,
+  decodeAggregatesQuery,
+  decodeQuery,
+  type ErrorReply,
+  type EventsQueryReply,
+  errorReply,
+} from "@vigil/shared";
 import type { Coalescer } from "./coalesce.js";
 import { type ConcurrencyLimit, OverloadedError } from "./concurrency-limit.js";
 
@@ -43,9 +54,13 @@ export interface QueryDeps {
 }
 
 /** The reply to send, already classified as success or error. */
-export type QueryAnswer =
-  | { readonly ok: true; readonly reply: EventsQueryReply }
-  | { readonly ok: false; readonly reply: ErrorReply };
+export type Answer<T> = { readonly ok: true; readonly reply: T } | { readonly ok: false; readonly reply: ErrorReply };
+
+/** The answer to an `events.query` request. */
+export type QueryAnswer = Answer<EventsQueryReply>;
+
+/** The answer to an `events.aggregates` request. */
+export type AggregatesAnswer = Answer<AggregatesReply>;
 
 /**
  * Answers one `events.query` request payload. Never throws: every failure becomes an error reply,
@@ -58,10 +73,55 @@ export const answerQuery = async (payload: Uint8Array, deps: QueryDeps): Promise
   const bound = latestEventsStatement(minCriticality, limit);
   // No criticality can be above the threshold: InfluxDB has nothing to say.
   if (bound === undefined) return { ok: true, reply: { events: [] } };
+  const series = await runStatement(bound, answerBytesBound(limit), deps);
+  if (!series.ok) return series;
+  const events = decodeEventRows(series.reply, (row, reason) =>
+    deps.log.warn({ row, reason }, "skipped a stored point that is not a valid event"),
+  );
+  return { ok: true, reply: { events } };
+};
 
+/**
+ * Answers one `events.aggregates` request payload: the events whose time falls in the last
+ * `minutes` minutes, counted per criticality. The window ends at the current whole second, so that
+ * identical requests in the same second share one InfluxDB query. Never throws, like {@link answerQuery}.
+ */
+export const answerAggregates = async (
+  payload: Uint8Array,
+  deps: QueryDeps,
+  now: () => number = Date.now,
+): Promise<AggregatesAnswer> => {
+  const decoded = decodeAggregatesQuery(payload);
+  if (!decoded.ok) return { ok: false, reply: decoded.error };
+  const seconds = decoded.request.minutes * 60;
+  const to = new Date(Math.floor(now() / 1_000) * 1_000);
+  const from = new Date(to.getTime() - seconds * 1_000);
+  const series = await runStatement(countByCriticalityStatement(from, to), AGGREGATES_ANSWER_BYTES, deps);
+  if (!series.ok) return series;
+  const byCriticality = decodeCountRows(series.reply);
+  const total = Object.values(byCriticality).reduce((sum, count) => sum + count, 0);
+  return {
+    ok: true,
+    reply: { from: from.toISOString(), to: to.toISOString(), total, byCriticality, perSecond: total / seconds },
+  };
+};
+
+/** The largest answer to an aggregates request: one row per criticality level, like 11 events at most. */
+const AGGREGATES_ANSWER_BYTES = answerBytesBound(11);
+
+/**
+ * Runs one statement within the reader's bounds (deadline, byte budget, answer cap, concurrency
+ * limit, sharing of identical statements in flight), reporting InfluxDB's reachability; a failure
+ * becomes the error reply. `answerBytes` is the most the statement's answer can take.
+ */
+const runStatement = async (
+  bound: BoundStatement,
+  answerBytes: number,
+  deps: QueryDeps,
+): Promise<Answer<QuerySeries[]>> => {
   const controller = timeoutController(deps.timeoutMs);
   try {
-    const wanted = Math.min(answerBytesBound(limit), deps.maxAnswerBytes ?? Number.POSITIVE_INFINITY);
+    const wanted = Math.min(answerBytes, deps.maxAnswerBytes ?? Number.POSITIVE_INFINITY);
     const maxBytes = deps.reserve === undefined ? wanted : await deps.reserve(wanted, controller.signal);
     const query = async () => {
       try {
@@ -84,10 +144,7 @@ export const answerQuery = async (payload: Uint8Array, deps: QueryDeps): Promise
           }),
       controller.signal,
     );
-    const events = decodeEventRows(series, (row, reason) =>
-      deps.log.warn({ row, reason }, "skipped a stored point that is not a valid event"),
-    );
-    return { ok: true, reply: { events } };
+    return { ok: true, reply: series };
   } catch (err) {
     return { ok: false, reply: describeFailure(err, deps.log) };
   } finally {

@@ -1,5 +1,5 @@
-export type { QueryAnswer, QueryDeps } from "./answer-query.js";
-export { answerQuery, QueryTimeoutError } from "./answer-query.js";
+export type { AggregatesAnswer, Answer, QueryAnswer, QueryDeps } from "./answer-query.js";
+export { answerAggregates, answerQuery, QueryTimeoutError } from "./answer-query.js";
 export type { ConcurrencyLimit } from "./concurrency-limit.js";
 export { createConcurrencyLimit, OverloadedError } from "./concurrency-limit.js";
 export type { ReaderConfig, ReaderSettings } from "./config.js";

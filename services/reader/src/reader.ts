@@ -3,8 +3,11 @@ import { type ServiceMsg, Svcm } from "@nats-io/services";
 import type { InfluxClient } from "@vigil/influx";
 import type { Logger } from "@vigil/runtime";
 import {
+  type AggregatesReply,
   type ErrorReply,
+  EVENTS_AGGREGATES_SUBJECT,
   EVENTS_QUERY_SUBJECT,
+  type EventsQueryReply,
   encodeJson,
   errorReply,
   QUERY_ERROR_CODES,
@@ -13,7 +16,7 @@ import {
   READER_SERVICE,
 } from "@vigil/shared";
 import { Registry } from "prom-client";
-import { answerQuery, type QueryAnswer } from "./answer-query.js";
+import { type Answer, answerAggregates, answerQuery } from "./answer-query.js";
 import { createByteBudget } from "./byte-budget.js";
 import { createCoalescer } from "./coalesce.js";
 import { createConcurrencyLimit } from "./concurrency-limit.js";
@@ -45,8 +48,11 @@ export interface Reader {
   stop(): Promise<void>;
 }
 
-/** Name of the query endpoint within the service, as listed by `$SRV.INFO`. */
-const ENDPOINT = "events-query";
+/** The service's endpoints, as listed by `$SRV.INFO`: their names, subjects and how each request is answered. */
+const ENDPOINTS = [
+  { name: "events-query", subject: EVENTS_QUERY_SUBJECT, answer: answerQuery },
+  { name: "events-aggregates", subject: EVENTS_AGGREGATES_SUBJECT, answer: answerAggregates },
+] as const;
 
 /** Smallest `max_payload` a NATS server may announce; used when the server announced none. */
 const DEFAULT_MAX_PAYLOAD = 1_048_576;
@@ -63,7 +69,8 @@ export const startReader = async (deps: ReaderDeps, settings: ReaderSettings): P
   const service = await new Svcm(deps.nc).add({
     name: READER_SERVICE,
     version: settings.version,
-    description: "Answers events.query: the newest events above a criticality threshold, from InfluxDB",
+    description:
+      "Answers events.query (the newest events above a criticality threshold) and events.aggregates (counts per criticality over a window), from InfluxDB",
     queue: READER_QUEUE,
   });
   const health = watchStorage(deps.influx, settings.healthIntervalMs, deps.log.child({ module: "storage-health" }));
@@ -80,13 +87,13 @@ export const startReader = async (deps: ReaderDeps, settings: ReaderSettings): P
 
   // A request holds its share of the byte budget from before InfluxDB's answer is read until its
   // reply has left the process: the flush resolves once the server has everything sent before it.
-  const handle = async (msg: ServiceMsg): Promise<void> => {
+  const handle = async (msg: ServiceMsg, answerWith: (typeof ENDPOINTS)[number]["answer"]): Promise<void> => {
     const started = performance.now();
     const reservation = budget.reserve();
-    let answer: QueryAnswer;
+    let answer: Answer<EventsQueryReply | AggregatesReply>;
     try {
       try {
-        answer = await answerQuery(msg.data, { ...queryDeps, reserve: reservation.acquire });
+        answer = await answerWith(msg.data, { ...queryDeps, reserve: reservation.acquire });
       } catch (err) {
         log.error({ err }, "query handler failed");
         answer = { ok: false, reply: errorReply("INTERNAL", "the reader failed to answer; see its log") };
@@ -99,17 +106,19 @@ export const startReader = async (deps: ReaderDeps, settings: ReaderSettings): P
     }
   };
 
-  service.addEndpoint(ENDPOINT, {
-    subject: EVENTS_QUERY_SUBJECT,
-    handler: (err, msg) => {
-      if (err !== null) {
-        log.error({ err }, "query subscription failed");
-        return;
-      }
-      const handling = handle(msg).finally(() => inFlight.delete(handling));
-      inFlight.add(handling);
-    },
-  });
+  for (const endpoint of ENDPOINTS) {
+    service.addEndpoint(endpoint.name, {
+      subject: endpoint.subject,
+      handler: (err, msg) => {
+        if (err !== null) {
+          log.error({ err, subject: endpoint.subject }, "query subscription failed");
+          return;
+        }
+        const handling = handle(msg, endpoint.answer).finally(() => inFlight.delete(handling));
+        inFlight.add(handling);
+      },
+    });
+  }
   try {
     // Once this resolves the server knows the subscription, so a request sent next reaches it.
     await deps.nc.flush();
@@ -119,7 +128,12 @@ export const startReader = async (deps: ReaderDeps, settings: ReaderSettings): P
     throw err;
   }
   log.info(
-    { subject: EVENTS_QUERY_SUBJECT, queue: READER_QUEUE, id: service.info().id, ...settings },
+    {
+      subjects: ENDPOINTS.map((endpoint) => endpoint.subject),
+      queue: READER_QUEUE,
+      id: service.info().id,
+      ...settings,
+    },
     "answering queries",
   );
 
@@ -143,7 +157,12 @@ export const startReader = async (deps: ReaderDeps, settings: ReaderSettings): P
 };
 
 /** Sends `answer`, returning the error code it carried, if any. */
-const respond = (msg: ServiceMsg, answer: QueryAnswer, maxPayload: number, log: Logger): QueryErrorCode | undefined => {
+const respond = (
+  msg: ServiceMsg,
+  answer: Answer<EventsQueryReply | AggregatesReply>,
+  maxPayload: number,
+  log: Logger,
+): QueryErrorCode | undefined => {
   if (answer.ok) {
     const body = encodeJson(answer.reply);
     if (body.byteLength <= maxPayload) {

@@ -41,14 +41,21 @@ export const authRoutes =
 
     app.post(
       "/v1/auth/token",
-      { config: { access: "none" }, schema: { body: TokenRequest, response: { 200: TokenPair } } },
+      {
+        config: { access: "none", action: "auth.token" },
+        schema: { body: TokenRequest, response: { 200: TokenPair } },
+      },
       async (request) => {
         const { body } = request;
         const principal =
           "apiKey" in body
             ? deps.credentials.findApiKey(body.apiKey)
             : await deps.credentials.signIn(body.username, body.password);
-        if (principal === undefined) throw new ApiError("UNAUTHENTICATED", "unknown user or wrong password");
+        if (principal === undefined) {
+          // The user name tried is kept for the audit; an API key, being a secret, is not.
+          if ("username" in body) request.auditNote = { actor: body.username };
+          throw new ApiError("UNAUTHENTICATED", "unknown user or wrong password");
+        }
         request.principal = principal;
         const { family, token } = await deps.families.start(principal);
         return pair({ ...principal, via: "token" }, family, token);
@@ -57,10 +64,17 @@ export const authRoutes =
 
     app.post(
       "/v1/auth/refresh",
-      { config: { access: "none" }, schema: { body: RefreshRequest, response: { 200: TokenPair } } },
+      {
+        config: { access: "none", action: "auth.refresh" },
+        schema: { body: RefreshRequest, response: { 200: TokenPair } },
+      },
       async (request) => {
         const outcome = await deps.families.rotate(request.body.refreshToken);
         if (!outcome.ok) {
+          request.auditNote = {
+            ...(outcome.name === undefined ? {} : { actor: outcome.name }),
+            ...(outcome.reason === "reused" ? { action: "auth.refresh.reuse" } : {}),
+          };
           const why = {
             unknown: "the refresh token is not known",
             expired: "the refresh token has expired: sign in again",
@@ -82,7 +96,7 @@ export const authRoutes =
       },
     );
 
-    app.post("/v1/auth/logout", { config: { access: "any" } }, async (request, reply) => {
+    app.post("/v1/auth/logout", { config: { access: "any", action: "auth.logout" } }, async (request, reply) => {
       const family = request.principal?.family;
       if (family !== undefined) await deps.families.revoke(family);
       return reply.code(204).send();

@@ -34,7 +34,7 @@ export const eventRoutes =
     app.post(
       "/v1/events",
       {
-        config: { access: "producer", invalidCode: "INVALID_EVENT" },
+        config: { access: "producer", invalidCode: "INVALID_EVENT", action: "events.ingest" },
         schema: { body: SecurityEvent, response: { 202: AcceptedEvent } },
       },
       async (request, reply) => reply.code(202).send({ id: await ingest.store(request.body) }),
@@ -42,7 +42,10 @@ export const eventRoutes =
 
     app.post(
       "/v1/events/batch",
-      { config: { access: "producer" }, schema: { body: BatchRequest, response: { 200: BatchReply } } },
+      {
+        config: { access: "producer", action: "events.ingest.batch" },
+        schema: { body: BatchRequest, response: { 200: BatchReply } },
+      },
       async (request) => {
         const results: BatchResult[] = await Promise.all(
           request.body.events.map(async (item, index): Promise<BatchResult> => {

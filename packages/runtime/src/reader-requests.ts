@@ -1,16 +1,20 @@
 import { type Msg, type NatsConnection, RequestError, TimeoutError } from "@nats-io/nats-core";
 import {
+  type AggregatesQuery,
+  type AggregatesReply,
+  decodeAggregatesReply,
   decodeQueryReply,
+  type ErrorReply,
+  EVENTS_AGGREGATES_SUBJECT,
   EVENTS_QUERY_SUBJECT,
   type EventsQuery,
   encodeJson,
-  type QueryReply,
   type SecurityEvent,
 } from "@vigil/shared";
 
 /**
- * Headers a NATS service sets on an error reply. The client reads them directly rather than
- * depending on `@nats-io/services`, whose only other use would be these two names.
+ * Headers a NATS service sets on an error reply. They are read directly rather than through
+ * `@nats-io/services`, whose only other use here would be these two names.
  */
 const SERVICE_ERROR_HEADER = "Nats-Service-Error";
 const SERVICE_ERROR_CODE_HEADER = "Nats-Service-Error-Code";
@@ -47,21 +51,23 @@ export class ReplyError extends Error {
 }
 
 /**
- * Asks a reader for the events `query` describes and resolves with them, newest first. Rejects
- * with {@link NoAnswerError}, {@link ReaderError} or {@link ReplyError}, or with the connection's
- * own error when it is closed.
+ * Sends `request` to a reader on `subject` and resolves with its successful reply. Rejects with
+ * {@link NoAnswerError}, {@link ReaderError} or {@link ReplyError}, or with the connection's own
+ * error when it is closed.
  */
-export const queryEvents = async (
+export const requestReader = async <T extends object>(
   nc: NatsConnection,
-  query: EventsQuery,
+  subject: string,
+  request: Uint8Array,
+  decode: (payload: Uint8Array) => T | ErrorReply,
   timeoutMs: number,
-): Promise<SecurityEvent[]> => {
+): Promise<T> => {
   let msg: Msg;
   try {
-    msg = await nc.request(EVENTS_QUERY_SUBJECT, encodeJson(query), { timeout: timeoutMs });
+    msg = await nc.request(subject, request, { timeout: timeoutMs });
   } catch (err) {
     if (err instanceof RequestError && err.isNoResponders()) {
-      throw new NoAnswerError("no-reader", `no reader is answering on ${EVENTS_QUERY_SUBJECT}`, { cause: err });
+      throw new NoAnswerError("no-reader", `no reader is answering on ${subject}`, { cause: err });
     }
     if (err instanceof TimeoutError || (err instanceof RequestError && err.cause instanceof TimeoutError)) {
       throw new NoAnswerError("timeout", `no answer from a reader within ${timeoutMs}ms`, { cause: err });
@@ -69,14 +75,17 @@ export const queryEvents = async (
     throw err;
   }
   const serviceCode = msg.headers?.get(SERVICE_ERROR_CODE_HEADER) ?? "";
-  let reply: QueryReply | undefined;
+  let reply: T | ErrorReply | undefined;
   let problem: unknown;
   try {
-    reply = decodeQueryReply(msg.data);
+    reply = decode(msg.data);
   } catch (err) {
     problem = err;
   }
-  if (reply !== undefined && "error" in reply) throw new ReaderError(reply.error.code, reply.error.message);
+  if (reply !== undefined && "error" in reply) {
+    const { error } = reply as ErrorReply;
+    throw new ReaderError(error.code, error.message);
+  }
   if (serviceCode !== "") {
     // A service error without our error body, e.g. from the service framework itself.
     const description = msg.headers?.get(SERVICE_ERROR_HEADER) || "(no description)";
@@ -87,5 +96,21 @@ export const queryEvents = async (
       cause: problem,
     });
   }
-  return reply.events;
+  return reply;
 };
+
+/** Asks a reader on `events.query` for the events `query` describes, newest first (see {@link requestReader}). */
+export const queryEvents = async (
+  nc: NatsConnection,
+  query: EventsQuery,
+  timeoutMs: number,
+): Promise<SecurityEvent[]> =>
+  (await requestReader(nc, EVENTS_QUERY_SUBJECT, encodeJson(query), decodeQueryReply, timeoutMs)).events;
+
+/** Asks a reader on `events.aggregates` for the figures over the window `query` describes (see {@link requestReader}). */
+export const queryAggregates = (
+  nc: NatsConnection,
+  query: AggregatesQuery,
+  timeoutMs: number,
+): Promise<AggregatesReply> =>
+  requestReader(nc, EVENTS_AGGREGATES_SUBJECT, encodeJson(query), decodeAggregatesReply, timeoutMs);

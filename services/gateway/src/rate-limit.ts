@@ -1,0 +1,107 @@
+import { createHash } from "node:crypto";
+import { JetStreamApiError } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import type { Logger } from "@vigil/runtime";
+import type { Principal } from "./auth/principal.js";
+import { ApiError } from "./errors.js";
+
+/** Length of one counting window. */
+export const RATE_WINDOW_MS = 60_000;
+
+/** How often one hit retries after losing a compare-and-set race to another gateway. */
+const MAX_RACES = 25;
+
+/** Requests a minute; 0 means no limit. */
+export interface RateLimits {
+  readonly userPerMinute: number;
+  readonly keyPerMinute: number;
+}
+
+/** Counts each caller's requests per minute, shared by every gateway on the same bucket. */
+export interface RateLimiter {
+  /** Counts one request of `principal`; rejects with `RATE_LIMITED` (and `Retry-After`) past its limit. */
+  hit(principal: Principal): Promise<void>;
+}
+
+/** What {@link createRateLimiter} runs on. */
+export interface RateLimiterDeps {
+  /** The bucket of counters; its entries should live a little over one window (its TTL). */
+  readonly kv: KV;
+  readonly limits: RateLimits;
+  /** Whether a caller is an API key (its own limit) rather than a user. */
+  readonly isApiKey: (principal: Principal) => boolean;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+/**
+ * Fixed one-minute windows counted in a JetStream key-value bucket: one key per caller and window,
+ * raised by compare-and-set (`create` for the first request, `update` at the revision read for the
+ * next), so that any number of gateways share each count exactly. Within one process the hits on
+ * one key are queued, so that only other gateways can make a compare-and-set fail. A request over
+ * the limit is not counted. When the bucket cannot be reached or the races are lost
+ * {@link MAX_RACES} times in a row, the request is let through and the fact logged: the limit
+ * protects capacity, and NATS being away fails the request anyway.
+ */
+export const createRateLimiter = (deps: RateLimiterDeps): RateLimiter => {
+  const now = deps.now ?? Date.now;
+  const queues = new Map<string, Promise<unknown>>();
+
+  const count = async (key: string, limit: number): Promise<boolean> => {
+    for (let race = 0; race < MAX_RACES; race++) {
+      const entry = await deps.kv.get(key);
+      try {
+        if (entry === null || entry.operation !== "PUT") {
+          await deps.kv.create(key, "1");
+          return true;
+        }
+        const used = Number(entry.string());
+        if (used >= limit) return false;
+        await deps.kv.update(key, String(used + 1), entry.revision);
+        return true;
+      } catch (err) {
+        // Another gateway wrote the key between our read and our write: read it again.
+        if (!isRevisionConflict(err)) throw err;
+      }
+    }
+    deps.log.warn({ key }, "lost every compare-and-set race on a rate counter; the request is let through");
+    return true;
+  };
+
+  return {
+    async hit(principal) {
+      const apiKey = deps.isApiKey(principal);
+      const limit = apiKey ? deps.limits.keyPerMinute : deps.limits.userPerMinute;
+      if (limit === 0) return;
+      const at = now();
+      const window = Math.floor(at / RATE_WINDOW_MS);
+      const name = createHash("sha256").update(principal.name).digest("hex").slice(0, 32);
+      const key = `${apiKey ? "key" : "user"}.${name}.${window}`;
+      const previous = queues.get(key) ?? Promise.resolve();
+      const counting = previous.then(() => count(key, limit));
+      const settled = counting.catch(() => undefined);
+      queues.set(key, settled);
+      void settled.then(() => queues.get(key) === settled && queues.delete(key));
+      let allowed: boolean;
+      try {
+        allowed = await counting;
+      } catch (err) {
+        deps.log.warn({ err, key }, "the rate counter could not be read or written; the request is let through");
+        return;
+      }
+      if (!allowed) {
+        const retryAfterSeconds = ((window + 1) * RATE_WINDOW_MS - at) / 1_000;
+        throw new ApiError(
+          "RATE_LIMITED",
+          `more than ${limit} requests this minute for this ${apiKey ? "API key" : "user"}; retry later`,
+          { retryAfterSeconds },
+        );
+      }
+    },
+  };
+};
+
+/** JetStream's "wrong last sequence" (10071), which a compare-and-set that lost its race gets. */
+const isRevisionConflict = (err: unknown): boolean =>
+  (err instanceof JetStreamApiError && err.code === 10071) ||
+  (err instanceof Error && /wrong last sequence/i.test(err.message));
