@@ -23,6 +23,7 @@ import {
 import {
   DEAD_LETTER_STREAM,
   DEAD_LETTER_SUBJECT,
+  EVENTS_AGGREGATES_SUBJECT,
   EVENTS_QUERY_SUBJECT,
   EVENTS_STREAM,
   EVENTS_SUBJECT,
@@ -93,11 +94,14 @@ const streamMessages = async (): Promise<Record<string, number>> => {
   };
 };
 
-/** A stand-in for the reader with the reader's credentials: answers every query with `answer`. */
-const serveQueries = async (answer: Uint8Array | string) => {
+/** The subjects the reader answers, each exported to CLIENTS. */
+const READER_SUBJECTS = [EVENTS_QUERY_SUBJECT, EVENTS_AGGREGATES_SUBJECT] as const;
+
+/** A stand-in for the reader with the reader's credentials: answers every query on `subject` with `answer`. */
+const serveQueries = async (answer: Uint8Array | string, subject: string = EVENTS_QUERY_SUBJECT) => {
   const reader = await nats.login("reader");
   const seen: string[] = [];
-  reader.subscribe(EVENTS_QUERY_SUBJECT, {
+  reader.subscribe(subject, {
     queue: READER_QUEUE,
     callback: (_err, msg) => {
       seen.push(msg.reply ?? "");
@@ -169,16 +173,15 @@ describe("refused", () => {
     );
   });
 
-  describe("serving events.query by anyone but the reader", () => {
+  describe.each(READER_SUBJECTS)("serving %s by anyone but the reader", (subject) => {
     it.each(["client", "daemon", "writer"] as const)("%s in the readers' queue group", (service) =>
-      deniedSubscribe(service, EVENTS_QUERY_SUBJECT, READER_QUEUE),
+      deniedSubscribe(service, subject, READER_QUEUE),
     );
-    it("the reader outside its queue group, where it would see every query", () =>
-      deniedSubscribe("reader", EVENTS_QUERY_SUBJECT));
+    it("the reader outside its queue group, where it would see every query", () => deniedSubscribe("reader", subject));
   });
 
-  describe("requesting events.query by the daemon and the writer", () => {
-    it.each(["daemon", "writer"] as const)("%s", (service) => deniedPublish(service, EVENTS_QUERY_SUBJECT));
+  describe.each(READER_SUBJECTS)("requesting %s by the daemon and the writer", (subject) => {
+    it.each(["daemon", "writer"] as const)("%s", (service) => deniedPublish(service, subject));
   });
 
   describe("deleting or purging a JetStream stream, by any service", () => {
@@ -244,13 +247,16 @@ describe("allowed", () => {
     expect(record.stream).toBe(DEAD_LETTER_STREAM);
   });
 
-  it("the client asks events.query and the reader's answer reaches the client's own inbox", async () => {
-    const { reader } = await serveQueries('{"events":[]}');
-    const client = await nats.login("client");
-    const reply = await client.request(EVENTS_QUERY_SUBJECT, '{"minCriticality":5}', { timeout: 5_000 });
-    expect(reply.string()).toBe('{"events":[]}');
-    await reader.close();
-  });
+  it.each(READER_SUBJECTS)(
+    "the client asks %s and the reader's answer reaches the client's own inbox",
+    async (subject) => {
+      const { reader } = await serveQueries('{"events":[]}', subject);
+      const client = await nats.login("client");
+      const reply = await client.request(subject, '{"minCriticality":5}', { timeout: 5_000 });
+      expect(reply.string()).toBe('{"events":[]}');
+      await reader.close();
+    },
+  );
 
   it("the client discovers readers through $SRV, answered by the reader", async () => {
     const reader = await nats.login("reader");
