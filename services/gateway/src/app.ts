@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { Duplex } from "node:stream";
 import cors from "@fastify/cors";
 import swagger from "@fastify/swagger";
 import type { Logger } from "@vigil/runtime";
@@ -22,6 +23,7 @@ import type { GatewaySettings } from "./config.js";
 import { ApiError, type Issue } from "./errors.js";
 import { acceptJsonOnly } from "./http/json-body.js";
 import { SECURITY_HEADERS, TLS_HEADERS } from "./http/security-headers.js";
+import { answerSlowBodies } from "./http/slow-bodies.js";
 import type { RateLimiter } from "./rate-limit.js";
 
 declare module "fastify" {
@@ -90,24 +92,33 @@ const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Builds the gateway's HTTP app without listening: `main.ts` listens, tests use `app.inject`. */
 export const buildGateway = async (opts: GatewayOptions): Promise<GatewayApp> => {
   const { settings } = opts;
+  const httpLog = opts.log.child({ module: "http" });
+  // Node checks for requests past their timeout every 30 s unless told otherwise: a slow client
+  // would hold its socket that much longer than the limit.
+  const serverOptions = { connectionsCheckingInterval: Math.min(1_000, Math.ceil(settings.requestTimeoutMs / 4)) };
   const app = Fastify({
-    loggerInstance: opts.log.child({ module: "http" }),
+    loggerInstance: httpLog,
     bodyLimit: settings.bodyLimit,
+    // Headers and body count against it: a slow client is answered BAD_REQUEST once it passes.
     requestTimeout: settings.requestTimeoutMs,
-    // Headers count against the request timeout too; one slow client must not hold a socket for long.
-    connectionTimeout: settings.requestTimeoutMs,
+    // Only a backstop for a socket that went silent: shorter, it would close a slow request's
+    // socket before the request timeout answers it.
+    connectionTimeout: 2 * settings.requestTimeoutMs,
     keepAliveTimeout: 5_000,
+    http: serverOptions,
+    clientErrorHandler: (err, socket) => answerClientError(httpLog, err, socket),
     genReqId: (request) => {
       const given = request.headers["x-request-id"];
       return typeof given === "string" && CLIENT_REQUEST_ID.test(given) ? given : randomUUID();
     },
     // The proxy in front, if any, is not trusted to name the client: the socket's address is.
     trustProxy: false,
-    ...(opts.tls === undefined ? {} : { https: { cert: opts.tls.cert, key: opts.tls.key } }),
+    ...(opts.tls === undefined ? {} : { https: { ...serverOptions, cert: opts.tls.cert, key: opts.tls.key } }),
   }).withTypeProvider<ZodTypeProvider>() as unknown as GatewayApp;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   acceptJsonOnly(app, settings.maxJsonDepth);
+  answerSlowBodies(app, settings.requestTimeoutMs);
 
   const headers = { ...SECURITY_HEADERS, ...(opts.tls !== undefined ? TLS_HEADERS : {}) };
   app.addHook("onRequest", async (request, reply) => {
@@ -223,6 +234,39 @@ const toApiError = (err: FastifyError, request: FastifyRequest): ApiError => {
     return new ApiError("BAD_REQUEST", err.message, { cause: err });
   }
   return new ApiError("INTERNAL", "the gateway failed to answer; see its log with this request id", { cause: err });
+};
+
+/**
+ * Answers what Node refuses before fastify sees a request (headers past Node's 16 KiB, a request
+ * not received within the request timeout, unparseable HTTP) in the contract's error shape, where
+ * fastify's own answer would be `431`/`408` in a shape of its own, then closes the connection.
+ */
+const answerClientError = (log: FastifyBaseLogger, err: NodeJS.ErrnoException, socket: Duplex): void => {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const limit =
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? "headerBytes"
+      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? "requestTime"
+        : undefined;
+  const message =
+    limit === "headerBytes"
+      ? "the request's headers are too large"
+      : limit === "requestTime"
+        ? "the request did not arrive in time"
+        : "the request is not valid HTTP";
+  const requestId = randomUUID();
+  log.info({ code: "BAD_REQUEST", reason: err.code ?? err.message, reqId: requestId }, "request refused");
+  const body = JSON.stringify({
+    error: { code: "BAD_REQUEST", message, requestId, ...(limit === undefined ? {} : { limit }) },
+  });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 };
 
 const outcomeOf = (status: number): AuditOutcome => {

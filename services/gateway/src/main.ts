@@ -60,6 +60,7 @@ await runService(log, {
       limits: config.rateLimits,
       isApiKey: (principal) => principal.via === "apiKey" || credentials.hasKey(principal.name, principal.role),
       log: log.child({ module: "rate-limit" }),
+      connected: () => natsConnected,
     });
     const publisher = createConfirmedPublish(nc, { inboxPrefix: config.nats.NATS_INBOX_PREFIX });
     const ingest = createEventIngest({

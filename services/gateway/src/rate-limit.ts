@@ -31,6 +31,11 @@ export interface RateLimiterDeps {
   /** Whether a caller is an API key (its own limit) rather than a user. */
   readonly isApiKey: (principal: Principal) => boolean;
   readonly log: Logger;
+  /**
+   * Whether the NATS connection is up now: while it is not, requests are let through at once
+   * instead of each waiting for the bucket's timeout before NATS being away fails them anyway.
+   */
+  readonly connected?: () => boolean;
   readonly now?: () => number;
 }
 
@@ -41,7 +46,8 @@ export interface RateLimiterDeps {
  * one key are queued, so that only other gateways can make a compare-and-set fail. A request over
  * the limit is not counted. When the bucket cannot be reached or the races are lost
  * {@link MAX_RACES} times in a row, the request is let through and the fact logged: the limit
- * protects capacity, and NATS being away fails the request anyway.
+ * protects capacity, and NATS being away fails the request anyway. While the connection is known to
+ * be down, nothing is counted, so that the answer (503) is not held up by the bucket's timeout.
  */
 export const createRateLimiter = (deps: RateLimiterDeps): RateLimiter => {
   const now = deps.now ?? Date.now;
@@ -72,7 +78,7 @@ export const createRateLimiter = (deps: RateLimiterDeps): RateLimiter => {
     async hit(principal) {
       const apiKey = deps.isApiKey(principal);
       const limit = apiKey ? deps.limits.keyPerMinute : deps.limits.userPerMinute;
-      if (limit === 0) return;
+      if (limit === 0 || deps.connected?.() === false) return;
       const at = now();
       const window = Math.floor(at / RATE_WINDOW_MS);
       const name = createHash("sha256").update(principal.name).digest("hex").slice(0, 32);
