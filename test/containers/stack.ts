@@ -187,7 +187,7 @@ export const metric = async (container: StartedTestContainer, name: string): Pro
   const text = await execIn(container, [
     "node",
     "-e",
-    "fetch(`http://127.0.0.1:${process.env.OPS_PORT}/metrics`).then((r) => r.text()).then(console.log)",
+    'fetch("http://127.0.0.1:" + process.env.OPS_PORT + "/metrics").then((r) => r.text()).then(console.log)',
   ]);
   const line = text.split("\n").find((row) => row.startsWith(`${name} `) || row.startsWith(`${name}{`));
   if (line === undefined) throw new Error(`no ${name} on /metrics`);
