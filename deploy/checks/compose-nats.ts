@@ -79,6 +79,8 @@ export const startComposeNats = async (options: ComposeNatsOptions): Promise<Com
   // The container's command, with the listener, the store and the secrets moved into the test.
   const server = spawnManaged("sh", [`${ROOT}deploy/nats/entrypoint.sh`, "-a", "127.0.0.1", "-p", String(port)], {
     PATH: process.env.PATH ?? "",
+    // The nats-server the tests run (the version compose pins), or nats-server from PATH.
+    ...(process.env.NATS_SERVER_BIN === undefined ? {} : { NATS_SERVER_BIN: process.env.NATS_SERVER_BIN }),
     VIGIL_SECRETS_DIR: options.secrets,
     NATS_CONFIG: `${ROOT}deploy/nats/${options.config ?? "nats.conf"}`,
     NATS_STORE_DIR: options.storeDir,

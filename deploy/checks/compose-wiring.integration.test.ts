@@ -83,7 +83,14 @@ beforeAll(async () => {
   nats = await startComposeNats({ secrets, storeDir: join(dir, "jetstream") });
 
   influx = await startInfluxd("vigil");
-  running.push(await startService("daemon", composeEnv("daemon", nats.url, { DAEMON_RATE: "20" })));
+  // As in its container: a NATS user that may only publish, so it leaves the stream to the writer.
+  const ensureStream = String(readCompose("docker-compose.yml").services.daemon?.environment?.DAEMON_ENSURE_STREAM);
+  running.push(
+    await startService(
+      "daemon",
+      composeEnv("daemon", nats.url, { DAEMON_RATE: "20", DAEMON_ENSURE_STREAM: ensureStream }),
+    ),
+  );
   running.push(await startService("writer", composeEnv("writer", nats.url)));
   running.push(await startService("reader", composeEnv("reader", nats.url)));
 });
@@ -163,7 +170,9 @@ describe("the services with their own NATS users", () => {
     }
     for (const service of ["daemon", "writer", "reader"] as const) {
       const { user, inboxPrefix } = composeNatsLogin(service);
-      const own = (subjects.get(user) ?? []).filter((subject) => !/^(\$SRV\.|events\.query$)/.test(subject));
+      const own = (subjects.get(user) ?? []).filter(
+        (subject) => !/^(\$SRV\.|events\.query$|events\.aggregates$)/.test(subject),
+      );
       if (service !== "reader") expect(own.length, `${user} subscribes to its inbox`).toBeGreaterThan(0);
       for (const subject of own) expect(subject.startsWith(`${inboxPrefix}.`), `${user}: ${subject}`).toBe(true);
     }

@@ -43,4 +43,5 @@ if [ "$shares" -gt "$NATS_MAX_CONNECTIONS" ]; then
   exit 1
 fi
 
-exec nats-server --config "$config" "$@"
+# NATS_SERVER_BIN: overridable only so that the tests run the nats-server version compose pins.
+exec "${NATS_SERVER_BIN:-nats-server}" --config "$config" "$@"

@@ -80,4 +80,10 @@ describe("loadConfig", () => {
     );
     expect(() => loadConfig({ NATS_USER: "daemon" })).toThrow(/NATS_USER and NATS_PASSWORD go together/);
   });
+
+  it("leaves the stream alone with DAEMON_ENSURE_STREAM=false, as a credential that may only publish must", () => {
+    expect(loadConfig({}).streams).toMatchObject({ EVENTS_MAX_MSGS: 10_000_000 });
+    expect(loadConfig({ DAEMON_ENSURE_STREAM: "false" }).streams).toBeUndefined();
+    expect(() => loadConfig({ DAEMON_ENSURE_STREAM: "no" })).toThrow(/DAEMON_ENSURE_STREAM/);
+  });
 });

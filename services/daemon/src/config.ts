@@ -44,6 +44,12 @@ export const DaemonEnv = z.object({
   DAEMON_RETRY_MAX_DELAY: durationVar("5s", 1, 600_000),
   /** How long shutdown waits for in-flight publishes to be confirmed. */
   DAEMON_SHUTDOWN_TIMEOUT: durationVar("10s", 0, 600_000),
+  /**
+   * Whether to create the events stream at start when it is missing. Off where the daemon's
+   * credential may only publish (compose: the writer owns the stream), so that it never asks the
+   * JetStream API for what it may not have.
+   */
+  DAEMON_ENSURE_STREAM: z.enum(["true", "false"]).default("true"),
 });
 export type DaemonEnv = z.infer<typeof DaemonEnv>;
 
@@ -67,8 +73,8 @@ export interface DaemonConfig {
   readonly logLevel: LogLevel;
   readonly nats: NatsEnv;
   readonly ops: OpsEnv;
-  /** Limits of the events stream, for creating it when the daemon starts first. */
-  readonly streams: EventsStreamEnv;
+  /** Stream limits, for creating the events stream when it is missing; absent with DAEMON_ENSURE_STREAM=false. */
+  readonly streams: EventsStreamEnv | undefined;
   readonly events: Pick<EventGeneratorOptions, "weights" | "source">;
   readonly publisher: PublisherSettings;
   /** How long stopping waits for in-flight publishes to be confirmed. */
@@ -87,7 +93,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): DaemonConfig =
     logLevel: parsed.LOG_LEVEL,
     nats: parsed,
     ops: parsed,
-    streams: parsed,
+    streams: parsed.DAEMON_ENSURE_STREAM === "true" ? parsed : undefined,
     events: Object.freeze({ weights: parsed.DAEMON_CRITICALITY_WEIGHTS, source: parsed.DAEMON_SOURCE }),
     publisher: Object.freeze({
       ratePerSecond: parsed.DAEMON_RATE,

@@ -5,6 +5,7 @@ import {
   createConfirmedPublish,
   createLogger,
   createMetricsRegistry,
+  type EventsStreamEnv,
   ensureEventsStream,
   isPermissionError,
   type Logger,
@@ -24,9 +25,9 @@ const SERVICE = "daemon";
  * compose deployment a producer reaches no JetStream API at all (deploy/nats/nats.conf): it only
  * publishes, and the writer checks and owns the topology.
  */
-const checkTopology = async (nc: NatsConnection, topologyLog: Logger): Promise<void> => {
+const checkTopology = async (nc: NatsConnection, streams: EventsStreamEnv, topologyLog: Logger): Promise<void> => {
   try {
-    await ensureEventsStream(await jetstreamManager(nc, { checkAPI: false }), config.streams, topologyLog);
+    await ensureEventsStream(await jetstreamManager(nc, { checkAPI: false }), streams, topologyLog);
   } catch (err) {
     if (!isPermissionError(err)) throw err;
     topologyLog.info("this credential may only publish events; the writer checks the stream");
@@ -43,7 +44,8 @@ await runService(log, {
       connected = up;
     });
     const topologyLog = log.child({ module: "topology" });
-    await checkTopology(nc, topologyLog);
+    if (config.streams === undefined) topologyLog.info("DAEMON_ENSURE_STREAM=false: the writer creates the stream");
+    else await checkTopology(nc, config.streams, topologyLog);
     const registry = createMetricsRegistry(SERVICE);
     const ops = await startOpsServer(config.ops, registry, { nats: () => connected }, log.child({ module: "ops" }));
     const confirmed = createConfirmedPublish(nc, { inboxPrefix: config.nats.NATS_INBOX_PREFIX });

@@ -1,6 +1,6 @@
 import { AckPolicy, jetstream, jetstreamManager, type PubAck } from "@nats-io/jetstream";
 import { type NatsConnection, TimeoutError } from "@nats-io/nats-core";
-import { connectNats, createConfirmedPublish, createLogger, ensureEventsStream } from "@vigil/runtime";
+import { connectNats, createConfirmedPublish, createLogger, EventsStreamEnv, ensureEventsStream } from "@vigil/runtime";
 import {
   decodeEvent,
   EVENTS_STREAM,
@@ -54,10 +54,9 @@ describe("publishing into the events stream", () => {
 
   /** Recreates the stream with `env` on top of the defaults, as the daemon does. */
   const freshTopology = async (env: Record<string, string> = {}) => {
-    const config = loadConfig({ NATS_URL: nats.url, ...env });
     const jsm = await jetstreamManager(nc);
     await removeStreams(jsm, EVENTS_STREAM);
-    await ensureEventsStream(jsm, config.streams, log);
+    await ensureEventsStream(jsm, EventsStreamEnv.parse(env), log);
   };
 
   beforeAll(async () => {
@@ -224,8 +223,7 @@ describe("publishing as a user confined to its own inboxes", () => {
     });
     const env = { NATS_URL: nats.url, NATS_USER: "admin", NATS_PASSWORD: "admin-secret" };
     admin = await connectNats(loadConfig(env).nats, "daemon-test-admin", log);
-    const config = loadConfig(env);
-    await ensureEventsStream(await jetstreamManager(admin), config.streams, log);
+    await ensureEventsStream(await jetstreamManager(admin), EventsStreamEnv.parse({}), log);
     daemon = await connectNats(
       loadConfig({ ...env, NATS_USER: "daemon", NATS_PASSWORD: "daemon-secret", NATS_INBOX_PREFIX: "_INBOX_daemon" })
         .nats,
