@@ -3,18 +3,16 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { type Authenticator, buildGateway, type GatewayApp } from "./app.js";
 import type { Principal } from "./auth/principal.js";
-import type { GatewaySettings } from "./config.js";
 import { ApiError } from "./errors.js";
+import { testSettings } from "./settings.fixture.js";
 
-const settings: GatewaySettings = {
+const settings = testSettings({
   corsOrigins: ["https://console.example.org"],
   bodyLimit: 4_096,
   maxJsonDepth: 4,
   requestTimeoutMs: 5_000,
   publishTimeoutMs: 1_000,
-  accessTokenTtlMs: 60_000,
-  refreshTokenTtlMs: 3_600_000,
-};
+});
 
 /** Callers named by a bare `Authorization: <role>` header: the hooks, not the credentials, are under test here. */
 const roleHeader: Authenticator = {

@@ -21,7 +21,6 @@ import { createAccessTokens } from "./auth/access-tokens.js";
 import { createAuthenticator } from "./auth/authenticator.js";
 import { createApiKey, createUserLine, parseCredentials } from "./auth/credentials.js";
 import { createRefreshFamilies } from "./auth/refresh-families.js";
-import type { GatewaySettings } from "./config.js";
 import { loadConfig } from "./config.js";
 import { createEventIngest } from "./ingest.js";
 import { createPipelineStats, readPipeline } from "./pipeline-stats.js";
@@ -29,17 +28,10 @@ import { auditRoutes } from "./routes/audit.js";
 import { authRoutes } from "./routes/auth.js";
 import { eventRoutes } from "./routes/events.js";
 import { statsRoutes } from "./routes/stats.js";
+import { testSettings } from "./settings.fixture.js";
 
 const log = createLogger("gateway-test", "silent");
-const settings: GatewaySettings = {
-  corsOrigins: [],
-  bodyLimit: 1_048_576,
-  maxJsonDepth: 16,
-  requestTimeoutMs: 10_000,
-  publishTimeoutMs: 2_000,
-  accessTokenTtlMs: 60_000,
-  refreshTokenTtlMs: 3_600_000,
-};
+const settings = testSettings();
 const PASSWORD = "correct horse battery staple";
 const event = (criticality = 5) => ({ criticality, timestamp: new Date().toISOString(), eventMessage: "login failed" });
 

@@ -18,23 +18,15 @@ import { buildGateway, type GatewayApp } from "./app.js";
 import { createAccessTokens } from "./auth/access-tokens.js";
 import { createAuthenticator } from "./auth/authenticator.js";
 import { createApiKey, parseCredentials } from "./auth/credentials.js";
-import type { GatewaySettings } from "./config.js";
 import { loadConfig } from "./config.js";
 import { createEventIngest } from "./ingest.js";
 import { eventRoutes } from "./routes/events.js";
+import { testSettings } from "./settings.fixture.js";
 
 const log = createLogger("gateway-hostile-test", "silent");
 /** Short, so that a slow client is cut off quickly; the tests wait for the answer, not for a clock. */
 const REQUEST_TIMEOUT_MS = 1_000;
-const settings: GatewaySettings = {
-  corsOrigins: [],
-  bodyLimit: 65_536,
-  maxJsonDepth: 16,
-  requestTimeoutMs: REQUEST_TIMEOUT_MS,
-  publishTimeoutMs: 5_000,
-  accessTokenTtlMs: 60_000,
-  refreshTokenTtlMs: 3_600_000,
-};
+const settings = testSettings({ bodyLimit: 65_536, requestTimeoutMs: REQUEST_TIMEOUT_MS, publishTimeoutMs: 5_000 });
 /** How long a hostile connection may stay unanswered: its limit, the server's check interval, and slack for a busy machine. */
 const ANSWER_DEADLINE_MS = REQUEST_TIMEOUT_MS + 10_000;
 

@@ -9,20 +9,12 @@ import { buildGateway, type GatewayApp } from "./app.js";
 import { createAccessTokens } from "./auth/access-tokens.js";
 import { createAuthenticator } from "./auth/authenticator.js";
 import { createApiKey, parseCredentials } from "./auth/credentials.js";
-import type { GatewaySettings } from "./config.js";
 import { API_ERROR_STATUS } from "./errors.js";
 import { createEventIngest } from "./ingest.js";
 import { eventRoutes } from "./routes/events.js";
+import { testSettings } from "./settings.fixture.js";
 
-const settings: GatewaySettings = {
-  corsOrigins: [],
-  bodyLimit: 65_536,
-  maxJsonDepth: 16,
-  requestTimeoutMs: 5_000,
-  publishTimeoutMs: 1_000,
-  accessTokenTtlMs: 60_000,
-  refreshTokenTtlMs: 3_600_000,
-};
+const settings = testSettings({ bodyLimit: 65_536, requestTimeoutMs: 5_000, publishTimeoutMs: 1_000 });
 /** Enough runs to find the usual suspects, few enough for a busy 2-core machine. */
 const RUNS = { numRuns: 60 };
 

@@ -20,24 +20,16 @@ import { type AuditTrail, createAuditTrail } from "./audit/audit-trail.js";
 import { createAccessTokens } from "./auth/access-tokens.js";
 import { createAuthenticator } from "./auth/authenticator.js";
 import { createApiKey, parseCredentials } from "./auth/credentials.js";
-import type { GatewaySettings } from "./config.js";
 import { loadConfig } from "./config.js";
 import { createEventIngest } from "./ingest.js";
 import { createRateLimiter, RATE_WINDOW_MS } from "./rate-limit.js";
 import { eventRoutes } from "./routes/events.js";
+import { testSettings } from "./settings.fixture.js";
 
 const log = createLogger("gateway-outage-test", "silent");
 /** A publish timeout far longer than an answer may take: a 503 that waited for it would be a timeout in disguise. */
 const PUBLISH_TIMEOUT_MS = 20_000;
-const settings: GatewaySettings = {
-  corsOrigins: [],
-  bodyLimit: 1_048_576,
-  maxJsonDepth: 16,
-  requestTimeoutMs: 30_000,
-  publishTimeoutMs: PUBLISH_TIMEOUT_MS,
-  accessTokenTtlMs: 60_000,
-  refreshTokenTtlMs: 3_600_000,
-};
+const settings = testSettings({ requestTimeoutMs: 30_000, publishTimeoutMs: PUBLISH_TIMEOUT_MS });
 const event = (id: string) => ({ id, criticality: 7, timestamp: new Date().toISOString(), eventMessage: "outage" });
 
 describe("the gateway while its nats-server is stopped and started again", () => {

@@ -4,7 +4,6 @@ import { type Authenticator, buildGateway } from "./app.js";
 import type { AccessTokens } from "./auth/access-tokens.js";
 import type { Credentials } from "./auth/credentials.js";
 import type { RefreshFamilies } from "./auth/refresh-families.js";
-import type { GatewaySettings } from "./config.js";
 import { ApiError } from "./errors.js";
 import type { PipelineStats } from "./pipeline-stats.js";
 import type { ReaderQueries } from "./reader-queries.js";
@@ -13,16 +12,9 @@ import { authRoutes } from "./routes/auth.js";
 import { eventRoutes } from "./routes/events.js";
 import { readRoutes } from "./routes/reads.js";
 import { statsRoutes } from "./routes/stats.js";
+import { testSettings } from "./settings.fixture.js";
 
-const settings: GatewaySettings = {
-  corsOrigins: [],
-  bodyLimit: 4_096,
-  maxJsonDepth: 8,
-  requestTimeoutMs: 5_000,
-  publishTimeoutMs: 1_000,
-  accessTokenTtlMs: 60_000,
-  refreshTokenTtlMs: 3_600_000,
-};
+const settings = testSettings({ bodyLimit: 4_096, maxJsonDepth: 8, requestTimeoutMs: 5_000, publishTimeoutMs: 1_000 });
 const nobody: Authenticator = {
   async authenticate() {
     throw new ApiError("UNAUTHENTICATED", "no");

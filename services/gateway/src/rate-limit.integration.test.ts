@@ -12,21 +12,13 @@ import { type AuditTrail, createAuditTrail } from "./audit/audit-trail.js";
 import { createAccessTokens } from "./auth/access-tokens.js";
 import { createAuthenticator } from "./auth/authenticator.js";
 import { createApiKey, parseCredentials } from "./auth/credentials.js";
-import type { GatewaySettings } from "./config.js";
 import { createPipelineStats, readPipeline } from "./pipeline-stats.js";
 import { createRateLimiter, RATE_WINDOW_MS } from "./rate-limit.js";
 import { statsRoutes } from "./routes/stats.js";
+import { testSettings } from "./settings.fixture.js";
 
 const log = createLogger("gateway-rate-test", "silent");
-const settings: GatewaySettings = {
-  corsOrigins: [],
-  bodyLimit: 1_048_576,
-  maxJsonDepth: 16,
-  requestTimeoutMs: 10_000,
-  publishTimeoutMs: 2_000,
-  accessTokenTtlMs: 60_000,
-  refreshTokenTtlMs: 3_600_000,
-};
+const settings = testSettings();
 const LIMITS = { userPerMinute: 40, keyPerMinute: 60 };
 /** The middle of a window, fixed, so that no window ends during the test. */
 const NOW = 1_000 * RATE_WINDOW_MS + RATE_WINDOW_MS / 2;

@@ -11,20 +11,12 @@ import { buildGateway, type GatewayApp } from "./app.js";
 import { createAccessTokens } from "./auth/access-tokens.js";
 import { createAuthenticator } from "./auth/authenticator.js";
 import { createApiKey, parseCredentials } from "./auth/credentials.js";
-import type { GatewaySettings } from "./config.js";
 import { createReaderQueries } from "./reader-queries.js";
 import { readRoutes } from "./routes/reads.js";
+import { testSettings } from "./settings.fixture.js";
 
 const log = createLogger("gateway-reads-test", "silent");
-const settings: GatewaySettings = {
-  corsOrigins: [],
-  bodyLimit: 1_048_576,
-  maxJsonDepth: 16,
-  requestTimeoutMs: 10_000,
-  publishTimeoutMs: 2_000,
-  accessTokenTtlMs: 60_000,
-  refreshTokenTtlMs: 3_600_000,
-};
+const settings = testSettings();
 
 describe("GET /v1/events and /v1/aggregates through a real reader", () => {
   let nats: NatsServer;
