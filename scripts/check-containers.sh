@@ -77,7 +77,7 @@ lint_dockerfile() {
 nats_config_test() {
   local dir status=0 service config
   dir=$(mktemp -d)
-  for service in daemon writer reader client; do
+  for service in setup daemon writer reader client gateway; do
     mkdir -p "$dir/secrets/$service"
     # A password that starts with a letter, as deploy/init/secrets.sh generates them.
     printf 'p%s0' "$service" >"$dir/secrets/$service/nats-password"

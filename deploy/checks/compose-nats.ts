@@ -10,16 +10,35 @@ import { ROOT, readCompose } from "./deployment-files.js";
 // deploy/nats/nats.conf (or nats-tls.conf), as in the container. Shared by the compose wiring check
 // and test/security, so both prove the configuration that is deployed.
 
-/** The services that log in to NATS, each as its own user. */
-export const NATS_SERVICES = ["daemon", "writer", "reader", "client"] as const;
+/** The programs that log in to NATS, each as its own user. */
+export const NATS_SERVICES = ["setup", "daemon", "writer", "reader", "client", "gateway"] as const;
 export type NatsService = (typeof NATS_SERVICES)[number];
 
+/**
+ * Where the writer and the gateway reach the JetStream API of INGEST, the streams' account: the
+ * subjects their accounts import under this prefix (deploy/nats/nats.conf, NATS_STREAMS_API_PREFIX
+ * in docker-compose.yml).
+ */
+export const STREAMS_API_PREFIX = "$JS.INGEST.API";
+
+/** The docker-compose.yml service each program runs as, where the names differ. */
+const COMPOSE_SERVICE: Partial<Record<NatsService, string>> = { setup: "nats-setup" };
+
 /** The folders deploy/init/secrets.sh expects, one per volume it prepares. */
-const SECRET_VOLUMES = [...NATS_SERVICES, "influxdb", "writer-influx-token", "reader-influx-token", "nats-data"];
+const SECRET_VOLUMES = [
+  ...NATS_SERVICES,
+  "influxdb",
+  "gateway-auth",
+  "gateway-first-start",
+  "writer-influx-token",
+  "reader-influx-token",
+  "nats-data",
+];
 
 /** How a service logs in according to docker-compose.yml: its user and its inbox prefix. */
 export const composeNatsLogin = (service: NatsService): { user: string; inboxPrefix: string } => {
-  const environment = readCompose("docker-compose.yml").services[service]?.environment ?? {};
+  const environment =
+    readCompose("docker-compose.yml").services[COMPOSE_SERVICE[service] ?? service]?.environment ?? {};
   const user = environment.NATS_USER;
   const inboxPrefix = environment.NATS_INBOX_PREFIX;
   if (typeof user !== "string" || typeof inboxPrefix !== "string") {

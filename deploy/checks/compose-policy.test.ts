@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { STREAMS_API_PREFIX } from "./compose-nats.js";
 import {
   type ComposeService,
   natsUsers,
@@ -22,19 +23,23 @@ const compose = readCompose("docker-compose.yml");
 const services = Object.entries(compose.services);
 const envExample = readEnvFile(".env.example");
 const natsConf = readRepoFile("deploy/nats/nats.conf");
-/**
- * Service folders not yet in the compose stack. The gateway is being built in steps (issue 11); its
- * compose entry and NATS user come last. Remove it from here in the change that adds them.
- */
-const NOT_YET_DEPLOYED = new Set(["gateway"]);
-const serviceFolders = readdirSync(`${ROOT}services`).filter(
-  (name) => existsSync(`${ROOT}services/${name}/package.json`) && !NOT_YET_DEPLOYED.has(name),
+const serviceFolders = readdirSync(`${ROOT}services`).filter((name) =>
+  existsSync(`${ROOT}services/${name}/package.json`),
 );
 
 /** The one container that runs as root: it creates the secret volumes' files and hands them over. */
 const ROOT_INIT = "secrets";
-/** Built from Dockerfile.base, keyed by the SERVICE build argument. */
-const built = services.filter(([, service]) => service.build?.dockerfile === "Dockerfile.base");
+/** Services that run once per `up` and exit. */
+const ONE_SHOTS = new Set([ROOT_INIT, "influxdb-init", "nats-setup", "gateway-init"]);
+/** Every container of an image built from Dockerfile.base: the services and two one-shots. */
+const fromBase = services.filter(([, service]) => service.build?.dockerfile === "Dockerfile.base");
+/** The long-running services, one per service folder, keyed by the SERVICE build argument. */
+const built = fromBase.filter(([name]) => !ONE_SHOTS.has(name));
+/** Who logs in to NATS, as which user: the services, each as itself, and the one-shot set-up. */
+const natsLogins: [string, string][] = [
+  ...built.map(([name]) => [name, name] as [string, string]),
+  ["nats-setup", "setup"],
+];
 /** Services without an operations endpoint (the client is a command-line tool). */
 const WITHOUT_OPS = new Set(["client"]);
 
@@ -44,9 +49,6 @@ const env = (service: ComposeService, name: string): string | undefined => {
 };
 
 const mounts = (service: ComposeService) => (service.volumes ?? []).map(parseMount);
-
-/** Services that run once per `up` and exit. */
-const ONE_SHOTS = new Set([ROOT_INIT, "influxdb-init"]);
 
 describe("docker-compose.yml hardening", () => {
   it.each(services)("%s has a read-only root filesystem, no capabilities and no privilege gain", (_name, service) => {
@@ -75,12 +77,19 @@ describe("docker-compose.yml hardening", () => {
     expect(service.pids_limit).toBeUndefined();
   });
 
-  it("publishes no port and keeps the network internal", () => {
-    for (const [, service] of services) {
-      expect(service.ports ?? []).toEqual([]);
+  it("publishes the gateway's port only, on the loopback interface, and keeps the other network internal", () => {
+    for (const [name, service] of services) {
       expect(service.expose ?? []).toEqual([]);
+      if (name !== "gateway") expect(service.ports ?? [], name).toEqual([]);
     }
+    expect((compose.services.gateway?.ports ?? []).map(withDefaults)).toEqual(["127.0.0.1:8080:8080"]);
     expect(compose.networks?.vigil?.internal).toBe(true);
+    // The gateway's second network exists only to publish its port; without masquerading it has no route out.
+    expect(compose.services.gateway?.networks).toEqual(["vigil", "edge"]);
+    expect(compose.networks?.edge?.driver_opts?.["com.docker.network.bridge.enable_ip_masquerade"]).toBe("false");
+    for (const [name, service] of services.filter(([name]) => name !== "gateway")) {
+      expect(service.networks ?? [], name).not.toContain("edge");
+    }
   });
 
   it.each(services.filter(([name]) => !ONE_SHOTS.has(name)))("%s restarts unless stopped", (_name, service) => {
@@ -101,10 +110,18 @@ describe("docker-compose.yml images", () => {
 
   it("builds one image per service folder from Dockerfile.base, never pulling it", () => {
     expect(built.map(([, service]) => service.build?.args?.SERVICE).sort()).toEqual([...serviceFolders].sort());
-    for (const [name, service] of built) {
-      expect(service.build?.args?.SERVICE).toBe(name);
-      expect(service.pull_policy).toBe("build");
+    for (const [name, service] of built) expect(service.build?.args?.SERVICE).toBe(name);
+    for (const [name, service] of fromBase) {
+      expect(service.pull_policy, name).toBe("build");
+      expect(service.image, name).toBe(`vigil/${service.build?.args?.SERVICE}:\${VIGIL_IMAGE_TAG:-local}`);
     }
+  });
+
+  it("runs the one-shot set-ups from the image of the service they prepare", () => {
+    expect(compose.services["nats-setup"]?.build?.args?.SERVICE).toBe("writer");
+    expect(compose.services["nats-setup"]?.command).toEqual(["node", "dist/setup/main.js"]);
+    expect(compose.services["gateway-init"]?.build?.args?.SERVICE).toBe("gateway");
+    expect(compose.services["gateway-init"]?.network_mode).toBe("none");
   });
 
   it("pins the same Node, NATS and InfluxDB images in docker-compose.yml, Dockerfile.base and .env.example", () => {
@@ -135,10 +152,13 @@ describe("docker-compose.yml start order and health", () => {
     expect(dependsOn("nats")).toEqual([ROOT_INIT]);
     expect(dependsOn("influxdb")).toEqual([ROOT_INIT]);
     expect(dependsOn("influxdb-init")).toEqual(["influxdb"]);
-    expect(dependsOn("daemon")).toEqual(["nats"]);
-    expect(dependsOn("writer")).toEqual(["influxdb-init", "nats"]);
+    expect(dependsOn("nats-setup")).toEqual(["nats"]);
+    expect(dependsOn("gateway-init")).toEqual([ROOT_INIT]);
+    expect(dependsOn("daemon")).toEqual(["nats-setup"]);
+    expect(dependsOn("writer")).toEqual(["influxdb-init", "nats-setup"]);
     expect(dependsOn("reader")).toEqual(["influxdb-init", "nats"]);
     expect(dependsOn("client")).toEqual(["reader"]);
+    expect(dependsOn("gateway")).toEqual(["gateway-init", "nats-setup", "reader"]);
   });
 
   it.each(built.filter(([name]) => !WITHOUT_OPS.has(name)))("%s is healthy once /readyz says so", (_name, service) => {
@@ -151,29 +171,39 @@ describe("docker-compose.yml start order and health", () => {
 });
 
 describe("docker-compose.yml secrets wiring", () => {
-  it.each(built)("%s logs in to NATS as its own user, with the password from its own volume", (name, service) => {
-    const user = env(service, "NATS_USER");
-    expect(user).toBe(name);
+  it.each(natsLogins)("%s logs in to NATS as %s, with the password from its own volume", (name, user) => {
+    const service = compose.services[name] ?? {};
+    expect(env(service, "NATS_USER")).toBe(user);
     expect(natsUsers(natsConf)).toContain(user);
     const passwordFile = env(service, "NATS_PASSWORD_FILE") ?? "";
     const mount = mounts(service).find((m) => m.target === dirname(passwordFile));
-    expect(mount).toEqual({ source: `${name}-secrets`, target: dirname(passwordFile), readOnly: true });
+    expect(mount).toEqual({ source: `${user}-secrets`, target: dirname(passwordFile), readOnly: true });
     expect(mounts(compose.services.nats ?? {})).toContainEqual({
-      source: `${name}-secrets`,
-      target: `/run/vigil/secrets/${name}`,
+      source: `${user}-secrets`,
+      target: `/run/vigil/secrets/${user}`,
       readOnly: true,
     });
     expect(env(service, "NATS_PASSWORD")).toBeUndefined();
   });
 
-  it("defines exactly one NATS user per service", () => {
-    expect(natsUsers(natsConf).sort()).toEqual([...serviceFolders].sort());
+  it("defines exactly one NATS user per service, and one for the set-up", () => {
+    expect(natsUsers(natsConf).sort()).toEqual([...serviceFolders, "setup"].sort());
   });
 
-  it.each(built)("%s has its own inbox prefix, the only inboxes nats.conf lets it subscribe to", (name, service) => {
-    expect(env(service, "NATS_INBOX_PREFIX")).toBe(`_INBOX_${name}`);
-    expect(natsConf).toContain(`"_INBOX_${name}.>"`);
+  it.each(natsLogins)("%s has its own inbox prefix, the only inboxes nats.conf lets it subscribe to", (name, user) => {
+    expect(env(compose.services[name] ?? {}, "NATS_INBOX_PREFIX")).toBe(`_INBOX_${user}`);
+    expect(natsConf).toContain(`"_INBOX_${user}.>"`);
   });
+
+  it.each(["writer", "gateway"])(
+    "%s reaches the streams through its account's imports, and only checks them",
+    (name) => {
+      const service = compose.services[name] ?? {};
+      expect(env(service, "NATS_STREAMS_API_PREFIX")?.replaceAll("$$", "$")).toBe(STREAMS_API_PREFIX);
+      expect(env(service, "NATS_TOPOLOGY")).toBe("check");
+      expect(natsConf).toContain(`to: "${STREAMS_API_PREFIX}.`);
+    },
+  );
 
   it("lets no NATS user subscribe to the shared inbox prefix", () => {
     expect(natsConf).not.toMatch(/"_INBOX\./);
@@ -266,7 +296,7 @@ describe("deploy/compose.debug.yml", () => {
 describe("deploy/compose.tls.yml", () => {
   const tls = readCompose("deploy/compose.tls.yml");
 
-  it.each(built)("%s speaks TLS to NATS and trusts the CA, mounted read-only", (name) => {
+  it.each(natsLogins)("%s speaks TLS to NATS and trusts the CA, mounted read-only", (name) => {
     const service = tls.services[name] ?? {};
     expect(env(service, "NATS_URL")).toBe("tls://nats:4222");
     const caFile = env(service, "NATS_TLS_CA_FILE") ?? "";

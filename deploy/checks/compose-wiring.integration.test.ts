@@ -7,7 +7,15 @@ import { promisify } from "node:util";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { READER_SERVICE } from "@vigil/shared";
-import { type Influxd, type RunningService, serviceEnv, startInfluxd, startService, waitFor } from "@vigil/testing";
+import {
+  type Influxd,
+  type RunningService,
+  runToExit,
+  serviceEnv,
+  startInfluxd,
+  startService,
+  waitFor,
+} from "@vigil/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type ComposeNats,
@@ -39,9 +47,20 @@ const running: RunningService[] = [];
 
 const password = (service: NatsService) => readFileSync(nats.passwordFile(service), "utf8");
 
+/** How a service reaches the streams, as docker-compose.yml sets it (`$$` is compose's `$`). */
+const streamsAccessEnv = (service: NatsService): Record<string, string> => {
+  const environment = readCompose("docker-compose.yml").services[service]?.environment ?? {};
+  const access: Record<string, string> = {};
+  for (const name of ["NATS_STREAMS_API_PREFIX", "NATS_TOPOLOGY"]) {
+    const value = environment[name];
+    if (typeof value === "string") access[name] = value.replaceAll("$$", "$");
+  }
+  return access;
+};
+
 /**
- * The variables `service` runs with: its NATS login as docker-compose.yml sets it, the server at
- * `url`, and the writer's or the reader's InfluxDB user.
+ * The variables `service` runs with: its NATS login and streams access as docker-compose.yml sets
+ * them, the server at `url`, and the writer's or the reader's InfluxDB user.
  */
 const composeEnv = (service: NatsService, url: string, extra: Record<string, string> = {}) => {
   const { user, inboxPrefix } = composeNatsLogin(service);
@@ -50,9 +69,15 @@ const composeEnv = (service: NatsService, url: string, extra: Record<string, str
     NATS_USER: user,
     NATS_INBOX_PREFIX: inboxPrefix,
     NATS_PASSWORD_FILE: nats.passwordFile(service),
+    ...streamsAccessEnv(service),
     ...extra,
   });
 };
+
+/** The gateway's public URL, read from its log line (it listens on a port of its own choosing). */
+let gatewayUrl: string;
+/** The first users' secrets, as `gateway-init` writes them. */
+const firstStart = (name: string) => readFileSync(join(secrets, "gateway-first-start", name), "utf8").trim();
 
 const jetstreamStreams = async (): Promise<Map<string, number>> => {
   const jsz = (await (await fetch(`${nats.monitorUrl}/jsz?accounts=true&streams=true`)).json()) as {
@@ -83,6 +108,13 @@ beforeAll(async () => {
   nats = await startComposeNats({ secrets, storeDir: join(dir, "jetstream") });
 
   influx = await startInfluxd("vigil");
+  // The `nats-setup` one-shot, with the set-up's user: the topology the others only check.
+  const setup = await runToExit(
+    process.execPath,
+    [`${ROOT}services/writer/dist/setup/main.js`],
+    composeEnv("setup", nats.url),
+  );
+  if (setup.code !== 0) throw new Error(`the set-up failed: ${setup.stdout}${setup.stderr}`);
   // As in its container: a NATS user that may only publish, so it leaves the stream to the writer.
   const ensureStream = String(readCompose("docker-compose.yml").services.daemon?.environment?.DAEMON_ENSURE_STREAM);
   running.push(
@@ -93,6 +125,25 @@ beforeAll(async () => {
   );
   running.push(await startService("writer", composeEnv("writer", nats.url)));
   running.push(await startService("reader", composeEnv("reader", nats.url)));
+  // The `gateway-init` one-shot, then the gateway with the files it made.
+  const auth = join(secrets, "gateway-auth");
+  const init = await runToExit(
+    process.execPath,
+    [`${ROOT}services/gateway/dist/credentials/main.js`, "init", auth, join(secrets, "gateway-first-start")],
+    { PATH: process.env.PATH ?? "" },
+  );
+  if (init.code !== 0) throw new Error(`gateway-init failed: ${init.stderr}`);
+  const gateway = await startService(
+    "gateway",
+    composeEnv("gateway", nats.url, {
+      GATEWAY_PORT: "0",
+      GATEWAY_SIGNING_KEY_FILE: join(auth, "signing-key.pem"),
+      GATEWAY_CREDENTIALS_FILE: join(auth, "credentials"),
+    }),
+  );
+  running.push(gateway);
+  const serving = gateway.process.logs().find((line) => line.msg === "serving the HTTP API");
+  gatewayUrl = `http://127.0.0.1:${String(serving?.port)}`;
 });
 
 afterAll(async () => {
@@ -168,7 +219,7 @@ describe("the services with their own NATS users", () => {
       const user = connection.authorized_user ?? "";
       subjects.set(user, [...(subjects.get(user) ?? []), ...(connection.subscriptions_list ?? [])]);
     }
-    for (const service of ["daemon", "writer", "reader"] as const) {
+    for (const service of ["daemon", "writer", "reader", "gateway"] as const) {
       const { user, inboxPrefix } = composeNatsLogin(service);
       const own = (subjects.get(user) ?? []).filter(
         (subject) => !/^(\$SRV\.|events\.query$|events\.aggregates$)/.test(subject),
@@ -176,6 +227,37 @@ describe("the services with their own NATS users", () => {
       if (service !== "reader") expect(own.length, `${user} subscribes to its inbox`).toBeGreaterThan(0);
       for (const subject of own) expect(subject.startsWith(`${inboxPrefix}.`), `${user}: ${subject}`).toBe(true);
     }
+  });
+
+  it("let the gateway take an event from a producer key, and show it, the figures and the audit trail", async () => {
+    const posted = await fetch(`${gatewayUrl}/v1/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": firstStart("producer-api-key") },
+      body: JSON.stringify({
+        criticality: 10,
+        timestamp: new Date().toISOString(),
+        eventMessage: "through the gateway",
+      }),
+    });
+    expect(posted.status).toBe(202);
+    const token = async (username: string) => {
+      const reply = await fetch(`${gatewayUrl}/v1/auth/token`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username, password: firstStart(`${username}-password`) }),
+      });
+      expect(reply.status).toBe(200);
+      return { authorization: `Bearer ${((await reply.json()) as { accessToken: string }).accessToken}` };
+    };
+    const viewer = await token("viewer");
+    await waitFor("the gateway to show the event", async () => {
+      const reply = await fetch(`${gatewayUrl}/v1/events?minCriticality=9&limit=100`, { headers: viewer });
+      return reply.ok && (await reply.text()).includes("through the gateway");
+    });
+    const stats = await fetch(`${gatewayUrl}/v1/stats`, { headers: viewer });
+    expect(((await stats.json()) as { received: number }).received).toBeGreaterThan(0);
+    const audit = await fetch(`${gatewayUrl}/v1/audit?limit=5`, { headers: await token("admin") });
+    expect(((await audit.json()) as { records: unknown[] }).records.length).toBeGreaterThan(0);
   });
 
   it("never needed a subject outside their permissions", () => {

@@ -40,7 +40,10 @@ export interface ComposeService {
 /** A compose file after YAML merge keys are resolved; `${...}` references are left as written. */
 export interface ComposeFile {
   readonly services: Record<string, ComposeService>;
-  readonly networks?: Record<string, { readonly internal?: boolean } | null>;
+  readonly networks?: Record<
+    string,
+    { readonly internal?: boolean; readonly driver_opts?: Record<string, string> } | null
+  >;
   readonly volumes?: Record<string, unknown>;
 }
 

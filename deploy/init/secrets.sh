@@ -5,10 +5,12 @@
 # ever in an image, in docker-compose.yml, in `docker inspect` or in git.
 #
 # Each volume is mounted only into the containers that need what it holds:
-#   /vigil/<service>   nats-password of daemon, writer, reader, client (also mounted into nats)
+#   /vigil/<service>   nats-password of setup, daemon, writer, reader, client, gateway (also
+#                      mounted into nats)
 #   /vigil/influxdb    admin-password and admin-token of InfluxDB's first-start setup
 # It also hands two more volumes to uid 1000, the user every other container runs as:
 #   /vigil/writer-influx-token, /vigil/reader-influx-token  filled by InfluxDB's init script
+#   /vigil/gateway-auth, /vigil/gateway-first-start         filled by the gateway's init
 #   /vigil/nats-data                                        JetStream's store
 # A new named volume belongs to root, so this is the one container that starts as root; it has no
 # network and only the capabilities needed to create files and hand them over.
@@ -45,24 +47,24 @@ ensure_secret() {
   created=$((created + 1))
 }
 
-for dir in daemon writer reader client influxdb writer-influx-token reader-influx-token nats-data; do
+for dir in setup daemon writer reader client gateway influxdb gateway-auth gateway-first-start writer-influx-token reader-influx-token nats-data; do
   if [ ! -d "$root/$dir" ]; then
     echo "secrets: $root/$dir is not mounted; docker-compose.yml and this script disagree" >&2
     exit 1
   fi
 done
 
-for service in daemon writer reader client; do
+for service in setup daemon writer reader client gateway; do
   ensure_secret "$root/$service/nats-password"
 done
 ensure_secret "$root/influxdb/admin-password"
 ensure_secret "$root/influxdb/admin-token"
 
-for dir in daemon writer reader client influxdb writer-influx-token reader-influx-token nats-data; do
+for dir in setup daemon writer reader client gateway influxdb gateway-auth gateway-first-start writer-influx-token reader-influx-token nats-data; do
   chown -R "$owner" "$root/$dir"
   chmod 0700 "$root/$dir"
 done
-for file in "$root"/daemon/* "$root"/writer/* "$root"/reader/* "$root"/client/* "$root"/influxdb/*; do
+for file in "$root"/setup/* "$root"/daemon/* "$root"/writer/* "$root"/reader/* "$root"/client/* "$root"/gateway/* "$root"/influxdb/*; do
   chmod 0400 "$file"
 done
 

@@ -8,7 +8,7 @@ set -eu
 readonly secrets="${VIGIL_SECRETS_DIR:-/run/vigil/secrets}"
 readonly config="${NATS_CONFIG:-/etc/vigil/nats/nats.conf}"
 
-for service in daemon writer reader client; do
+for service in setup daemon writer reader client gateway; do
   file="$secrets/$service/nats-password"
   if [ ! -s "$file" ]; then
     echo "nats: $file is missing or empty; the secrets service must run first" >&2
@@ -28,7 +28,10 @@ export NATS_INGEST_MAX_PAYLOAD="${NATS_INGEST_MAX_PAYLOAD:-64KB}"
 export NATS_MAX_SUBSCRIPTIONS="${NATS_MAX_SUBSCRIPTIONS:-128}"
 export NATS_MAX_CONNECTIONS="${NATS_MAX_CONNECTIONS:-1024}"
 export NATS_PRODUCERS_MAX_CONNECTIONS="${NATS_PRODUCERS_MAX_CONNECTIONS:-64}"
-export NATS_INGEST_MAX_CONNECTIONS="${NATS_INGEST_MAX_CONNECTIONS:-64}"
+export NATS_INGEST_MAX_CONNECTIONS="${NATS_INGEST_MAX_CONNECTIONS:-8}"
+export NATS_WRITERS_MAX_CONNECTIONS="${NATS_WRITERS_MAX_CONNECTIONS:-64}"
+export NATS_GATEWAY_MAX_CONNECTIONS="${NATS_GATEWAY_MAX_CONNECTIONS:-64}"
+export NATS_GATEWAY_MAX_FILE_STORE="${NATS_GATEWAY_MAX_FILE_STORE:-256MB}"
 export NATS_QUERY_MAX_CONNECTIONS="${NATS_QUERY_MAX_CONNECTIONS:-64}"
 export NATS_CLIENTS_MAX_CONNECTIONS="${NATS_CLIENTS_MAX_CONNECTIONS:-512}"
 # Read by nats-tls.conf only (deploy/compose.tls.yml).
@@ -37,9 +40,9 @@ export NATS_TLS_KEY_FILE="${NATS_TLS_KEY_FILE:-/run/vigil/tls/server-key.pem}"
 
 # Each account's share of the connections must fit in the total, or one account flooding the
 # server with connections could still lock the others out.
-shares=$((NATS_PRODUCERS_MAX_CONNECTIONS + NATS_INGEST_MAX_CONNECTIONS + NATS_QUERY_MAX_CONNECTIONS + NATS_CLIENTS_MAX_CONNECTIONS))
+shares=$((NATS_PRODUCERS_MAX_CONNECTIONS + NATS_INGEST_MAX_CONNECTIONS + NATS_WRITERS_MAX_CONNECTIONS + NATS_QUERY_MAX_CONNECTIONS + NATS_CLIENTS_MAX_CONNECTIONS + NATS_GATEWAY_MAX_CONNECTIONS))
 if [ "$shares" -gt "$NATS_MAX_CONNECTIONS" ]; then
-  echo "nats: NATS_PRODUCERS_, NATS_INGEST_, NATS_QUERY_ and NATS_CLIENTS_MAX_CONNECTIONS add up to $shares, more than NATS_MAX_CONNECTIONS ($NATS_MAX_CONNECTIONS)" >&2
+  echo "nats: NATS_PRODUCERS_, NATS_INGEST_, NATS_WRITERS_, NATS_QUERY_, NATS_CLIENTS_ and NATS_GATEWAY_MAX_CONNECTIONS add up to $shares, more than NATS_MAX_CONNECTIONS ($NATS_MAX_CONNECTIONS)" >&2
   exit 1
 fi
 

@@ -27,7 +27,7 @@ describe("docker compose up", () => {
   let idsBeforeDown: string[] = [];
 
   beforeAll(async () => {
-    stack = createStack({ ...(await localImages()), DAEMON_RATE: "200", CLIENT_REPEAT: "2s" });
+    stack = await createStack({ ...(await localImages()), DAEMON_RATE: "200", CLIENT_REPEAT: "2s" });
     await stack.up();
   });
 
@@ -54,6 +54,30 @@ describe("docker compose up", () => {
         exitCode: 0,
       });
     }
+  });
+
+  it("serves the gateway on 127.0.0.1 only, to the producer key and the viewer that gateway-init created", async () => {
+    const url = await stack.gatewayUrl();
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const posted = await fetch(`${url}/v1/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": await stack.firstStartSecret("producer-api-key") },
+      body: JSON.stringify({ criticality: 10, timestamp: new Date().toISOString(), eventMessage: "from the host" }),
+    });
+    expect(posted.status).toBe(202);
+    const signIn = await fetch(`${url}/v1/auth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: "viewer", password: await stack.firstStartSecret("viewer-password") }),
+    });
+    expect(signIn.status).toBe(200);
+    const { accessToken } = (await signIn.json()) as { accessToken: string };
+    await waitFor("the gateway to show the event", async () => {
+      const reply = await fetch(`${url}/v1/events?minCriticality=9&limit=1000`, {
+        headers: { authorization: `Bearer ${accessToken}` },
+      });
+      return reply.ok && (await reply.text()).includes("from the host");
+    });
   });
 
   it("runs every service as uid 1000 on a read-only root filesystem with no capabilities", async () => {
@@ -235,7 +259,7 @@ describe("docker compose up with the TLS override", () => {
     await sh("bash", ["deploy/tls/make-certs.sh", certs, "nats"]);
     // nats runs as uid 1000 and the key is readable by its owner only.
     await sh("chown", ["1000:1000", `${certs}/server-key.pem`]);
-    stack = createStack({ ...(await localImages()), NATS_TLS_DIR: certs, CLIENT_REPEAT: "2s" }, [
+    stack = await createStack({ ...(await localImages()), NATS_TLS_DIR: certs, CLIENT_REPEAT: "2s" }, [
       "deploy/compose.tls.yml",
     ]);
     await stack.up();

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { waitFor } from "@vigil/testing";
+import { freePort, waitFor } from "@vigil/testing";
 import {
   DockerComposeEnvironment,
   type StartedDockerComposeEnvironment,
@@ -51,11 +51,11 @@ export const localImages = async (): Promise<Record<string, string>> => {
 };
 
 /** Services that run until stopped and have a health check. */
-export const HEALTHY_SERVICES = ["nats", "influxdb", "daemon", "writer", "reader"] as const;
+export const HEALTHY_SERVICES = ["nats", "influxdb", "daemon", "writer", "reader", "gateway"] as const;
 /** Every service that runs until stopped. */
 export const LONG_RUNNING = [...HEALTHY_SERVICES, "client"] as const;
 /** One-shot services, which must exit 0. */
-export const ONE_SHOTS = ["secrets", "influxdb-init"] as const;
+export const ONE_SHOTS = ["secrets", "influxdb-init", "nats-setup", "gateway-init"] as const;
 
 /** A compose project of this repository's stack, driven through testcontainers. */
 export interface Stack {
@@ -72,6 +72,10 @@ export interface Stack {
   compose(...args: string[]): Promise<string>;
   /** The id of `service`'s container, running or not. */
   containerId(service: string): Promise<string>;
+  /** The gateway's URL on the host, where the stack published it. */
+  gatewayUrl(): Promise<string>;
+  /** One of the first users' secrets that `gateway-init` wrote, read as README says. */
+  firstStartSecret(name: "admin-password" | "viewer-password" | "producer-api-key"): Promise<string>;
 }
 
 /**
@@ -84,10 +88,16 @@ const buildCa = (): Record<string, string> => {
   return ca === undefined || ca === "" ? {} : { VIGIL_BUILD_CA: ca };
 };
 
-/** A stack of docker-compose.yml plus `overrides`, under a project name of its own. */
-export const createStack = (settings: Record<string, string>, overrides: readonly string[] = []): Stack => {
+/**
+ * A stack of docker-compose.yml plus `overrides`, under a project name of its own, with the
+ * gateway published on a free port of the host's loopback interface.
+ */
+export const createStack = async (
+  settings: Record<string, string>,
+  overrides: readonly string[] = [],
+): Promise<Stack> => {
   const project = `vigil-test-${randomBytes(4).toString("hex")}`;
-  const env = { ...buildCa(), ...settings };
+  const env = { ...buildCa(), GATEWAY_PUBLISH_PORT: String(await freePort()), ...settings };
   const files = ["docker-compose.yml", ...overrides];
   let started: StartedDockerComposeEnvironment | undefined;
   const compose = (...args: string[]) =>
@@ -122,6 +132,20 @@ export const createStack = (settings: Record<string, string>, overrides: readonl
       const id = (await compose("ps", "--all", "--quiet", service)).trim();
       if (id === "") throw new Error(`no container for ${service} in ${project}`);
       return id;
+    },
+    async gatewayUrl() {
+      return `http://${(await compose("port", "gateway", "8080")).trim()}`;
+    },
+    async firstStartSecret(name) {
+      const printed = await compose(
+        "run",
+        "--rm",
+        "--no-deps",
+        "gateway-init",
+        "cat",
+        `/run/vigil/first-start/${name}`,
+      );
+      return printed.trim();
     },
   };
 };

@@ -62,6 +62,24 @@ describe("the writer's credential", () => {
     expect(await refused(influx.client("writer").query(statement))).toBe(true);
     expect(await stored()).toEqual(["first", "second"]);
   });
+
+  // Open (SECURITY.md, "Not covered"): InfluxDB 2.x asks for the bucket's write permission on its
+  // delete endpoint, and no token scope writes without deleting. This records that the write-only
+  // token deletes there, so that SECURITY.md is corrected once a deployment change closes it.
+  it.runIf(!ONE_X)(
+    "can still delete through 2.x's /api/v2/delete: no token scope writes without deleting",
+    async () => {
+      const { auth } = influx.config("writer");
+      if (auth.kind !== "token") throw new Error("expected a 2.x token");
+      const response = await fetch(`${influx.url}/api/v2/delete?org=vigil&bucket=${DATABASE}`, {
+        method: "POST",
+        headers: { authorization: `Token ${auth.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ start: "2024-01-01T00:00:00Z", stop: "2024-01-01T00:00:00.5Z" }),
+      });
+      expect(response.status).toBe(204);
+      expect(await stored()).toEqual(["second"]);
+    },
+  );
 });
 
 describe("the reader's credential cannot cause a write", () => {

@@ -11,28 +11,25 @@ import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { Kvm } from "@nats-io/kv";
+import { connect, createInbox, headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
+import { AuditStreamEnv, checkEventsStream, createLogger, isPermissionError, StreamEnv } from "@vigil/runtime";
 import {
-  checkEventsStream,
-  createLogger,
-  ensureDeadLetterStream,
-  ensureEventsStream,
-  isPermissionError,
-  StreamEnv,
-} from "@vigil/runtime";
-import {
+  AUDIT_STREAM,
+  AUDIT_SUBJECT,
   DEAD_LETTER_STREAM,
   DEAD_LETTER_SUBJECT,
   EVENTS_AGGREGATES_SUBJECT,
   EVENTS_QUERY_SUBJECT,
   EVENTS_STREAM,
   EVENTS_SUBJECT,
+  GATEWAY_RATE_BUCKET,
   READER_QUEUE,
   READER_SERVICE,
   WRITER_CONSUMER,
 } from "@vigil/shared";
 import { waitFor } from "@vigil/testing";
-import { ensureWriterConsumer, WriterConsumerEnv, writerConsumerSettings } from "@vigil/writer";
+import { setUpTopology, WriterConsumerEnv, writerConsumerSettings } from "@vigil/writer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type ComposeNats,
@@ -40,6 +37,7 @@ import {
   generateSecrets,
   NATS_SERVICES,
   type NatsService,
+  STREAMS_API_PREFIX,
   startComposeNats,
 } from "../../deploy/checks/compose-nats.js";
 
@@ -78,21 +76,43 @@ const rawSession = (server: ComposeNats, service: NatsService, commands: Buffer)
 const rawPublish = (subject: string, bytes: number) =>
   Buffer.concat([Buffer.from(`PUB ${subject} ${bytes}\r\n`), Buffer.alloc(bytes, 0x61), Buffer.from("\r\n")]);
 
-let writerConnection: NatsConnection | undefined;
-/** One connection with the writer's credentials for the tests' own look at the streams. */
-const writerJsm = async () => {
-  writerConnection ??= await nats.login("writer");
-  return jetstreamManager(writerConnection);
+let setupConnection: NatsConnection | undefined;
+/** One connection with the set-up's credentials (in INGEST) for the tests' own look at the streams. */
+const setupJsm = async () => {
+  setupConnection ??= await nats.login("setup");
+  return jetstreamManager(setupConnection, { checkAPI: false });
 };
 
-/** The messages in each stream, asked through the JetStream API with the writer's credentials. */
-const streamMessages = async (): Promise<Record<string, number>> => {
-  const jsm = await writerJsm();
+/** The JetStream API of INGEST as the writer and the gateway reach it: through their imports. */
+const streamsApi = { apiPrefix: STREAMS_API_PREFIX, checkAPI: false } as const;
+
+/** The messages in each stream; a stream that no longer exists counts as `"deleted"`. */
+const streamMessages = async (): Promise<Record<string, number | "deleted">> => {
+  const jsm = await setupJsm();
+  const state: Record<string, number | "deleted"> = {};
+  for (const name of [EVENTS_STREAM, DEAD_LETTER_STREAM, AUDIT_STREAM]) {
+    state[name] = await jsm.streams.info(name).then(
+      (info) => info.state.messages,
+      () => "deleted" as const,
+    );
+  }
+  return state;
+};
+
+/** The streams' and the consumer's configuration, to show that an attempt changed nothing. */
+const topology = async () => {
+  const jsm = await setupJsm();
   return {
-    [EVENTS_STREAM]: (await jsm.streams.info(EVENTS_STREAM)).state.messages,
-    [DEAD_LETTER_STREAM]: (await jsm.streams.info(DEAD_LETTER_STREAM)).state.messages,
+    events: (await jsm.streams.info(EVENTS_STREAM)).config,
+    deadLetters: (await jsm.streams.info(DEAD_LETTER_STREAM)).config,
+    audit: (await jsm.streams.info(AUDIT_STREAM)).config,
+    consumer: (await jsm.consumers.info(EVENTS_STREAM, WRITER_CONSUMER)).config,
   };
 };
+
+/** A valid event whose message says which attempt sent it. */
+const intrusion = (n: number | string) =>
+  JSON.stringify({ criticality: 9, timestamp: new Date().toISOString(), eventMessage: `intrusion ${n}` });
 
 /** The subjects the reader answers, each exported to CLIENTS. */
 const READER_SUBJECTS = [EVENTS_QUERY_SUBJECT, EVENTS_AGGREGATES_SUBJECT] as const;
@@ -118,11 +138,12 @@ beforeAll(async () => {
   const generated = generateSecrets(secrets);
   if (generated.status !== 0) throw new Error(`deploy/init/secrets.sh failed: ${generated.stderr}`);
   nats = await startComposeNats({ secrets, storeDir: join(dir, "jetstream") });
-  // The topology the writer creates, with its own code and credentials.
-  const writerJsm = await jetstreamManager(await nats.login("writer"));
-  await ensureEventsStream(writerJsm, streams, log);
-  await ensureWriterConsumer(writerJsm, writerConsumerSettings(WriterConsumerEnv.parse({})), log);
-  await ensureDeadLetterStream(writerJsm, streams, log);
+  // The topology as the `nats-setup` one-shot creates it, with its code and credentials.
+  await setUpTopology(
+    await setupJsm(),
+    { streams, consumer: writerConsumerSettings(WriterConsumerEnv.parse({})), audit: AuditStreamEnv.parse({}) },
+    log,
+  );
 });
 
 afterAll(async () => {
@@ -154,6 +175,7 @@ describe("refused", () => {
     nc.publish(subject, "x");
     await nc.flush();
     await refused(`${service} Publish ${subject}`);
+    await nc.close();
   };
 
   const deniedSubscribe = async (service: NatsService, subject: string, queue?: string) => {
@@ -161,46 +183,66 @@ describe("refused", () => {
     const sub = nc.subscribe(subject, queue === undefined ? {} : { queue });
     expect(await sub.closed).toMatchObject({ name: "PermissionViolationError" });
     await refused(`${service} Subscription ${subject}`);
+    await nc.close();
   };
 
-  describe("publishing events by anyone but the daemon", () => {
-    it.each(["reader", "client", "writer"] as const)("%s", (service) => deniedPublish(service, EVENTS_SUBJECT));
-  });
-
-  describe("subscribing to events: only the writer's durable consumer reads them", () => {
-    it.each(["daemon", "client", "writer", "reader"] as const)("%s", (service) =>
-      deniedSubscribe(service, EVENTS_SUBJECT),
+  describe("publishing events by anyone but the producers (daemon, gateway)", () => {
+    it.each(["reader", "client", "writer", "setup"] as const)("%s", (service) =>
+      deniedPublish(service, EVENTS_SUBJECT),
     );
   });
 
+  describe("subscribing to events: only the writer's durable consumer reads them", () => {
+    it.each(NATS_SERVICES)("%s", (service) => deniedSubscribe(service, EVENTS_SUBJECT));
+  });
+
   describe.each(READER_SUBJECTS)("serving %s by anyone but the reader", (subject) => {
-    it.each(["client", "daemon", "writer"] as const)("%s in the readers' queue group", (service) =>
+    it.each(["client", "daemon", "writer", "gateway", "setup"] as const)("%s in the readers' queue group", (service) =>
       deniedSubscribe(service, subject, READER_QUEUE),
     );
     it("the reader outside its queue group, where it would see every query", () => deniedSubscribe("reader", subject));
   });
 
-  describe.each(READER_SUBJECTS)("requesting %s by the daemon and the writer", (subject) => {
-    it.each(["daemon", "writer"] as const)("%s", (service) => deniedPublish(service, subject));
+  describe.each(READER_SUBJECTS)("requesting %s by the daemon, the writer and the set-up", (subject) => {
+    it.each(["daemon", "writer", "setup"] as const)("%s", (service) => deniedPublish(service, subject));
   });
 
-  describe("deleting or purging a JetStream stream, by any service", () => {
+  describe("deleting or purging a JetStream stream, by any user, the set-up's included", () => {
     const cases = NATS_SERVICES.flatMap((service) =>
-      [
-        `$JS.API.STREAM.DELETE.${EVENTS_STREAM}`,
-        `$JS.API.STREAM.PURGE.${EVENTS_STREAM}`,
-        `$JS.API.STREAM.DELETE.${DEAD_LETTER_STREAM}`,
-        `$JS.API.CONSUMER.DELETE.${EVENTS_STREAM}.${WRITER_CONSUMER}`,
-      ].map((subject) => [service, subject] as const),
+      ["$JS.API", STREAMS_API_PREFIX].flatMap((api) =>
+        [
+          `${api}.STREAM.DELETE.${EVENTS_STREAM}`,
+          `${api}.STREAM.PURGE.${EVENTS_STREAM}`,
+          `${api}.STREAM.DELETE.${DEAD_LETTER_STREAM}`,
+          `${api}.STREAM.DELETE.${AUDIT_STREAM}`,
+          `${api}.CONSUMER.DELETE.${EVENTS_STREAM}.${WRITER_CONSUMER}`,
+        ].map((subject) => [service, subject] as const),
+      ),
     );
     it.each(cases)("%s publishing to %s", deniedPublish);
 
-    it("leaves both streams and the consumer in place", async () => {
-      const jsm = await jetstreamManager(await nats.login("writer"));
+    it("leaves the streams and the consumer in place", async () => {
+      const jsm = await setupJsm();
       expect((await jsm.streams.info(EVENTS_STREAM)).config.name).toBe(EVENTS_STREAM);
       expect((await jsm.streams.info(DEAD_LETTER_STREAM)).config.name).toBe(DEAD_LETTER_STREAM);
+      expect((await jsm.streams.info(AUDIT_STREAM)).config.name).toBe(AUDIT_STREAM);
       expect((await jsm.consumers.info(EVENTS_STREAM, WRITER_CONSUMER)).name).toBe(WRITER_CONSUMER);
     });
+  });
+
+  describe("changing the topology, by anyone but the set-up", () => {
+    const cases = (["daemon", "writer", "gateway", "reader", "client"] as const).flatMap((service) =>
+      ["$JS.API", STREAMS_API_PREFIX].flatMap((api) =>
+        [
+          `${api}.STREAM.UPDATE.${EVENTS_STREAM}`,
+          `${api}.STREAM.CREATE.${EVENTS_STREAM}`,
+          `${api}.STREAM.UPDATE.${AUDIT_STREAM}`,
+          `${api}.CONSUMER.CREATE.${EVENTS_STREAM}.${WRITER_CONSUMER}`,
+          `${api}.CONSUMER.DURABLE.CREATE.${EVENTS_STREAM}.${WRITER_CONSUMER}`,
+        ].map((subject) => [service, subject] as const),
+      ),
+    );
+    it.each(cases)("%s publishing to %s", deniedPublish);
   });
 
   describe("other JetStream and service actions outside each role", () => {
@@ -209,9 +251,18 @@ describe("refused", () => {
       ["reader", "$JS.API.INFO"],
       ["daemon", `$JS.API.STREAM.INFO.${DEAD_LETTER_STREAM}`],
       ["daemon", `$JS.API.CONSUMER.MSG.NEXT.${EVENTS_STREAM}.${WRITER_CONSUMER}`],
-      ["writer", `$JS.API.STREAM.MSG.GET.${DEAD_LETTER_STREAM}`],
+      ["gateway", `${STREAMS_API_PREFIX}.CONSUMER.MSG.NEXT.${EVENTS_STREAM}.${WRITER_CONSUMER}`],
+      ["writer", `${STREAMS_API_PREFIX}.STREAM.MSG.GET.${DEAD_LETTER_STREAM}`],
+      ["gateway", `${STREAMS_API_PREFIX}.STREAM.MSG.GET.${DEAD_LETTER_STREAM}`],
+      ["writer", `${STREAMS_API_PREFIX}.STREAM.MSG.GET.${AUDIT_STREAM}`],
+      ["setup", `$JS.API.STREAM.MSG.GET.${AUDIT_STREAM}`],
       ["reader", DEAD_LETTER_SUBJECT],
       ["daemon", DEAD_LETTER_SUBJECT],
+      ["gateway", DEAD_LETTER_SUBJECT],
+      ["daemon", AUDIT_SUBJECT],
+      ["writer", AUDIT_SUBJECT],
+      ["gateway", "$JS.API.STREAM.CREATE.KV_other"],
+      ["gateway", `$SRV.PING.${READER_SERVICE}`],
       ["client", `$SRV.PING`],
     ] as const)("%s publishing to %s", deniedPublish);
 
@@ -236,9 +287,11 @@ describe("allowed", () => {
     expect(ack.stream).toBe(EVENTS_STREAM);
   });
 
-  it("the writer pulls from its durable consumer, acknowledges, and dead-letters", async () => {
+  it("the writer pulls from its durable consumer, acknowledges, and dead-letters, through its imports", async () => {
     await jetstream(await nats.login("daemon")).publish(EVENTS_SUBJECT, '{"probe":2}');
-    const js = jetstream(await nats.login("writer"));
+    const writer = await nats.login("writer");
+    const js = jetstream(writer, { apiPrefix: STREAMS_API_PREFIX });
+    await checkEventsStream(await jetstreamManager(writer, streamsApi), streams);
     const consumer = await js.consumers.get(EVENTS_STREAM, WRITER_CONSUMER);
     const msg = await consumer.next({ expires: 5_000 });
     expect(msg?.subject).toBe(EVENTS_SUBJECT);
@@ -257,6 +310,28 @@ describe("allowed", () => {
       await reader.close();
     },
   );
+
+  it("the gateway publishes events and audit records, reads the figures and the records, and asks the reader", async () => {
+    const gateway = await nats.login("gateway");
+    const js = jetstream(gateway, { apiPrefix: STREAMS_API_PREFIX });
+    expect((await js.publish(EVENTS_SUBJECT, intrusion("gateway"))).stream).toBe(EVENTS_STREAM);
+    const record = await js.publish(AUDIT_SUBJECT, '{"probe":"audit"}');
+    expect(record.stream).toBe(AUDIT_STREAM);
+    const jsm = await jetstreamManager(gateway, streamsApi);
+    expect((await jsm.streams.info(EVENTS_STREAM)).state.messages).toBeGreaterThan(0);
+    expect((await jsm.streams.info(DEAD_LETTER_STREAM)).config.name).toBe(DEAD_LETTER_STREAM);
+    expect((await jsm.consumers.info(EVENTS_STREAM, WRITER_CONSUMER)).name).toBe(WRITER_CONSUMER);
+    expect((await jsm.streams.getMessage(AUDIT_STREAM, { seq: record.seq }))?.string()).toBe('{"probe":"audit"}');
+    const { reader } = await serveQueries('{"events":[]}');
+    expect((await gateway.request(EVENTS_QUERY_SUBJECT, "{}", { timeout: 5_000 })).string()).toBe('{"events":[]}');
+    await reader.close();
+  });
+
+  it("the gateway keeps its key-value buckets in its own account", async () => {
+    const kv = await new Kvm(await nats.login("gateway")).create(GATEWAY_RATE_BUCKET, { ttl: 60_000 });
+    await kv.put("probe", "1");
+    expect((await kv.get("probe"))?.string()).toBe("1");
+  });
 
   it("the client discovers readers through $SRV, answered by the reader", async () => {
     const reader = await nats.login("reader");
@@ -282,8 +357,7 @@ describe("an intruder holding only the daemon's credential", () => {
   // Each attack of the producer-credential review (issue 10, findings 1 to 4), tried with the
   // daemon's password against the deployment's nats.conf. The writer is not consuming, so the
   // events it has not stored yet are all in EVENTS, where an attack would show as a loss.
-  const event = (n: number) =>
-    JSON.stringify({ criticality: 9, timestamp: new Date().toISOString(), eventMessage: `intrusion ${n}` });
+  const event = intrusion;
   let daemon: NatsConnection;
   let sent = 0;
 
@@ -294,15 +368,6 @@ describe("an intruder holding only the daemon's credential", () => {
   const publishEvents = async (count: number) => {
     const js = jetstream(daemon);
     for (let i = 0; i < count; i++) await js.publish(EVENTS_SUBJECT, event(++sent));
-  };
-
-  const topology = async () => {
-    const jsm = await writerJsm();
-    return {
-      events: (await jsm.streams.info(EVENTS_STREAM)).config,
-      deadLetters: (await jsm.streams.info(DEAD_LETTER_STREAM)).config,
-      consumer: (await jsm.consumers.info(EVENTS_STREAM, WRITER_CONSUMER)).config,
-    };
   };
 
   it("still publishes events and gets JetStream's acknowledgement, across the service import", async () => {
@@ -332,7 +397,7 @@ describe("an intruder holding only the daemon's credential", () => {
   ])("publishing an event with the reply subject %s reaches only the daemon's own account", async (reply) => {
     await publishEvents(5);
     const before = await streamMessages();
-    const expected = { ...before, [EVENTS_STREAM]: (before[EVENTS_STREAM] ?? 0) + 1 };
+    const expected = { ...before, [EVENTS_STREAM]: Number(before[EVENTS_STREAM]) + 1 };
     const shape = await topology();
     daemon.publish(EVENTS_SUBJECT, event(++sent), { reply });
     await daemon.flush();
@@ -384,6 +449,111 @@ describe("an intruder holding only the daemon's credential", () => {
   });
 });
 
+describe("an intruder holding only the writer's credential", () => {
+  // The writer acknowledges and dead-letters, and JetStream answers both to whatever reply
+  // subject they name. In the stream's account such an answer would be an API request; from
+  // WRITERS, across the imports, it can only come back to WRITERS, which has no JetStream.
+  let writer: NatsConnection;
+  let daemon: NatsConnection;
+  let sent = 0;
+
+  beforeAll(async () => {
+    writer = await nats.login("writer");
+    daemon = await nats.login("daemon");
+  });
+
+  const replies = [
+    `$JS.API.STREAM.DELETE.${EVENTS_STREAM}`,
+    `$JS.API.STREAM.PURGE.${EVENTS_STREAM}`,
+    `$JS.API.STREAM.DELETE.${DEAD_LETTER_STREAM}`,
+    `$JS.API.STREAM.DELETE.${AUDIT_STREAM}`,
+    `$JS.API.CONSUMER.DELETE.${EVENTS_STREAM}.${WRITER_CONSUMER}`,
+    `${STREAMS_API_PREFIX}.STREAM.INFO.${EVENTS_STREAM}`,
+  ];
+
+  it.each(replies)(
+    "a dead-letter record with the reply subject %s is stored, and its acknowledgement changes nothing",
+    async (reply) => {
+      const before = await streamMessages();
+      const shape = await topology();
+      writer.publish(DEAD_LETTER_SUBJECT, `forged record ${++sent}`, { reply });
+      await writer.flush();
+      const expected = { ...before, [DEAD_LETTER_STREAM]: Number(before[DEAD_LETTER_STREAM]) + 1 };
+      await waitFor(
+        "the record to be stored",
+        async () => (await streamMessages())[DEAD_LETTER_STREAM] === expected[DEAD_LETTER_STREAM],
+      );
+      expect(await streamMessages()).toEqual(expected);
+      expect(await topology()).toEqual(shape);
+    },
+  );
+
+  it.each(replies)(
+    "a double acknowledgement with the reply subject %s removes the one event it acknowledges, and nothing else",
+    async (reply) => {
+      await jetstream(daemon).publish(EVENTS_SUBJECT, intrusion(`ack ${++sent}`));
+      await jetstream(daemon).publish(EVENTS_SUBJECT, intrusion(`kept ${++sent}`));
+      const before = await streamMessages();
+      const shape = await topology();
+      // One pull by hand, so that the delivered message's own reply (its ack subject) is visible.
+      const inbox = createInbox("_INBOX_writer");
+      const delivered = writer.subscribe(inbox, { max: 1 });
+      writer.publish(
+        `${STREAMS_API_PREFIX}.CONSUMER.MSG.NEXT.${EVENTS_STREAM}.${WRITER_CONSUMER}`,
+        JSON.stringify({ batch: 1, expires: 5_000_000_000 }),
+        { reply: inbox },
+      );
+      let msg: Msg | undefined;
+      for await (const m of delivered) msg = m;
+      if (msg === undefined) throw new Error("no event delivered");
+      expect(msg.reply).toMatch(/^\$JS\.ACK\.EVENTS\.writer\./);
+      // What `ackAck` sends, with the reply subject of the intruder's choice.
+      writer.publish(String(msg.reply), "+ACK", { reply });
+      await writer.flush();
+      const expected = { ...before, [EVENTS_STREAM]: Number(before[EVENTS_STREAM]) - 1 };
+      await waitFor(
+        "the acknowledged event to leave the work queue",
+        async () => (await streamMessages())[EVENTS_STREAM] === expected[EVENTS_STREAM],
+      );
+      expect(await streamMessages()).toEqual(expected);
+      expect(await topology()).toEqual(shape);
+    },
+  );
+});
+
+describe("an intruder holding only the gateway's credential", () => {
+  // The gateway publishes events and audit records; both are imported from INGEST, so the
+  // acknowledgement of either can only come back to GATEWAY. (A reply subject can still reach
+  // GATEWAY's own JetStream, which holds only the gateway's key-value buckets: SECURITY.md.)
+  let gateway: NatsConnection;
+  let sent = 0;
+
+  beforeAll(async () => {
+    gateway = await nats.login("gateway");
+  });
+
+  it.each([
+    [EVENTS_SUBJECT, `$JS.API.STREAM.PURGE.${EVENTS_STREAM}`],
+    [EVENTS_SUBJECT, `$JS.API.STREAM.DELETE.${AUDIT_STREAM}`],
+    [EVENTS_SUBJECT, `${STREAMS_API_PREFIX}.STREAM.INFO.${AUDIT_STREAM}`],
+    [AUDIT_SUBJECT, `$JS.API.STREAM.DELETE.${AUDIT_STREAM}`],
+    [AUDIT_SUBJECT, `$JS.API.STREAM.PURGE.${EVENTS_STREAM}`],
+  ])(
+    "publishing on %s with the reply subject %s stores the message and changes nothing else",
+    async (subject, reply) => {
+      const before = await streamMessages();
+      const shape = await topology();
+      const stream = subject === EVENTS_SUBJECT ? EVENTS_STREAM : AUDIT_STREAM;
+      gateway.publish(subject, intrusion(`gateway ${++sent}`), { reply });
+      await gateway.flush();
+      const expected = { ...before, [stream]: Number(before[stream]) + 1 };
+      await waitFor("the message to be stored", async () => (await streamMessages())[stream] === expected[stream]);
+      expect(await streamMessages()).toEqual(expected);
+      expect(await topology()).toEqual(shape);
+    },
+  );
+});
+
 describe("the reader cannot be used to publish for a client", () => {
   // The reader may publish to any reply subject it is given. Were the client in its account, a
   // request naming $JS.API.STREAM.PURGE.EVENTS as its reply subject would purge every unwritten
@@ -417,8 +587,10 @@ describe("limits", () => {
   const KIB = 1024;
 
   it.each([
+    ["setup", 64 * KIB],
     ["daemon", 64 * KIB],
     ["writer", 64 * KIB],
+    ["gateway", 64 * KIB],
     ["reader", 8 * KIB * KIB],
     ["client", 8 * KIB],
   ] as const)("%s may publish at most %i bytes per message", async (service, limit) => {
@@ -466,11 +638,13 @@ describe("limits", () => {
         secrets,
         storeDir: join(dir, "jetstream-small"),
         env: {
-          NATS_MAX_CONNECTIONS: "8",
+          NATS_MAX_CONNECTIONS: "12",
           NATS_PRODUCERS_MAX_CONNECTIONS: "2",
           NATS_INGEST_MAX_CONNECTIONS: "2",
+          NATS_WRITERS_MAX_CONNECTIONS: "2",
           NATS_QUERY_MAX_CONNECTIONS: "2",
           NATS_CLIENTS_MAX_CONNECTIONS: "2",
+          NATS_GATEWAY_MAX_CONNECTIONS: "2",
         },
       });
     });
@@ -487,7 +661,13 @@ describe("limits", () => {
       await waitFor("nats-server to log the refusal", () =>
         small.process.output().includes("maximum account active connections exceeded"),
       );
-      conns.push(await small.login("reader"), await small.login("daemon"), await small.login("writer"));
+      conns.push(
+        await small.login("reader"),
+        await small.login("daemon"),
+        await small.login("writer"),
+        await small.login("gateway"),
+        await small.login("setup"),
+      );
       await Promise.all(conns.map((nc) => nc.flush()));
     });
   });

@@ -20,6 +20,8 @@ export {
   ReplyError,
   requestReader,
 } from "./reader-requests.js";
+export type { StreamsAccess } from "./streams-access.js";
+export { CREATE_TOPOLOGY_FIRST, StreamsAccessEnv, streamsAccess, streamsJetStream } from "./streams-access.js";
 export { printable, truncate } from "./terminal-text.js";
 export type { Drift } from "./topology.js";
 export {

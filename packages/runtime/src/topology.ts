@@ -19,6 +19,7 @@ import {
 import type { Logger } from "pino";
 import { z } from "zod";
 import { StartupError } from "./errors.js";
+import { CREATE_TOPOLOGY_FIRST } from "./streams-access.js";
 import { bytesVar, durationVar, intVar } from "./units.js";
 
 /**
@@ -177,7 +178,7 @@ export const checkStream = async (jsm: JetStreamManager, config: StreamConfig): 
     assertStream((await jsm.streams.info(config.name)).config, config);
   } catch (err) {
     if (!isJetStreamError(err, JetStreamApiCodes.StreamNotFound)) throw err;
-    throw new StartupError(`stream ${config.name} does not exist: start the writer, which creates it, first`, {
+    throw new StartupError(`stream ${config.name} does not exist: ${CREATE_TOPOLOGY_FIRST}`, {
       cause: err,
     });
   }

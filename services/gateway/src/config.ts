@@ -11,6 +11,9 @@ import {
   type OpsEnv,
   opsEnv,
   parseEnv,
+  type StreamsAccess,
+  StreamsAccessEnv,
+  streamsAccess,
 } from "@vigil/runtime";
 import { z } from "zod";
 import type { RateLimits } from "./rate-limit.js";
@@ -70,6 +73,7 @@ export type GatewayEnv = z.infer<typeof GatewayEnv>;
 const Env = NatsEnv.and(opsEnv(DEFAULT_OPS_PORTS.gateway))
   .and(GatewayEnv)
   .and(AuditStreamEnv)
+  .and(StreamsAccessEnv)
   .refine((env) => (env.GATEWAY_TLS_CERT_FILE === undefined) === (env.GATEWAY_TLS_KEY_FILE === undefined), {
     message: "GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE go together",
     path: ["GATEWAY_TLS_KEY_FILE"],
@@ -98,8 +102,10 @@ export interface GatewayConfig {
   readonly settings: GatewaySettings;
   readonly readerTimeoutMs: number;
   readonly rateLimits: RateLimits;
-  /** Limits of the `AUDIT` stream, which the gateway creates when it is missing. */
+  /** Limits of the `AUDIT` stream, which the gateway creates when it is missing (or checks). */
   readonly auditStream: AuditStreamEnv;
+  /** Where the streams' API answers, and whether the gateway may create AUDIT or only check it. */
+  readonly streams: StreamsAccess;
   readonly shutdownTimeoutMs: number;
 }
 
@@ -136,6 +142,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       keyPerMinute: parsed.GATEWAY_RATE_LIMIT_KEY,
     }),
     auditStream: Object.freeze({ AUDIT_MAX_AGE: parsed.AUDIT_MAX_AGE, AUDIT_MAX_BYTES: parsed.AUDIT_MAX_BYTES }),
+    streams: streamsAccess(parsed),
     shutdownTimeoutMs: parsed.GATEWAY_SHUTDOWN_TIMEOUT,
   });
 };

@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import {
+  auditStreamConfig,
+  checkStream,
   connectNats,
   createConfirmedPublish,
   createLogger,
@@ -10,6 +12,7 @@ import {
   loadConfigOrExit,
   runService,
   startOpsServer,
+  streamsJetStream,
 } from "@vigil/runtime";
 import { GATEWAY_RATE_BUCKET, GATEWAY_REFRESH_BUCKET } from "@vigil/shared";
 import { buildGateway } from "./app.js";
@@ -43,12 +46,17 @@ await runService(log, {
     const nc = await connectNats(config.nats, SERVICE, log.child({ module: "nats" }), (up) => {
       natsConnected = up;
     });
+    // The key-value buckets live in the gateway's own account; the streams (AUDIT, and EVENTS for
+    // the stats) in the streams' account, reached through NATS_STREAMS_API_PREFIX.
     const kv = await new Kvm(jetstream(nc)).create(GATEWAY_REFRESH_BUCKET, { ttl: settings.refreshTokenTtlMs });
-    // No `$JS.API.INFO` check: the gateway's NATS user may read only the infos `GET /v1/stats` needs.
-    const jsm = await jetstreamManager(nc, { checkAPI: false });
-    await ensureAuditStream(jsm, config.auditStream, log.child({ module: "topology" }));
+    const { js, jsm } = await streamsJetStream(nc, config.streams);
+    if (config.streams.mode === "ensure") {
+      await ensureAuditStream(jsm, config.auditStream, log.child({ module: "topology" }));
+    } else {
+      await checkStream(jsm, auditStreamConfig(config.auditStream));
+    }
     const audit = createAuditTrail({
-      js: jetstream(nc),
+      js,
       jsm,
       log: log.child({ module: "audit" }),
       timeoutMs: settings.publishTimeoutMs,
@@ -85,7 +93,13 @@ await runService(log, {
     });
     // fastify writes into the options it is given; the configuration is frozen.
     await app.listen({ ...config.listen });
-    log.info({ ...config.listen, tls: config.tls !== undefined, keyId: tokens.keyId }, "serving the HTTP API");
+    // The bound port, which differs from GATEWAY_PORT when that is 0 (tests read it from here).
+    const bound = app.server.address();
+    const port = typeof bound === "object" && bound !== null ? bound.port : config.listen.port;
+    log.info(
+      { host: config.listen.host, port, tls: config.tls !== undefined, keyId: tokens.keyId },
+      "serving the HTTP API",
+    );
     const ops = await startOpsServer(
       config.ops,
       createMetricsRegistry(SERVICE),

@@ -11,6 +11,9 @@ import {
   opsEnv,
   parseEnv,
   StreamEnv,
+  type StreamsAccess,
+  StreamsAccessEnv,
+  streamsAccess,
 } from "@vigil/runtime";
 import { MAX_EVENT_BYTES } from "@vigil/shared";
 import { z } from "zod";
@@ -47,6 +50,7 @@ export type WriterEnv = z.infer<typeof WriterEnv>;
 const Env = NatsEnv.and(InfluxEnv)
   .and(opsEnv(DEFAULT_OPS_PORTS.writer))
   .and(StreamEnv)
+  .and(StreamsAccessEnv)
   .and(WriterConsumerEnv)
   .and(WriterEnv)
   .refine((env) => env.WRITER_PULL_BATCH === undefined || env.WRITER_PULL_BATCH <= env.WRITER_MAX_IN_FLIGHT, {
@@ -73,8 +77,10 @@ export interface WriterSettings {
   readonly pollIntervalMs: number;
   /** The durable consumer as the writer creates it, or corrects it when it differs. */
   readonly consumer: WriterConsumerSettings;
-  /** Stream limits, for creating the streams when the writer starts first. */
+  /** Stream limits, for creating the streams when the writer starts first, or checking them. */
   readonly streams: StreamEnv;
+  /** Where the streams' API answers, and whether the writer may shape the topology or only check it. */
+  readonly access: StreamsAccess;
 }
 
 /** Everything the writer needs, parsed once. */
@@ -126,6 +132,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): WriterConfig =
         DEAD_LETTER_MAX_AGE: parsed.DEAD_LETTER_MAX_AGE,
         DEAD_LETTER_MAX_BYTES: parsed.DEAD_LETTER_MAX_BYTES,
       }),
+      access: streamsAccess(parsed),
     }),
     shutdownTimeoutMs: parsed.WRITER_SHUTDOWN_TIMEOUT + STOP_MARGIN_MS,
   });

@@ -7,7 +7,15 @@ import {
   ReplayPolicy,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
-import { type Drift, describeDrift, durationVar, intVar, isJetStreamError, StartupError } from "@vigil/runtime";
+import {
+  CREATE_TOPOLOGY_FIRST,
+  type Drift,
+  describeDrift,
+  durationVar,
+  intVar,
+  isJetStreamError,
+  StartupError,
+} from "@vigil/runtime";
 import { EVENTS_STREAM, EVENTS_SUBJECT, WRITER_CONSUMER } from "@vigil/shared";
 import type { Logger } from "pino";
 import { z } from "zod";
@@ -146,7 +154,7 @@ export const checkWriterConsumer = async (jsm: JetStreamManager, settings: Write
     found = (await jsm.consumers.info(EVENTS_STREAM, WRITER_CONSUMER)).config;
   } catch (err) {
     if (!isJetStreamError(err, JetStreamApiCodes.ConsumerNotFound)) throw err;
-    throw new StartupError(`consumer ${WRITER_CONSUMER} does not exist: start the writer, which creates it, first`, {
+    throw new StartupError(`consumer ${WRITER_CONSUMER} does not exist: ${CREATE_TOPOLOGY_FIRST}`, {
       cause: err,
     });
   }

@@ -16,7 +16,9 @@ export { deadLetterHeaders, deadLetterMsgId, STORAGE_REJECTED } from "./dead-let
 export type { WriterMetrics } from "./metrics.js";
 export { createWriterMetrics } from "./metrics.js";
 export type { HeldMessage, PendingEvent } from "./pending-event.js";
+export type { Topology } from "./setup/set-up.js";
+export { setUpTopology } from "./setup/set-up.js";
 export type { RetryPolicy } from "./store-batch.js";
 export { createBatchStore } from "./store-batch.js";
-export type { MessageIntakeDeps, Writer, WriterDeps } from "./writer.js";
-export { createMessageIntake, startWriter } from "./writer.js";
+export type { MessageIntakeDeps, Writer, WriterDeps, WriterTopology } from "./writer.js";
+export { createMessageIntake, ensureWriterTopology, startWriter } from "./writer.js";

@@ -1,19 +1,21 @@
-import {
-  type Consumer,
-  type JetStreamClient,
-  type JetStreamManager,
-  jetstream,
-  jetstreamManager,
-} from "@nats-io/jetstream";
+import type { Consumer, JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createInfluxHealth, type InfluxClient, type InfluxHealth } from "@vigil/influx";
-import { ensureDeadLetterStream, ensureEventsStream } from "@vigil/runtime";
+import {
+  checkEventsStream,
+  checkStream,
+  deadLetterStreamConfig,
+  ensureDeadLetterStream,
+  ensureEventsStream,
+  type StreamEnv,
+  streamsJetStream,
+} from "@vigil/runtime";
 import { decodeEvent, EVENTS_STREAM, WRITER_CONSUMER } from "@vigil/shared";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { type Batcher, createBatcher } from "./batcher.js";
 import { PULL_EXPIRES_MS, type WriterSettings } from "./config.js";
-import { ensureWriterConsumer } from "./consumer.js";
+import { checkWriterConsumer, ensureWriterConsumer, type WriterConsumerSettings } from "./consumer.js";
 import {
   claimedEventId,
   createDeadLetterPublisher,
@@ -80,12 +82,32 @@ export const createMessageIntake =
     return deadLetters.publish(msg, code, reason, eventId);
   };
 
-/** Creates whatever of the streams and the durable consumer is missing, and corrects their settings. */
-const ensureTopology = async (jsm: JetStreamManager, settings: WriterSettings, log: Logger): Promise<void> => {
-  await ensureEventsStream(jsm, settings.streams, log);
-  await ensureWriterConsumer(jsm, settings.consumer, log);
-  await ensureDeadLetterStream(jsm, settings.streams, log);
+/** What the writer's part of the topology is made of: the two streams and its durable consumer. */
+export interface WriterTopology {
+  readonly streams: StreamEnv;
+  readonly consumer: WriterConsumerSettings;
+}
+
+/**
+ * Creates whatever of the streams and the durable consumer is missing, and corrects their
+ * settings (the set-up's job, and the writer's own with NATS_TOPOLOGY=ensure).
+ */
+export const ensureWriterTopology = async (jsm: JetStreamManager, topology: WriterTopology, log: Logger) => {
+  await ensureEventsStream(jsm, topology.streams, log);
+  await ensureWriterConsumer(jsm, topology.consumer, log);
+  await ensureDeadLetterStream(jsm, topology.streams, log);
 };
+
+/** Checks, changing nothing, that the streams and the durable consumer are what the contract says. */
+const checkWriterTopology = async (jsm: JetStreamManager, topology: WriterTopology) => {
+  await checkEventsStream(jsm, topology.streams);
+  await checkWriterConsumer(jsm, topology.consumer);
+  await checkStream(jsm, deadLetterStreamConfig(topology.streams));
+};
+
+/** Shapes the topology or only checks it, as NATS_TOPOLOGY says. */
+const prepareTopology = (jsm: JetStreamManager, settings: WriterSettings, log: Logger): Promise<void> =>
+  settings.access.mode === "ensure" ? ensureWriterTopology(jsm, settings, log) : checkWriterTopology(jsm, settings);
 
 /** What the writer's timers look after. */
 interface Upkeep {
@@ -171,7 +193,7 @@ const createStorage = (
 
 /**
  * Starts the writer: makes sure the streams and the durable consumer exist (so that start order
- * does not matter), then pull-consumes events, validates them, writes them to InfluxDB in
+ * does not matter), or with NATS_TOPOLOGY=check that they are as the contract says, then pull-consumes events, validates them, writes them to InfluxDB in
  * batches and acknowledges each message once its point is stored. Payloads that can never be
  * stored go to the dead-letter stream. Several writers may share the durable consumer.
  */
@@ -180,9 +202,8 @@ export const startWriter = async (
   settings: WriterSettings,
 ): Promise<Writer> => {
   const log = root.child({ module: "writer" });
-  const jsm = await jetstreamManager(nc);
-  await ensureTopology(jsm, settings, log);
-  const js = jetstream(nc);
+  const { js, jsm } = await streamsJetStream(nc, settings.access);
+  await prepareTopology(jsm, settings, log);
   const consumer = await js.consumers.get(EVENTS_STREAM, WRITER_CONSUMER);
   const metrics = createWriterMetrics(registry);
   const health = createInfluxHealth(log, INFLUX_OUTAGE_MESSAGES);
@@ -202,10 +223,11 @@ export const startWriter = async (
       nextWriteFinished: batcher.nextWriteFinished,
       accept: intake.accept,
       // The consumer or its stream may have been deleted: without the stream every event
-      // published meanwhile is refused, so they are recreated at once.
+      // published meanwhile is refused, so they are recreated at once (or, in check mode, the
+      // reason is logged until the set-up has run again).
       recover: () =>
-        ensureTopology(jsm, settings, log).catch((err: unknown) =>
-          log.error({ err }, "cannot recreate the events stream and consumer"),
+        prepareTopology(jsm, settings, log).catch((err: unknown) =>
+          log.error({ err }, "the events stream or the writer consumer is missing or not as the contract says"),
         ),
       log,
     },

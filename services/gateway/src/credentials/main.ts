@@ -1,6 +1,7 @@
 import { appendFile } from "node:fs/promises";
 import { text } from "node:stream/consumers";
 import { loadCredentialsCliConfig } from "../config.js";
+import { prepareFirstStart } from "./first-start.js";
 import { runCredentialsCli } from "./run.js";
 
 const { file } = loadCredentialsCliConfig();
@@ -15,5 +16,6 @@ const code = await runCredentialsCli(process.argv.slice(2), {
           await appendFile(file, `${line}\n`, { mode: 0o600 });
           return file;
         },
+  prepareFirstStart,
 });
 process.exit(code);

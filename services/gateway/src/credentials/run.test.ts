@@ -18,6 +18,7 @@ const io = (stdin = "") => {
         appended.push(line);
         return "/tmp/credentials";
       },
+      prepareFirstStart: async () => [],
     },
   };
 };

@@ -9,14 +9,39 @@ export interface CredentialsIo {
   readStdin(): Promise<string>;
   /** Appends a line to the credentials file, when one is configured; resolves to its path. */
   append: ((line: string) => Promise<string>) | undefined;
+  /** `init`: creates the first-start files (see prepareFirstStart); resolves to those it created. */
+  prepareFirstStart(dir: string, secretsDir: string): Promise<string[]>;
 }
 
 const USAGE = `usage: credentials add-user <name> <producer|viewer|admin>   (password on stdin, 12+ characters)
        credentials add-key <name> <producer|viewer|admin>    (prints the new key once)
+       credentials init <dir> <secrets-dir>                  (first start: signing key, admin, viewer, producer key)
 The line for the credentials file is printed, and appended to GATEWAY_CREDENTIALS_FILE when it is set.`;
 
-/** `credentials add-user|add-key <name> <role>`; resolves to the exit code (0 done, 1 failed, 2 usage). */
+/** `init <dir> <secrets-dir>`: what docker-compose.yml's `gateway-init` runs on every start. */
+const runInit = async (args: readonly string[], io: CredentialsIo): Promise<number> => {
+  const [dir, secretsDir, ...rest] = args;
+  if (dir === undefined || secretsDir === undefined || rest.length > 0) {
+    io.err(USAGE);
+    return 2;
+  }
+  try {
+    const created = await io.prepareFirstStart(dir, secretsDir);
+    io.err(
+      created.length === 0
+        ? "gateway-init: everything was there; nothing created"
+        : `gateway-init: created ${created.join(", ")}`,
+    );
+    return 0;
+  } catch (err) {
+    io.err(`gateway-init: ${(err as Error).message}`);
+    return 1;
+  }
+};
+
+/** `credentials add-user|add-key <name> <role>` or `credentials init …`; resolves to the exit code (0 done, 1 failed, 2 usage). */
 export const runCredentialsCli = async (argv: readonly string[], io: CredentialsIo): Promise<number> => {
+  if (argv[0] === "init") return runInit(argv.slice(1), io);
   const [command, name, role, ...rest] = argv;
   const parsedName = CredentialName.safeParse(name);
   const parsedRole = Role.safeParse(role);
