@@ -137,7 +137,10 @@ export const createStack = async (
       return `http://${(await compose("port", "gateway", "8080")).trim()}`;
     },
     async firstStartSecret(name) {
+      // As README says: `--progress quiet` keeps the image check's build output out of what is printed.
       const printed = await compose(
+        "--progress",
+        "quiet",
         "run",
         "--rm",
         "--no-deps",

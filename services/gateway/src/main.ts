@@ -28,6 +28,7 @@ import { createRateLimiter, RATE_WINDOW_MS } from "./rate-limit.js";
 import { createReaderQueries } from "./reader-queries.js";
 import { auditRoutes } from "./routes/audit.js";
 import { authRoutes } from "./routes/auth.js";
+import { dashboardRoutes, loadDashboardAssets } from "./routes/dashboard.js";
 import { eventRoutes } from "./routes/events.js";
 import { readRoutes } from "./routes/reads.js";
 import { statsRoutes } from "./routes/stats.js";
@@ -86,6 +87,13 @@ await runService(log, {
         readRoutes(createReaderQueries({ nc, connected: () => natsConnected, timeoutMs: config.readerTimeoutMs })),
         statsRoutes(createPipelineStats({ read: () => readPipeline(jsm), connected: () => natsConnected })),
         auditRoutes(audit),
+        // dist/main.js: the page in ../dashboard/static, its compiled scripts in ./dashboard.
+        dashboardRoutes(
+          loadDashboardAssets(
+            new URL("../dashboard/static/", import.meta.url),
+            new URL("./dashboard/", import.meta.url),
+          ),
+        ),
       ],
       audit,
       rateLimiter,
