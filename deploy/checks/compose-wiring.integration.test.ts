@@ -8,10 +8,13 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { READER_SERVICE } from "@vigil/shared";
 import {
+  type GatewayFiles,
   type Influxd,
+  prepareGatewayFiles,
   type RunningService,
   runToExit,
   serviceEnv,
+  startGateway,
   startInfluxd,
   startService,
   waitFor,
@@ -74,10 +77,10 @@ const composeEnv = (service: NatsService, url: string, extra: Record<string, str
   });
 };
 
-/** The gateway's public URL, read from its log line (it listens on a port of its own choosing). */
+/** The gateway's public URL (it listens on a port of its own choosing). */
 let gatewayUrl: string;
-/** The first users' secrets, as `gateway-init` writes them. */
-const firstStart = (name: string) => readFileSync(join(secrets, "gateway-first-start", name), "utf8").trim();
+/** The files `gateway-init` makes, and the first users' secrets. */
+let gatewayFiles: GatewayFiles;
 
 const jetstreamStreams = async (): Promise<Map<string, number>> => {
   const jsz = (await (await fetch(`${nats.monitorUrl}/jsz?accounts=true&streams=true`)).json()) as {
@@ -126,24 +129,10 @@ beforeAll(async () => {
   running.push(await startService("writer", composeEnv("writer", nats.url)));
   running.push(await startService("reader", composeEnv("reader", nats.url)));
   // The `gateway-init` one-shot, then the gateway with the files it made.
-  const auth = join(secrets, "gateway-auth");
-  const init = await runToExit(
-    process.execPath,
-    [`${ROOT}services/gateway/dist/credentials/main.js`, "init", auth, join(secrets, "gateway-first-start")],
-    { PATH: process.env.PATH ?? "" },
-  );
-  if (init.code !== 0) throw new Error(`gateway-init failed: ${init.stderr}`);
-  const gateway = await startService(
-    "gateway",
-    composeEnv("gateway", nats.url, {
-      GATEWAY_PORT: "0",
-      GATEWAY_SIGNING_KEY_FILE: join(auth, "signing-key.pem"),
-      GATEWAY_CREDENTIALS_FILE: join(auth, "credentials"),
-    }),
-  );
-  running.push(gateway);
-  const serving = gateway.process.logs().find((line) => line.msg === "serving the HTTP API");
-  gatewayUrl = `http://127.0.0.1:${String(serving?.port)}`;
+  gatewayFiles = await prepareGatewayFiles(join(secrets, "gateway-auth"), join(secrets, "gateway-first-start"));
+  const gateway = await startGateway(composeEnv("gateway", nats.url, { ...gatewayFiles.env }));
+  running.push(gateway.service);
+  gatewayUrl = gateway.url;
 });
 
 afterAll(async () => {
@@ -232,7 +221,7 @@ describe("the services with their own NATS users", () => {
   it("let the gateway take an event from a producer key, and show it, the figures and the audit trail", async () => {
     const posted = await fetch(`${gatewayUrl}/v1/events`, {
       method: "POST",
-      headers: { "content-type": "application/json", "x-api-key": firstStart("producer-api-key") },
+      headers: { "content-type": "application/json", "x-api-key": gatewayFiles.secret("producer-api-key") },
       body: JSON.stringify({
         criticality: 10,
         timestamp: new Date().toISOString(),
@@ -240,11 +229,11 @@ describe("the services with their own NATS users", () => {
       }),
     });
     expect(posted.status).toBe(202);
-    const token = async (username: string) => {
+    const token = async (username: "admin" | "viewer") => {
       const reply = await fetch(`${gatewayUrl}/v1/auth/token`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ username, password: firstStart(`${username}-password`) }),
+        body: JSON.stringify({ username, password: gatewayFiles.secret(`${username}-password`) }),
       });
       expect(reply.status).toBe(200);
       return { authorization: `Bearer ${((await reply.json()) as { accessToken: string }).accessToken}` };

@@ -3,7 +3,7 @@
  * `credentials init` makes: TLS on the public port when a certificate is given, and a stop on
  * SIGTERM that answers the requests in flight before the process exits 0.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { get } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,12 +11,14 @@ import { fileURLToPath } from "node:url";
 import { connect, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import { EVENTS_QUERY_SUBJECT, READER_QUEUE } from "@vigil/shared";
 import {
+  type GatewayFiles,
   type NatsServer,
-  type RunningService,
+  prepareGatewayFiles,
+  type RunningGateway,
   runToExit,
   serviceEnv,
+  startGateway,
   startNatsServer,
-  startService,
   waitFor,
 } from "@vigil/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,42 +27,23 @@ const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 let dir: string;
 let nats: NatsServer;
-const started: RunningService[] = [];
+let files: GatewayFiles;
+const started: RunningGateway[] = [];
 
-/** Starts the built gateway with the credentials `init` made, on a port of its own choosing. */
-const startGateway = async (extra: Record<string, string> = {}) => {
-  const gateway = await startService(
-    "gateway",
-    serviceEnv(nats.url, undefined, {
-      GATEWAY_PORT: "0",
-      GATEWAY_SIGNING_KEY_FILE: join(dir, "auth", "signing-key.pem"),
-      GATEWAY_CREDENTIALS_FILE: join(dir, "auth", "credentials"),
-      ...extra,
-    }),
-  );
+const gatewayWith = async (extra: Record<string, string> = {}) => {
+  const gateway = await startGateway(serviceEnv(nats.url, undefined, { ...files.env, ...extra }));
   started.push(gateway);
-  const serving = gateway.process.logs().find((line) => line.msg === "serving the HTTP API");
-  if (typeof serving?.port !== "number") throw new Error("the gateway logged no port");
-  return { gateway, port: serving.port };
+  return gateway;
 };
-
-const secret = (name: string) => readFileSync(join(dir, "first-start", name), "utf8").trim();
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "vigil-gateway-main-"));
-  mkdirSync(join(dir, "auth"));
-  mkdirSync(join(dir, "first-start"));
-  const init = await runToExit(
-    process.execPath,
-    [`${ROOT}services/gateway/dist/credentials/main.js`, "init", join(dir, "auth"), join(dir, "first-start")],
-    { PATH: process.env.PATH ?? "" },
-  );
-  if (init.code !== 0) throw new Error(`credentials init failed: ${init.stderr}`);
+  files = await prepareGatewayFiles(join(dir, "auth"), join(dir, "first-start"));
   nats = await startNatsServer();
 });
 
 afterAll(async () => {
-  await Promise.allSettled(started.map((service) => service.process.stop()));
+  await Promise.allSettled(started.map((gateway) => gateway.service.process.stop()));
   await nats?.stop();
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
@@ -72,7 +55,7 @@ describe("with GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE", () => {
       PATH: process.env.PATH ?? "",
     });
     expect(made.code, made.stderr).toBe(0);
-    const { port } = await startGateway({
+    const { port } = await gatewayWith({
       GATEWAY_TLS_CERT_FILE: join(certs, "server.pem"),
       GATEWAY_TLS_KEY_FILE: join(certs, "server-key.pem"),
     });
@@ -114,12 +97,11 @@ describe("stopping on SIGTERM", () => {
   });
 
   it("answers the request in flight, then exits 0", async () => {
-    const { gateway, port } = await startGateway();
-    const url = `http://127.0.0.1:${port}`;
+    const { service: gateway, url } = await gatewayWith();
     const signIn = await fetch(`${url}/v1/auth/token`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username: "admin", password: secret("admin-password") }),
+      body: JSON.stringify({ username: "admin", password: files.secret("admin-password") }),
     });
     const { accessToken } = (await signIn.json()) as { accessToken: string };
     // A reader that holds every query until the test answers it.
