@@ -99,7 +99,7 @@ const connect = (fresh: boolean) => {
     if (socket !== ws || session === undefined) return;
     socket = undefined;
     const action = closeAction(closed.code);
-    const why = closed.reason.split(":")[0] || `closed ${closed.code}`;
+    const why = closed.reason.split(":")[0] || (closed.code === 1006 ? "connection lost" : `closed ${closed.code}`);
     if (action.kind === "sign-out") end(why);
     else if (action.kind === "refresh-then-reconnect") {
       session.refresh().then(
