@@ -7,7 +7,7 @@ import {
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createInfluxHealth, type InfluxClient, type InfluxHealth } from "@vigil/influx";
-import { ensureDeadLetterStream, ensureEventsStream } from "@vigil/runtime";
+import { ensureDeadLetterStream, ensureEventsStream, ensureLiveStream } from "@vigil/runtime";
 import { decodeEvent, EVENTS_STREAM, WRITER_CONSUMER } from "@vigil/shared";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -80,8 +80,12 @@ export const createMessageIntake =
     return deadLetters.publish(msg, code, reason, eventId);
   };
 
-/** Creates whatever of the streams and the durable consumer is missing, and corrects their settings. */
+/**
+ * Creates whatever of the streams and the durable consumer is missing, and corrects their settings.
+ * The live tail's stream comes first, so that it keeps the first event the events stream republishes.
+ */
 const ensureTopology = async (jsm: JetStreamManager, settings: WriterSettings, log: Logger): Promise<void> => {
+  await ensureLiveStream(jsm, settings.streams, log);
   await ensureEventsStream(jsm, settings.streams, log);
   await ensureWriterConsumer(jsm, settings.consumer, log);
   await ensureDeadLetterStream(jsm, settings.streams, log);
