@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import {
+  checkLiveStream,
   connectNats,
   createConfirmedPublish,
   createLogger,
@@ -20,12 +21,15 @@ import { parseCredentials } from "./auth/credentials.js";
 import { createRefreshFamilies } from "./auth/refresh-families.js";
 import { loadConfig } from "./config.js";
 import { createEventIngest } from "./ingest.js";
+import { createLiveMetrics } from "./live/live-metrics.js";
+import { startLiveTail } from "./live/live-tail.js";
 import { createPipelineStats, readPipeline } from "./pipeline-stats.js";
 import { createRateLimiter, RATE_WINDOW_MS } from "./rate-limit.js";
 import { createReaderQueries } from "./reader-queries.js";
 import { auditRoutes } from "./routes/audit.js";
 import { authRoutes } from "./routes/auth.js";
 import { eventRoutes } from "./routes/events.js";
+import { liveRoutes } from "./routes/live.js";
 import { readRoutes } from "./routes/reads.js";
 import { statsRoutes } from "./routes/stats.js";
 
@@ -37,6 +41,7 @@ await runService(log, {
   shutdownTimeoutMs: config.shutdownTimeoutMs,
   async start() {
     const { settings } = config;
+    const registry = createMetricsRegistry(SERVICE);
     const credentials = await parseCredentials(readFileSync(config.credentialsFile, "utf8"));
     const tokens = await createAccessTokens(readFileSync(config.signingKeyFile, "utf8"), settings.accessTokenTtlMs);
     let natsConnected = false;
@@ -62,6 +67,22 @@ await runService(log, {
       log: log.child({ module: "rate-limit" }),
       connected: () => natsConnected,
     });
+    // LIVE sits in the account that holds the events, which may not be the gateway's: its
+    // JetStream API is reached under the prefix an account import maps it to.
+    const eventsApi = { apiPrefix: config.eventsApiPrefix };
+    const liveJsm = await jetstreamManager(nc, { ...eventsApi, checkAPI: false });
+    await checkLiveStream(liveJsm, config.liveStream);
+    const tail = await startLiveTail({
+      js: jetstream(nc, eventsApi),
+      jsm: liveJsm,
+      settings: config.live,
+      checks: {
+        isRevoked: (family) => families.isRevoked(family),
+        isCurrent: ({ name, role }) => credentials.hasUser(name, role) || credentials.hasKey(name, role),
+      },
+      log: log.child({ module: "live" }),
+      metrics: createLiveMetrics(registry, () => tail.hub.size),
+    });
     const publisher = createConfirmedPublish(nc, { inboxPrefix: config.nats.NATS_INBOX_PREFIX });
     const ingest = createEventIngest({
       publisher,
@@ -78,6 +99,7 @@ await runService(log, {
         readRoutes(createReaderQueries({ nc, connected: () => natsConnected, timeoutMs: config.readerTimeoutMs })),
         statsRoutes(createPipelineStats({ read: () => readPipeline(jsm), connected: () => natsConnected })),
         auditRoutes(audit),
+        liveRoutes({ tail, corsOrigins: settings.corsOrigins, audit }),
       ],
       audit,
       rateLimiter,
@@ -86,15 +108,12 @@ await runService(log, {
     // fastify writes into the options it is given; the configuration is frozen.
     await app.listen({ ...config.listen });
     log.info({ ...config.listen, tls: config.tls !== undefined, keyId: tokens.keyId }, "serving the HTTP API");
-    const ops = await startOpsServer(
-      config.ops,
-      createMetricsRegistry(SERVICE),
-      { nats: () => natsConnected },
-      log.child({ module: "ops" }),
-    );
+    const ops = await startOpsServer(config.ops, registry, { nats: () => natsConnected }, log.child({ module: "ops" }));
     return async () => {
-      // Stops accepting connections and waits for the requests in flight to be answered.
+      // Stops accepting connections and waits for the requests in flight to be answered; live-tail
+      // clients are told the gateway is going away (1001) and may resume on another.
       await app.close();
+      await tail.stop();
       await audit.flush();
       publisher.close();
       await nc.drain();
