@@ -25,6 +25,13 @@ export const LIVE_SUBJECT = "live.events";
  */
 export const LIVE_STREAM = "LIVE";
 
+/**
+ * Name prefixes of the gateways' ordered consumers on {@link LIVE_STREAM}: one shared feed per
+ * gateway, and one replay per resuming client while it catches up (a random part and a serial
+ * follow, e.g. `vigil_live_feed_3fa9c2e1d0b4_1`).
+ */
+export const LIVE_CONSUMER_PREFIXES = { feed: "vigil_live_feed", replay: "vigil_live_replay" } as const;
+
 /** JetStream stream that keeps dead-letter records for inspection and replay. */
 export const DEAD_LETTER_STREAM = "DEADLETTERS";
 

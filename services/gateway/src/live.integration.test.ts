@@ -11,7 +11,7 @@ import {
   ensureLiveStream,
   LiveStreamEnv,
 } from "@vigil/runtime";
-import { EVENTS_SUBJECT, GATEWAY_REFRESH_BUCKET, LIVE_STREAM } from "@vigil/shared";
+import { EVENTS_SUBJECT, GATEWAY_REFRESH_BUCKET, LIVE_CONSUMER_PREFIXES, LIVE_STREAM } from "@vigil/shared";
 import { createLogSink, type NatsServer, startNatsServer, waitFor } from "@vigil/testing";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -303,6 +303,9 @@ describe("the live tail on a real nats-server", () => {
     await waitFor("one consumer per gateway", async () => {
       return (await jsm.streams.info(LIVE_STREAM)).state.consumer_count === gateways.length;
     });
+    const names: string[] = [];
+    for await (const info of jsm.consumers.list(LIVE_STREAM)) names.push(info.name);
+    for (const name of names) expect(name.startsWith(`${LIVE_CONSUMER_PREFIXES.feed}_`), name).toBe(true);
     expect(await metric(gateway, "vigil_gateway_live_clients")).toBe(4);
     expect(await metric(gateway, "vigil_gateway_live_frames_sent_total", { type: "event" })).toBeGreaterThanOrEqual(12);
     await Promise.all(clients.map((client) => client.close()));

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
-import { LIVE_STREAM } from "@vigil/shared";
+import { backoffDelay, type Logger, sleep } from "@vigil/runtime";
+import { LIVE_CONSUMER_PREFIXES, LIVE_STREAM } from "@vigil/shared";
 import type { LiveMessage, ReplayReader, ReplaySource } from "./resume.js";
 
 /**
@@ -17,7 +18,8 @@ const FEED_PULL_MESSAGES = 256;
 const REPLAY_WAIT_MS = 2_000;
 
 /** A consumer name that says what it is, for whoever lists the consumers of `LIVE`. */
-const consumerPrefix = (what: "feed" | "replay"): string => `vigil_live_${what}_${randomBytes(6).toString("hex")}`;
+const consumerPrefix = (what: keyof typeof LIVE_CONSUMER_PREFIXES): string =>
+  `${LIVE_CONSUMER_PREFIXES[what]}_${randomBytes(6).toString("hex")}`;
 
 /** The newest sequence of `LIVE` (0 when it never held anything). */
 export const readLiveEnd = async (jsm: JetStreamManager): Promise<number> =>
@@ -50,6 +52,49 @@ export const followLive = async (
       messages.stop();
       await ended.catch(() => undefined);
       await consumer.delete().catch(() => undefined);
+    },
+  };
+};
+
+/** The shared feed kept running, however often its consumer gives up. */
+export interface LiveFeed {
+  stop(): Promise<void>;
+}
+
+/**
+ * Follows `LIVE` from the message after `after()` (resolves once following, rejects when `LIVE`
+ * cannot be read). The ordered consumer recovers from reconnects by itself; should it end all the
+ * same, it is started again, with back-off, after the newest message handed out, so that whoever
+ * `handle` feeds notices nothing but a delay.
+ */
+export const keepFollowingLive = async (
+  js: JetStreamClient,
+  after: () => number,
+  handle: (msg: JsMsg) => void,
+  log: Logger,
+): Promise<LiveFeed> => {
+  let follow = await followLive(js, after(), handle);
+  const stopping = new AbortController();
+  const following = (async () => {
+    for (let attempt = 0; !stopping.signal.aborted; attempt++) {
+      await follow.ended.catch((err: unknown) => log.error({ err }, "the live feed failed"));
+      if (stopping.signal.aborted) return;
+      await sleep(backoffDelay(attempt, 500, 10_000), stopping.signal);
+      if (stopping.signal.aborted) return;
+      try {
+        follow = await followLive(js, after(), handle);
+        log.warn({ after: after() }, "the live feed ended and follows LIVE again");
+        attempt = -1;
+      } catch (err) {
+        log.error({ err }, "cannot follow LIVE; retrying");
+      }
+    }
+  })();
+  return {
+    async stop() {
+      stopping.abort();
+      await follow.stop();
+      await following;
     },
   };
 };

@@ -1,10 +1,10 @@
-import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
-import { backoffDelay, type Logger, sleep } from "@vigil/runtime";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { Logger } from "@vigil/runtime";
 import type { Principal } from "../auth/principal.js";
 import { createLiveHub, type LiveHub } from "./live-hub.js";
 import type { LiveMetrics } from "./live-metrics.js";
 import { createLiveSession, type LiveSession, type LiveSocket } from "./live-session.js";
-import { createUpstreamWatch, followLive, type LiveFollow, natsReplaySource, readLiveEnd } from "./live-stream.js";
+import { createUpstreamWatch, keepFollowingLive, natsReplaySource, readLiveEnd } from "./live-stream.js";
 import { decodeLiveEvent, type ReplaySource, resumeSession } from "./resume.js";
 import { checkSessions, type SessionChecks } from "./session-checks.js";
 
@@ -72,31 +72,16 @@ export const startLiveTail = async (deps: LiveTailDeps): Promise<LiveTail> => {
       "events stored in EVENTS never reached LIVE: no live-tail client gets them",
     );
   });
-  const handle = (msg: JsMsg): void => {
-    upstream.observe(Number(msg.headers?.get("Nats-Sequence") || Number.NaN));
-    hub.publish(msg.seq, decodeLiveEvent(msg.data));
-  };
-  let follow: LiveFollow = await followLive(js, hub.head, handle);
-  const stopping = new AbortController();
+  const feed = await keepFollowingLive(
+    js,
+    () => hub.head,
+    (msg) => {
+      upstream.observe(Number(msg.headers?.get("Nats-Sequence") || Number.NaN));
+      hub.publish(msg.seq, decodeLiveEvent(msg.data));
+    },
+    log,
+  );
   const placing = new Set<Promise<void>>();
-
-  // The feed's ordered consumer recovers from reconnects by itself; should it end all the same,
-  // it is started again after the last message it handed out, and the sessions notice nothing.
-  const following = (async () => {
-    for (let attempt = 0; !stopping.signal.aborted; attempt++) {
-      await follow.ended.catch((err: unknown) => log.error({ err }, "the live feed failed"));
-      if (stopping.signal.aborted) return;
-      await sleep(backoffDelay(attempt, 500, 10_000), stopping.signal);
-      if (stopping.signal.aborted) return;
-      try {
-        follow = await followLive(js, hub.head, handle);
-        log.warn({ after: hub.head }, "the live feed ended and follows LIVE again");
-        attempt = -1;
-      } catch (err) {
-        log.error({ err }, "cannot follow LIVE; retrying");
-      }
-    }
-  })();
 
   const heartbeats = setInterval(() => hub.tick(), settings.heartbeatMs);
   let checking = false;
@@ -156,13 +141,11 @@ export const startLiveTail = async (deps: LiveTailDeps): Promise<LiveTail> => {
       return session;
     },
     async stop() {
-      stopping.abort();
       clearInterval(heartbeats);
       clearInterval(sessionChecks);
       hub.endAll("GOING_AWAY");
       await Promise.allSettled([...placing]);
-      await follow.stop();
-      await following;
+      await feed.stop();
     },
   };
 };
