@@ -298,7 +298,8 @@ describe("the live tail on a real nats-server", () => {
     const messages = await publish([1, 2, 3]);
     for (const client of clients) await client.waitFor("the events", (c) => c.events().length === 3);
     for (const client of clients) expect(messagesOf(client)).toEqual(messages);
-    expect(gateway.tail.hub.joined + other.tail.hub.joined).toBe(8);
+    // The earlier tests' clients are gone once each gateway has seen their sockets close.
+    await waitFor("eight clients on the shared feeds", () => gateway.tail.hub.joined + other.tail.hub.joined === 8);
     // Replays of the earlier tests delete their consumers once caught up; one feed per gateway stays.
     await waitFor("one consumer per gateway", async () => {
       return (await jsm.streams.info(LIVE_STREAM)).state.consumer_count === gateways.length;
@@ -306,7 +307,10 @@ describe("the live tail on a real nats-server", () => {
     const names: string[] = [];
     for await (const info of jsm.consumers.list(LIVE_STREAM)) names.push(info.name);
     for (const name of names) expect(name.startsWith(`${LIVE_CONSUMER_PREFIXES.feed}_`), name).toBe(true);
-    expect(await metric(gateway, "vigil_gateway_live_clients")).toBe(4);
+    await waitFor(
+      "four clients in the metrics",
+      async () => (await metric(gateway, "vigil_gateway_live_clients")) === 4,
+    );
     expect(await metric(gateway, "vigil_gateway_live_frames_sent_total", { type: "event" })).toBeGreaterThanOrEqual(12);
     await Promise.all(clients.map((client) => client.close()));
   });
