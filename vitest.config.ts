@@ -6,9 +6,12 @@ const servers = serverBinaries();
 const storageTests = ["packages/influx/src/**/*.integration.test.ts", "services/reader/src/**/*.integration.test.ts"];
 
 export default defineConfig({
-  // Import workspace packages from their TypeScript sources, not from dist/.
-  resolve: { conditions: ["vigil-source", "import", "node", "default"] },
-  ssr: { resolve: { conditions: ["vigil-source", "import", "node", "default"] } },
+  // Import workspace packages from their TypeScript sources, not from dist/. Vitest hands these
+  // conditions to Node as --conditions, so "import" is not among them: with it, a CommonJS
+  // dependency's require() of a dual package (@fastify/websocket's of ws) gets the ESM entry.
+  // Vite applies "import", "require" and "default" by itself wherever they fit.
+  resolve: { conditions: ["vigil-source", "node"] },
+  ssr: { resolve: { conditions: ["vigil-source", "node"] } },
   test: {
     // The JSON report gives CI its one-line summary (.ci/run).
     reporters: ["default", ["json", { outputFile: ".vigil/test-results.json" }]],
@@ -17,7 +20,12 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
-          include: ["packages/*/src/**/*.test.ts", "services/*/src/**/*.test.ts", "bench/**/*.test.ts"],
+          include: [
+            "packages/*/src/**/*.test.ts",
+            "services/*/src/**/*.test.ts",
+            "services/gateway/dashboard/src/**/*.test.ts",
+            "bench/**/*.test.ts",
+          ],
           exclude: ["**/*.integration.test.ts", "**/node_modules/**"],
         },
       },

@@ -24,6 +24,8 @@ import {
   EVENTS_STREAM,
   EVENTS_SUBJECT,
   GATEWAY_RATE_BUCKET,
+  LIVE_STREAM,
+  LIVE_SUBJECT,
   READER_QUEUE,
   READER_SERVICE,
   WRITER_CONSUMER,
@@ -86,13 +88,16 @@ const setupJsm = async () => {
 /** The JetStream API of INGEST as the writer and the gateway reach it: through their imports. */
 const streamsApi = { apiPrefix: STREAMS_API_PREFIX, checkAPI: false } as const;
 
-/** The messages in each stream; a stream that no longer exists counts as `"deleted"`. */
-const streamMessages = async (): Promise<Record<string, number | "deleted">> => {
+/**
+ * The messages in each stream; a stream that no longer exists counts as `"deleted"`. LIVE counts
+ * only as there or not: it takes its copies of events a moment after EVENTS stores them.
+ */
+const streamMessages = async (): Promise<Record<string, number | "deleted" | "present">> => {
   const jsm = await setupJsm();
-  const state: Record<string, number | "deleted"> = {};
-  for (const name of [EVENTS_STREAM, DEAD_LETTER_STREAM, AUDIT_STREAM]) {
+  const state: Record<string, number | "deleted" | "present"> = {};
+  for (const name of [EVENTS_STREAM, DEAD_LETTER_STREAM, AUDIT_STREAM, LIVE_STREAM]) {
     state[name] = await jsm.streams.info(name).then(
-      (info) => info.state.messages,
+      (info) => (name === LIVE_STREAM ? ("present" as const) : info.state.messages),
       () => "deleted" as const,
     );
   }
@@ -106,6 +111,7 @@ const topology = async () => {
     events: (await jsm.streams.info(EVENTS_STREAM)).config,
     deadLetters: (await jsm.streams.info(DEAD_LETTER_STREAM)).config,
     audit: (await jsm.streams.info(AUDIT_STREAM)).config,
+    live: (await jsm.streams.info(LIVE_STREAM)).config,
     consumer: (await jsm.consumers.info(EVENTS_STREAM, WRITER_CONSUMER)).config,
   };
 };
@@ -262,6 +268,12 @@ describe("refused", () => {
       ["daemon", AUDIT_SUBJECT],
       ["writer", AUDIT_SUBJECT],
       ["gateway", "$JS.API.STREAM.CREATE.KV_other"],
+      ["gateway", `${STREAMS_API_PREFIX}.STREAM.UPDATE.${LIVE_STREAM}`],
+      ["gateway", `${STREAMS_API_PREFIX}.STREAM.PURGE.${LIVE_STREAM}`],
+      ["gateway", `${STREAMS_API_PREFIX}.CONSUMER.CREATE.${EVENTS_STREAM}.probe`],
+      ["writer", `${STREAMS_API_PREFIX}.CONSUMER.CREATE.${LIVE_STREAM}.probe`],
+      ["daemon", LIVE_SUBJECT],
+      ["gateway", LIVE_SUBJECT],
       ["gateway", `$SRV.PING.${READER_SERVICE}`],
       ["client", `$SRV.PING`],
     ] as const)("%s publishing to %s", deniedPublish);
@@ -325,6 +337,14 @@ describe("allowed", () => {
     const { reader } = await serveQueries('{"events":[]}');
     expect((await gateway.request(EVENTS_QUERY_SUBJECT, "{}", { timeout: 5_000 })).string()).toBe('{"events":[]}');
     await reader.close();
+  });
+
+  it("the gateway follows LIVE with a consumer of its own, through its imports", async () => {
+    await jetstream(await nats.login("daemon")).publish(EVENTS_SUBJECT, intrusion("live"));
+    const js = jetstream(await nats.login("gateway"), { apiPrefix: STREAMS_API_PREFIX });
+    const ordered = await js.consumers.get(LIVE_STREAM);
+    const msg = await ordered.next({ expires: 5_000 });
+    expect(msg?.subject).toBe(LIVE_SUBJECT);
   });
 
   it("the gateway keeps its key-value buckets in its own account", async () => {

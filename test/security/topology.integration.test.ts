@@ -10,15 +10,26 @@ import { AckPolicy, type JetStreamManager, jetstream, jetstreamManager, type Str
 import { connect, headers, type NatsConnection, nanos } from "@nats-io/transport-node";
 import {
   checkEventsStream,
+  checkLiveStream,
   createLogger,
   deadLetterStreamConfig,
   ensureDeadLetterStream,
   ensureEventsStream,
+  ensureLiveStream,
   eventsStreamConfig,
+  liveStreamConfig,
   StartupError,
   StreamEnv,
 } from "@vigil/runtime";
-import { DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECT, EVENTS_STREAM, EVENTS_SUBJECT, WRITER_CONSUMER } from "@vigil/shared";
+import {
+  DEAD_LETTER_STREAM,
+  DEAD_LETTER_SUBJECT,
+  EVENTS_STREAM,
+  EVENTS_SUBJECT,
+  LIVE_STREAM,
+  LIVE_SUBJECT,
+  WRITER_CONSUMER,
+} from "@vigil/shared";
 import { type NatsServer, removeStreams, startNatsServer } from "@vigil/testing";
 import {
   checkWriterConsumer,
@@ -39,7 +50,8 @@ let jsm: JetStreamManager;
 
 /** The topology exactly as the writer creates it, from scratch. */
 const createTopology = async () => {
-  await removeStreams(jsm, EVENTS_STREAM, DEAD_LETTER_STREAM);
+  await removeStreams(jsm, EVENTS_STREAM, DEAD_LETTER_STREAM, LIVE_STREAM);
+  await ensureLiveStream(jsm, streams, log);
   await ensureEventsStream(jsm, streams, log);
   await ensureWriterConsumer(jsm, consumer, log);
   await ensureDeadLetterStream(jsm, streams, log);
@@ -155,10 +167,28 @@ describe("a tampered events stream", () => {
     expect((await jsm.streams.info(EVENTS_STREAM)).config).toMatchObject({ deny_delete: true, deny_purge: true });
   });
 
-  it("republishing events elsewhere: refused by every service, nothing an update removes", async () => {
+  it("republishing events elsewhere: a producer refuses to run on it; the writer points it back at live.events", async () => {
     await tamperStream(EVENTS_STREAM, { republish: { src: ">", dest: "elsewhere.>" } });
-    expect(await refusal(checkEventsStream(jsm, streams))).toMatch(/republish is .*No update/);
-    expect(await refusal(ensureEventsStream(jsm, streams, log))).toMatch(/republish is /);
+    expect(await refusal(checkEventsStream(jsm, streams))).toMatch(/republish is .*"elsewhere\.>".*live\.events/);
+    await ensureEventsStream(jsm, streams, log);
+    expect((await jsm.streams.info(EVENTS_STREAM)).config.republish).toEqual({
+      src: EVENTS_SUBJECT,
+      dest: LIVE_SUBJECT,
+    });
+    await checkEventsStream(jsm, streams);
+  });
+
+  it("created before the live tail, without the republish: a producer refuses, the writer adds it", async () => {
+    await jsm.streams.delete(EVENTS_STREAM);
+    const { republish: _r, ...older } = eventsStreamConfig(streams);
+    await jsm.streams.add(older as StreamConfig);
+    expect(await refusal(checkEventsStream(jsm, streams))).toMatch(/republish is unset/);
+    await ensureEventsStream(jsm, streams, log);
+    await checkEventsStream(jsm, streams);
+    await jetstream(nc).publish(EVENTS_SUBJECT, '{"added":true}');
+    const live = await jsm.streams.info(LIVE_STREAM);
+    expect(live.state.messages).toBe(1);
+    expect((await jsm.streams.getMessage(LIVE_STREAM, { seq: live.state.last_seq }))?.string()).toBe('{"added":true}');
   });
 
   it("with limits retention: refused, nothing an update could fix", async () => {
@@ -170,6 +200,87 @@ describe("a tampered events stream", () => {
   it("missing: a producer that may not create it says so", async () => {
     await jsm.streams.delete(EVENTS_STREAM);
     expect(await refusal(checkEventsStream(jsm, streams))).toMatch(/stream EVENTS does not exist/);
+  });
+});
+
+describe("the live tail's stream", () => {
+  const publish = async (payload: string, options: Parameters<ReturnType<typeof jetstream>["publish"]>[2] = {}) =>
+    jetstream(nc).publish(EVENTS_SUBJECT, payload, options);
+
+  it("keeps a copy of every event EVENTS stored, with EVENTS' sequence in Nats-Sequence, after the writer took it", async () => {
+    const acks = [];
+    for (let i = 0; i < 3; i++) acks.push(await publish(`{"n":${i}}`, { msgID: `live-${i}` }));
+    // The writer acknowledges the first: gone from the work queue, still in LIVE.
+    const msg = await (await jetstream(nc).consumers.get(EVENTS_STREAM, WRITER_CONSUMER)).next({ expires: 5_000 });
+    expect(await msg?.ackAck()).toBe(true);
+    const live = await jsm.streams.info(LIVE_STREAM);
+    expect(live.state.messages).toBe(3);
+    for (let i = 0; i < 3; i++) {
+      const stored = await jsm.streams.getMessage(LIVE_STREAM, { seq: live.state.first_seq + i });
+      expect(stored?.string()).toBe(`{"n":${i}}`);
+      expect(stored?.subject).toBe(LIVE_SUBJECT);
+      expect(stored?.header.get("Nats-Sequence")).toBe(String(acks[i]?.seq));
+      expect(stored?.header.get("Nats-Stream")).toBe(EVENTS_STREAM);
+    }
+  });
+
+  it("refuses a purge and a message delete at the server", async () => {
+    await publish('{"n":1}');
+    await expect(jsm.streams.purge(LIVE_STREAM)).rejects.toThrow(/purge/i);
+    await expect(jsm.streams.deleteMessage(LIVE_STREAM, 1)).rejects.toThrow(/delete/i);
+    expect((await jsm.streams.info(LIVE_STREAM)).state.messages).toBe(1);
+  });
+
+  it("drops the oldest events beyond LIVE_MAX_MSGS, and its sequence keeps counting", async () => {
+    const small = StreamEnv.parse({ LIVE_MAX_MSGS: "10" });
+    await ensureLiveStream(jsm, small, log);
+    for (let i = 0; i < 25; i++) await publish(`{"n":${i}}`);
+    const { state } = await jsm.streams.info(LIVE_STREAM);
+    expect(state).toMatchObject({ messages: 10, first_seq: 16, last_seq: 25 });
+  });
+
+  it("with other limits: the gateway refuses to run on it; the writer corrects it", async () => {
+    await tamperStream(LIVE_STREAM, { max_msgs: 100 });
+    expect(await refusal(checkLiveStream(jsm, streams))).toMatch(/stream LIVE .*max_msgs is 100/);
+    await ensureLiveStream(jsm, streams, log);
+    await checkLiveStream(jsm, streams);
+  });
+
+  it("republishing itself elsewhere: refused, nothing an update removes", async () => {
+    await tamperStream(LIVE_STREAM, { republish: { src: ">", dest: "elsewhere.>" } });
+    expect(await refusal(checkLiveStream(jsm, streams))).toMatch(/republish is .*No update/);
+    expect(await refusal(ensureLiveStream(jsm, streams, log))).toMatch(/republish is /);
+  });
+
+  it("missing: the gateway says to run the set-up", async () => {
+    await jsm.streams.delete(LIVE_STREAM);
+    expect(await refusal(checkLiveStream(jsm, streams))).toMatch(
+      /stream LIVE does not exist: create the topology first: run the set-up/,
+    );
+  });
+
+  it("is created by the writer as the contract says", async () => {
+    expect((await jsm.streams.info(LIVE_STREAM)).config).toMatchObject({
+      ...liveStreamConfig(streams),
+      retention: "limits",
+      discard: "old",
+      max_msgs: 1_000_000,
+    });
+  });
+
+  // What the server does, not what Vigil would like: the republished copy keeps the publisher's
+  // headers, so LIVE applies a `Nats-Expected-*` header meant for EVENTS to itself and refuses the
+  // copy, with nobody to tell. The gateway counts such holes from `Nats-Sequence` (README, gateway).
+  it("does not get a copy of an event published with Nats-Expected-Stream: EVENTS, though EVENTS stored it", async () => {
+    const before = (await jsm.streams.info(LIVE_STREAM)).state.messages;
+    const ack = await publish('{"expected":true}', { expect: { streamName: EVENTS_STREAM } });
+    expect(ack.stream).toBe(EVENTS_STREAM);
+    await publish('{"after":true}');
+    const live = await jsm.streams.info(LIVE_STREAM);
+    expect(live.state.messages).toBe(before + 1);
+    const last = await jsm.streams.getMessage(LIVE_STREAM, { seq: live.state.last_seq });
+    expect(last?.string()).toBe('{"after":true}');
+    expect(Number(last?.header.get("Nats-Sequence"))).toBe(ack.seq + 1);
   });
 });
 

@@ -3,6 +3,7 @@ import {
   JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamManager,
+  type Republish,
   RetentionPolicy,
   StorageType,
   type StreamConfig,
@@ -15,6 +16,8 @@ import {
   DEAD_LETTER_SUBJECT,
   EVENTS_STREAM,
   EVENTS_SUBJECT,
+  LIVE_STREAM,
+  LIVE_SUBJECT,
 } from "@vigil/shared";
 import type { Logger } from "pino";
 import { z } from "zod";
@@ -56,8 +59,27 @@ export const AuditStreamEnv = z.object({
 });
 export type AuditStreamEnv = z.infer<typeof AuditStreamEnv>;
 
-/** Limits of both streams, as the writer reads them. */
-export const StreamEnv = EventsStreamEnv.extend(DeadLetterStreamEnv.shape);
+/**
+ * Limits of the live tail's stream, from the environment: what the writer creates it with and what
+ * the gateway checks it against. The window a live-tail client can resume within is whichever of
+ * the two limits is reached first.
+ */
+export const LiveStreamEnv = z.object({
+  /**
+   * Most events kept for resuming live-tail clients; the oldest are dropped beyond it. The default
+   * covers 100,000 events always, and 10 minutes of events up to about 1,666 events a second.
+   */
+  LIVE_MAX_MSGS: intVar(1_000_000, 10, Number.MAX_SAFE_INTEGER),
+  /**
+   * Most bytes kept; the oldest events are dropped beyond it. The default holds 100,000 events even
+   * at the largest event size (8 KiB plus about 300 bytes of headers each).
+   */
+  LIVE_MAX_BYTES: bytesVar("1GiB", 1_048_576),
+});
+export type LiveStreamEnv = z.infer<typeof LiveStreamEnv>;
+
+/** Limits of the streams the writer creates, as the writer reads them. */
+export const StreamEnv = EventsStreamEnv.extend(DeadLetterStreamEnv.shape).extend(LiveStreamEnv.shape);
 export type StreamEnv = z.infer<typeof StreamEnv>;
 
 /** JetStream API error code for "stream name already in use" (not in the client's table). */
@@ -91,6 +113,16 @@ const isOff = (value: unknown): boolean =>
 const isEmpty = (value: unknown): boolean => isOff(value) || (Array.isArray(value) && value.length === 0);
 const sameSubjects = (a: readonly string[] | undefined, b: readonly string[] | undefined): boolean =>
   JSON.stringify([...(a ?? [])].sort()) === JSON.stringify([...(b ?? [])].sort());
+/** Whether a stream's `republish` is `wanted`'s exactly; none at all when nothing is wanted. */
+const sameRepublish = (found: unknown, wanted: Republish | undefined): boolean => {
+  if (wanted === undefined) return isEmpty(found);
+  const republish = found as Partial<Republish> | undefined;
+  return (
+    republish?.src === wanted.src &&
+    republish.dest === wanted.dest &&
+    Boolean(republish.headers_only) === Boolean(wanted.headers_only)
+  );
+};
 
 type Rule = readonly [
   field: keyof StreamConfig,
@@ -102,8 +134,9 @@ type Rule = readonly [
 /**
  * Every field of a stream on which Vigil's guarantees rest, with the value the contract needs.
  * Beyond the contract's own settings, each feature that could lose, hide or divert an event
- * (rollups, per-subject limits, republishing, mirrors and sources, message TTLs, no publish acks)
- * must be off; a seal, the retention and the storage can never be changed back by an update.
+ * (rollups, per-subject limits, republishing other than the contract's, mirrors and sources,
+ * message TTLs, no publish acks) must be off; a seal, the retention and the storage can never be
+ * changed back by an update.
  */
 const streamRules = (wanted: StreamConfig): readonly Rule[] => [
   ["subjects", (found) => sameSubjects(found as string[] | undefined, wanted.subjects), wanted.subjects, true],
@@ -123,8 +156,10 @@ const streamRules = (wanted: StreamConfig): readonly Rule[] => [
   ["max_msgs_per_subject", isOff, -1, true],
   ["max_msg_size", isOff, -1, true],
   ["discard_new_per_subject", isOff, false, true],
-  // nats-server 2.11 keeps a republish or transform that an update leaves out.
-  ["republish", isEmpty, undefined, false],
+  // nats-server 2.11 sets or changes a republish on update, but keeps one that an update leaves
+  // out: a stream that must not republish cannot be corrected, one that must (EVENTS) can.
+  ["republish", (found) => sameRepublish(found, wanted.republish), wanted.republish, wanted.republish !== undefined],
+  // Also kept when an update leaves it out.
   ["subject_transform", isEmpty, undefined, false],
   ["mirror", isEmpty, undefined, false],
   ["sources", isEmpty, undefined, true],
@@ -236,7 +271,10 @@ const ensureStream = async (jsm: JetStreamManager, config: StreamConfig, log: Lo
  * silently dropping the oldest events that were never written. Interest retention would do the
  * same on paper, but nats-server 2.9 drops events it confirmed while shutting down under load on
  * an interest stream (test/faults/outages.integration.test.ts restarts it under load). A work
- * queue allows one unfiltered consumer: readers of the live flow subscribe to `events` directly.
+ * queue allows one unfiltered consumer and forgets what it acknowledged, so the live tail cannot read
+ * it: every event the stream stores is republished on `live.events`, which {@link liveStreamConfig}'s
+ * stream keeps for it. The republished copy carries the publisher's headers plus `Nats-Stream`,
+ * `Nats-Subject`, `Nats-Sequence` (its sequence here), `Nats-Time-Stamp` and `Nats-Last-Sequence`.
  */
 export const eventsStreamConfig = (env: EventsStreamEnv): StreamConfig =>
   ({
@@ -250,6 +288,7 @@ export const eventsStreamConfig = (env: EventsStreamEnv): StreamConfig =>
     max_msgs: env.EVENTS_MAX_MSGS,
     duplicate_window: nanos(env.EVENTS_DUPLICATE_WINDOW),
     num_replicas: 1,
+    republish: { src: EVENTS_SUBJECT, dest: LIVE_SUBJECT },
     // Nothing legitimate deletes or purges an event: the writer's acknowledgement removes it.
     // With deny_purge the server also refuses rollups. Neither flag can ever be cleared again.
     deny_delete: true,
@@ -299,6 +338,43 @@ export const auditStreamConfig = (env: AuditStreamEnv): StreamConfig =>
     deny_purge: true,
     allow_rollup_hdrs: false,
   }) as StreamConfig;
+
+/**
+ * The live tail's stream: every event EVENTS stored, republished on `live.events`, kept by limits
+ * (the oldest dropped first once `LIVE_MAX_MSGS` or `LIVE_MAX_BYTES` is reached) so that a client
+ * can resume from its cursor, the stream sequence. Nothing may delete or purge it: a hole in it
+ * would be a gap nobody is told of. The duplicate window is as short as the server allows in
+ * practice: EVENTS (whose window is at least 1 s) already dropped repeated `Nats-Msg-Id`s, and the
+ * copies keep the publisher's header, so a longer window here could only drop an event EVENTS
+ * stored twice on purpose, outside its own window.
+ */
+export const liveStreamConfig = (env: LiveStreamEnv): StreamConfig =>
+  ({
+    name: LIVE_STREAM,
+    subjects: [LIVE_SUBJECT],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_age: 0,
+    max_bytes: env.LIVE_MAX_BYTES,
+    max_msgs: env.LIVE_MAX_MSGS,
+    duplicate_window: nanos(100),
+    num_replicas: 1,
+    deny_delete: true,
+    deny_purge: true,
+    allow_rollup_hdrs: false,
+  }) as StreamConfig;
+
+/**
+ * Makes sure the live tail's stream exists, in the events' account; the writer owns it and creates
+ * it before the events stream, so that the first event republished is kept.
+ */
+export const ensureLiveStream = (jsm: JetStreamManager, env: LiveStreamEnv, log: Logger): Promise<void> =>
+  ensureStream(jsm, liveStreamConfig(env), log);
+
+/** Checks, changing nothing, that the live tail's stream is what the contract says (the gateway, which reads it). */
+export const checkLiveStream = (jsm: JetStreamManager, env: LiveStreamEnv): Promise<void> =>
+  checkStream(jsm, liveStreamConfig(env));
 
 /** Makes sure the audit stream exists; the gateway, which writes it, owns it. */
 export const ensureAuditStream = (jsm: JetStreamManager, env: AuditStreamEnv, log: Logger): Promise<void> =>

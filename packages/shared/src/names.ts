@@ -13,6 +13,25 @@ export const DEAD_LETTER_SUBJECT = "deadletters.events";
 /** JetStream stream that captures {@link EVENTS_SUBJECT} until every consumer has taken it. */
 export const EVENTS_STREAM = "EVENTS";
 
+/**
+ * Subject on which {@link EVENTS_STREAM} republishes every event it stored (JetStream `republish`),
+ * for the live tail; {@link LIVE_STREAM} captures it.
+ */
+export const LIVE_SUBJECT = "live.events";
+
+/**
+ * JetStream stream that keeps the most recent events republished on {@link LIVE_SUBJECT}: the live
+ * tail's history. Its stream sequence is the live tail's cursor, the same on every gateway.
+ */
+export const LIVE_STREAM = "LIVE";
+
+/**
+ * Name prefixes of the gateways' ordered consumers on {@link LIVE_STREAM}: one shared feed per
+ * gateway, and one replay per resuming client while it catches up (a random part and a serial
+ * follow, e.g. `vigil_live_feed_3fa9c2e1d0b4_1`).
+ */
+export const LIVE_CONSUMER_PREFIXES = { feed: "vigil_live_feed", replay: "vigil_live_replay" } as const;
+
 /** JetStream stream that keeps dead-letter records for inspection and replay. */
 export const DEAD_LETTER_STREAM = "DEADLETTERS";
 

@@ -37,6 +37,11 @@ declare module "fastify" {
      * when it has one (the sign-in routes).
      */
     action?: string;
+    /**
+     * The access token may also come as the `access_token` query parameter or a
+     * `Sec-WebSocket-Protocol` entry `bearer.<token>`, as a browser's WebSocket can send it.
+     */
+    webSocketToken?: boolean;
   }
   interface FastifyRequest {
     /** The authenticated caller; set for every route whose access is not `none`. */
@@ -86,13 +91,26 @@ export type GatewayApp = FastifyInstance<
   ZodTypeProvider
 >;
 
+/**
+ * fastify's request log fields, with the value of an `access_token` query parameter (the live
+ * tail's way for browsers to pass a token) hidden, so that no token reaches the logs.
+ */
+const serializeRequest = (request: FastifyRequest) => ({
+  method: request.method,
+  url: request.url.replace(/([?&]access_token=)[^&#]*/gi, "$1[redacted]"),
+  host: request.host,
+  remoteAddress: request.ip,
+  remotePort: request.socket?.remotePort,
+});
+
 /** A client's `X-Request-Id` is kept when it is short and plain; otherwise the gateway makes one. */
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Builds the gateway's HTTP app without listening: `main.ts` listens, tests use `app.inject`. */
 export const buildGateway = async (opts: GatewayOptions): Promise<GatewayApp> => {
   const { settings } = opts;
-  const httpLog = opts.log.child({ module: "http" });
+  // Its request serializer replaces fastify's own (fastify lets the instance's serializers win).
+  const httpLog = opts.log.child({ module: "http" }, { serializers: { req: serializeRequest } });
   // Node checks for requests past their timeout every 30 s unless told otherwise: a slow client
   // would hold its socket that much longer than the limit.
   const serverOptions = { connectionsCheckingInterval: Math.min(1_000, Math.ceil(settings.requestTimeoutMs / 4)) };
@@ -149,6 +167,15 @@ export const buildGateway = async (opts: GatewayOptions): Promise<GatewayApp> =>
         `the role ${principal.role} may not ${request.method} ${request.routeOptions.url}`,
       );
     }
+  });
+  // A request that came by the server's 'upgrade' event (the live tail's WebSocket plugin listens
+  // for it) owns its socket: Node neither reads nor closes it any more. An upgrade refused before
+  // the route took it over (credentials, role, rate limit, not found) is answered, then its socket
+  // closed here, or it would stay open for good.
+  app.addHook("onResponse", async (request) => {
+    if (request.headers.upgrade === undefined) return;
+    const { socket } = request.raw;
+    socket.end(() => socket.destroy());
   });
   app.setErrorHandler((err: FastifyError, request, reply) => sendError(reply, toApiError(err, request), request));
   const { audit } = opts;

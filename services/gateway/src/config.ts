@@ -5,6 +5,7 @@ import {
   DEFAULT_OPS_PORTS,
   durationVar,
   intVar,
+  LiveStreamEnv,
   LogLevel,
   NATS_SECRETS,
   NatsEnv,
@@ -16,6 +17,7 @@ import {
   streamsAccess,
 } from "@vigil/runtime";
 import { z } from "zod";
+import type { LiveTailSettings } from "./live/live-tail.js";
 import type { RateLimits } from "./rate-limit.js";
 
 /** Origins are compared exactly as browsers send them: scheme, host and port, no path. */
@@ -64,6 +66,14 @@ export const GatewayEnv = z.object({
   /** Certificate chain and key (PEM) that turn TLS on for the public port; both or neither. */
   GATEWAY_TLS_CERT_FILE: z.string().min(1).optional(),
   GATEWAY_TLS_KEY_FILE: z.string().min(1).optional(),
+  /** Most live-tail connections open at once on this gateway; more are refused with 503. */
+  GATEWAY_LIVE_MAX_CLIENTS: intVar(1_000, 1, 1_000_000),
+  /** Most bytes that may wait for one live-tail client; past it the client is closed (4004 TOO_SLOW). */
+  GATEWAY_LIVE_MAX_BUFFERED: bytesVar("256KiB", 32_768, 64 * 1_048_576),
+  /** A live-tail client that was sent nothing for this long gets a heartbeat frame. */
+  GATEWAY_LIVE_HEARTBEAT: durationVar("15s", 100, 600_000),
+  /** How often each live-tail connection's caller is checked for a logout or a changed role. */
+  GATEWAY_LIVE_SESSION_CHECK: durationVar("10s", 100, 600_000),
   /** How long stopping (finish in-flight requests, drain NATS) may take before the process exits anyway. */
   GATEWAY_SHUTDOWN_TIMEOUT: durationVar("15s", 1_000, 600_000),
 });
@@ -73,6 +83,7 @@ export type GatewayEnv = z.infer<typeof GatewayEnv>;
 const Env = NatsEnv.and(opsEnv(DEFAULT_OPS_PORTS.gateway))
   .and(GatewayEnv)
   .and(AuditStreamEnv)
+  .and(LiveStreamEnv)
   .and(StreamsAccessEnv)
   .refine((env) => (env.GATEWAY_TLS_CERT_FILE === undefined) === (env.GATEWAY_TLS_KEY_FILE === undefined), {
     message: "GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE go together",
@@ -104,8 +115,14 @@ export interface GatewayConfig {
   readonly rateLimits: RateLimits;
   /** Limits of the `AUDIT` stream, which the gateway creates when it is missing (or checks). */
   readonly auditStream: AuditStreamEnv;
-  /** Where the streams' API answers, and whether the gateway may create AUDIT or only check it. */
+  /**
+   * Where the streams' API answers (AUDIT, LIVE, and EVENTS for the stats), and whether the
+   * gateway may create AUDIT or only check it.
+   */
   readonly streams: StreamsAccess;
+  /** Limits the stream `LIVE` must have; the gateway checks them and refuses to start on others. */
+  readonly liveStream: LiveStreamEnv;
+  readonly live: LiveTailSettings;
   readonly shutdownTimeoutMs: number;
 }
 
@@ -143,6 +160,13 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     }),
     auditStream: Object.freeze({ AUDIT_MAX_AGE: parsed.AUDIT_MAX_AGE, AUDIT_MAX_BYTES: parsed.AUDIT_MAX_BYTES }),
     streams: streamsAccess(parsed),
+    liveStream: Object.freeze({ LIVE_MAX_MSGS: parsed.LIVE_MAX_MSGS, LIVE_MAX_BYTES: parsed.LIVE_MAX_BYTES }),
+    live: Object.freeze({
+      maxClients: parsed.GATEWAY_LIVE_MAX_CLIENTS,
+      maxBufferedBytes: parsed.GATEWAY_LIVE_MAX_BUFFERED,
+      heartbeatMs: parsed.GATEWAY_LIVE_HEARTBEAT,
+      sessionCheckMs: parsed.GATEWAY_LIVE_SESSION_CHECK,
+    }),
     shutdownTimeoutMs: parsed.GATEWAY_SHUTDOWN_TIMEOUT,
   });
 };

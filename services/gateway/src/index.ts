@@ -6,3 +6,13 @@ export type { GatewayConfig, GatewaySettings } from "./config.js";
 export { GatewayEnv, loadConfig } from "./config.js";
 export type { ApiErrorCode, Issue } from "./errors.js";
 export { API_ERROR_STATUS, ApiError } from "./errors.js";
+export type { LiveCloseReason, LiveFrameType } from "./live/frames.js";
+export {
+  LIVE_CLOSE,
+  LIVE_PROTOCOL,
+  LiveEventFrame,
+  LiveGapFrame,
+  LivePingFrame,
+  LiveServerFrame,
+  TOKEN_PROTOCOL_PREFIX,
+} from "./live/frames.js";

@@ -3,12 +3,14 @@ import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import {
   auditStreamConfig,
+  checkLiveStream,
   checkStream,
   connectNats,
   createConfirmedPublish,
   createLogger,
   createMetricsRegistry,
   ensureAuditStream,
+  ensureLiveStream,
   loadConfigOrExit,
   runService,
   startOpsServer,
@@ -23,6 +25,8 @@ import { parseCredentials } from "./auth/credentials.js";
 import { createRefreshFamilies } from "./auth/refresh-families.js";
 import { loadConfig } from "./config.js";
 import { createEventIngest } from "./ingest.js";
+import { createLiveMetrics } from "./live/live-metrics.js";
+import { startLiveTail } from "./live/live-tail.js";
 import { createPipelineStats, readPipeline } from "./pipeline-stats.js";
 import { createRateLimiter, RATE_WINDOW_MS } from "./rate-limit.js";
 import { createReaderQueries } from "./reader-queries.js";
@@ -30,6 +34,7 @@ import { auditRoutes } from "./routes/audit.js";
 import { authRoutes } from "./routes/auth.js";
 import { dashboardRoutes, loadDashboardAssets } from "./routes/dashboard.js";
 import { eventRoutes } from "./routes/events.js";
+import { liveRoutes } from "./routes/live.js";
 import { readRoutes } from "./routes/reads.js";
 import { statsRoutes } from "./routes/stats.js";
 
@@ -41,20 +46,24 @@ await runService(log, {
   shutdownTimeoutMs: config.shutdownTimeoutMs,
   async start() {
     const { settings } = config;
+    const registry = createMetricsRegistry(SERVICE);
     const credentials = await parseCredentials(readFileSync(config.credentialsFile, "utf8"));
     const tokens = await createAccessTokens(readFileSync(config.signingKeyFile, "utf8"), settings.accessTokenTtlMs);
     let natsConnected = false;
     const nc = await connectNats(config.nats, SERVICE, log.child({ module: "nats" }), (up) => {
       natsConnected = up;
     });
-    // The key-value buckets live in the gateway's own account; the streams (AUDIT, and EVENTS for
-    // the stats) in the streams' account, reached through NATS_STREAMS_API_PREFIX.
+    // The key-value buckets live in the gateway's own account; the streams (AUDIT, LIVE, and EVENTS
+    // for the stats) in the streams' account, reached through NATS_STREAMS_API_PREFIX.
     const kv = await new Kvm(jetstream(nc)).create(GATEWAY_REFRESH_BUCKET, { ttl: settings.refreshTokenTtlMs });
     const { js, jsm } = await streamsJetStream(nc, config.streams);
+    const topologyLog = log.child({ module: "topology" });
     if (config.streams.mode === "ensure") {
-      await ensureAuditStream(jsm, config.auditStream, log.child({ module: "topology" }));
+      await ensureAuditStream(jsm, config.auditStream, topologyLog);
+      await ensureLiveStream(jsm, config.liveStream, topologyLog);
     } else {
       await checkStream(jsm, auditStreamConfig(config.auditStream));
+      await checkLiveStream(jsm, config.liveStream);
     }
     const audit = createAuditTrail({
       js,
@@ -70,6 +79,17 @@ await runService(log, {
       isApiKey: (principal) => principal.via === "apiKey" || credentials.hasKey(principal.name, principal.role),
       log: log.child({ module: "rate-limit" }),
       connected: () => natsConnected,
+    });
+    const tail = await startLiveTail({
+      js,
+      jsm,
+      settings: config.live,
+      checks: {
+        isRevoked: (family) => families.isRevoked(family),
+        isCurrent: ({ name, role }) => credentials.hasUser(name, role) || credentials.hasKey(name, role),
+      },
+      log: log.child({ module: "live" }),
+      metrics: createLiveMetrics(registry, () => tail.hub.size),
     });
     const publisher = createConfirmedPublish(nc, { inboxPrefix: config.nats.NATS_INBOX_PREFIX });
     const ingest = createEventIngest({
@@ -87,6 +107,7 @@ await runService(log, {
         readRoutes(createReaderQueries({ nc, connected: () => natsConnected, timeoutMs: config.readerTimeoutMs })),
         statsRoutes(createPipelineStats({ read: () => readPipeline(jsm), connected: () => natsConnected })),
         auditRoutes(audit),
+        liveRoutes({ tail, corsOrigins: settings.corsOrigins, audit }),
         // dist/main.js: the page in ../dashboard/static, its compiled scripts in ./dashboard.
         dashboardRoutes(
           loadDashboardAssets(
@@ -108,15 +129,12 @@ await runService(log, {
       { host: config.listen.host, port, tls: config.tls !== undefined, keyId: tokens.keyId },
       "serving the HTTP API",
     );
-    const ops = await startOpsServer(
-      config.ops,
-      createMetricsRegistry(SERVICE),
-      { nats: () => natsConnected },
-      log.child({ module: "ops" }),
-    );
+    const ops = await startOpsServer(config.ops, registry, { nats: () => natsConnected }, log.child({ module: "ops" }));
     return async () => {
-      // Stops accepting connections and waits for the requests in flight to be answered.
+      // Stops accepting connections and waits for the requests in flight to be answered; live-tail
+      // clients are told the gateway is going away (1001) and may resume on another.
       await app.close();
+      await tail.stop();
       await audit.flush();
       publisher.close();
       await nc.drain();

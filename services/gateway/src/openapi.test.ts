@@ -5,11 +5,13 @@ import type { AccessTokens } from "./auth/access-tokens.js";
 import type { Credentials } from "./auth/credentials.js";
 import type { RefreshFamilies } from "./auth/refresh-families.js";
 import { ApiError } from "./errors.js";
+import type { LiveTail } from "./live/live-tail.js";
 import type { PipelineStats } from "./pipeline-stats.js";
 import type { ReaderQueries } from "./reader-queries.js";
 import { auditRoutes } from "./routes/audit.js";
 import { authRoutes } from "./routes/auth.js";
 import { eventRoutes } from "./routes/events.js";
+import { liveRoutes } from "./routes/live.js";
 import { readRoutes } from "./routes/reads.js";
 import { statsRoutes } from "./routes/stats.js";
 import { testSettings } from "./settings.fixture.js";
@@ -39,6 +41,7 @@ describe("GET /v1/openapi.json", () => {
         readRoutes(unused<ReaderQueries>()),
         statsRoutes(unused<PipelineStats>()),
         auditRoutes({ newest: async () => [] }),
+        liveRoutes({ tail: { hub: { endAll: () => {} } } as unknown as LiveTail, corsOrigins: [] }),
       ],
     });
     const response = await app.inject({ method: "GET", url: "/v1/openapi.json" });
@@ -53,6 +56,7 @@ describe("GET /v1/openapi.json", () => {
       "/v1/auth/token",
       "/v1/events",
       "/v1/events/batch",
+      "/v1/live",
       "/v1/stats",
     ]);
     // The event's contract, as the route validates it.
@@ -67,6 +71,14 @@ describe("GET /v1/openapi.json", () => {
     expect(doc.paths["/v1/events"].get.summary).toBe("role viewer (or admin)");
     expect(doc.paths["/v1/audit"].get.security).toEqual([{ bearer: [] }, { apiKey: [] }]);
     expect(doc.paths["/v1/auth/token"].post.security).toBeUndefined();
+    const live = doc.paths["/v1/live"].get;
+    expect(live.summary).toBe("role viewer (or admin)");
+    expect(live.description).toMatch(/WebSocket/);
+    expect(live.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`).sort()).toEqual([
+      "query:access_token",
+      "query:after",
+      "query:minCriticality",
+    ]);
     await app.close();
   });
 });

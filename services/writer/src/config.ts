@@ -131,6 +131,8 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): WriterConfig =
         EVENTS_DUPLICATE_WINDOW: parsed.EVENTS_DUPLICATE_WINDOW,
         DEAD_LETTER_MAX_AGE: parsed.DEAD_LETTER_MAX_AGE,
         DEAD_LETTER_MAX_BYTES: parsed.DEAD_LETTER_MAX_BYTES,
+        LIVE_MAX_MSGS: parsed.LIVE_MAX_MSGS,
+        LIVE_MAX_BYTES: parsed.LIVE_MAX_BYTES,
       }),
       access: streamsAccess(parsed),
     }),

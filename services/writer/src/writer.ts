@@ -7,6 +7,7 @@ import {
   deadLetterStreamConfig,
   ensureDeadLetterStream,
   ensureEventsStream,
+  ensureLiveStream,
   type StreamEnv,
   streamsJetStream,
 } from "@vigil/runtime";
@@ -82,7 +83,7 @@ export const createMessageIntake =
     return deadLetters.publish(msg, code, reason, eventId);
   };
 
-/** What the writer's part of the topology is made of: the two streams and its durable consumer. */
+/** What the writer's part of the topology is made of: the three streams and its durable consumer. */
 export interface WriterTopology {
   readonly streams: StreamEnv;
   readonly consumer: WriterConsumerSettings;
@@ -90,9 +91,11 @@ export interface WriterTopology {
 
 /**
  * Creates whatever of the streams and the durable consumer is missing, and corrects their
- * settings (the set-up's job, and the writer's own with NATS_TOPOLOGY=ensure).
+ * settings (the set-up's job, and the writer's own with NATS_TOPOLOGY=ensure). The live tail's
+ * stream comes first, so that it keeps the first event the events stream republishes.
  */
 export const ensureWriterTopology = async (jsm: JetStreamManager, topology: WriterTopology, log: Logger) => {
+  await ensureLiveStream(jsm, topology.streams, log);
   await ensureEventsStream(jsm, topology.streams, log);
   await ensureWriterConsumer(jsm, topology.consumer, log);
   await ensureDeadLetterStream(jsm, topology.streams, log);

@@ -76,10 +76,13 @@ export const createLiveFeed = () => {
   let resuming = false;
   let missed = 0;
   return {
-    /** The URL of the next connection: resuming after the last cursor unless `fresh`. */
-    nextUrl(pageUrl: string, minCriticality: number, fresh: boolean): string {
+    /**
+     * The URL of the next connection: after the last cursor unless `fresh`. A `resumption` (after a
+     * lost connection) is announced as such once open; a new filter continues without a word.
+     */
+    nextUrl(pageUrl: string, minCriticality: number, fresh: boolean, resumption: boolean): string {
       if (fresh) lastCursor = undefined;
-      resuming = lastCursor !== undefined;
+      resuming = resumption && lastCursor !== undefined;
       missed = 0;
       return liveUrl(pageUrl, minCriticality, lastCursor);
     },
@@ -100,10 +103,6 @@ export const createLiveFeed = () => {
         return { status: { kind: "resumed", missed } };
       }
       return {};
-    },
-    /** Forgets the cursor: a new filter starts a new list. */
-    reset(): void {
-      lastCursor = undefined;
     },
     cursor: (): number | undefined => lastCursor,
   };

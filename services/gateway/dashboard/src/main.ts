@@ -71,15 +71,18 @@ const showEvent = (event: LiveEvent) => {
 
 const reconnectLater = (fresh: boolean, why: string) => {
   showStatus(page.status, { kind: "reconnecting", why });
-  reconnectTimer = setTimeout(() => connect(fresh), reconnectDelayMs(attempt++));
+  reconnectTimer = setTimeout(() => connect(fresh, true), reconnectDelayMs(attempt++));
 };
 
-/** Opens the live tail, resuming after the last cursor unless `fresh`. */
-const connect = (fresh: boolean) => {
+/**
+ * Opens the live tail after the last cursor (from now on when `fresh`); a `resumption` follows a
+ * lost connection and says whether anything was missed.
+ */
+const connect = (fresh: boolean, resumption: boolean) => {
   if (session === undefined) return;
   showStatus(page.status, { kind: "connecting" });
   const ws = new WebSocket(
-    feed.nextUrl(window.location.href, Number(page.liveMin.value), fresh),
+    feed.nextUrl(window.location.href, Number(page.liveMin.value), fresh, resumption),
     protocolsFor(session.accessToken()),
   );
   socket = ws;
@@ -103,7 +106,7 @@ const connect = (fresh: boolean) => {
     if (action.kind === "sign-out") end(why);
     else if (action.kind === "refresh-then-reconnect") {
       session.refresh().then(
-        () => connect(false),
+        () => connect(false, true),
         () => undefined,
       );
     } else reconnectLater(action.fresh, why);
@@ -138,9 +141,8 @@ const start = (name: string) => {
   page.signOut.hidden = false;
   page.who.textContent = name;
   page.signInError.textContent = "";
-  feed.reset();
   page.liveEvents.replaceChildren();
-  connect(true);
+  connect(true, false);
   void loadCounts();
   countsTimer = setInterval(() => void loadCounts(), COUNTS_EVERY_MS);
   page.liveMin.focus();
@@ -193,14 +195,15 @@ page.signOut.addEventListener("click", () => {
   void ending?.signOut();
 });
 
+// A new filter starts a new list, from the last cursor on, so that nothing published while the
+// connection changes is lost.
 page.liveMin.addEventListener("change", () => {
   closeSocket();
-  feed.reset();
   held = [];
   dropped = 0;
   showHeld();
   page.liveEvents.replaceChildren();
-  connect(true);
+  connect(false, false);
 });
 
 page.pause.addEventListener("click", () => {

@@ -21,7 +21,7 @@ export interface AccessTokens {
   verify(token: string): Promise<Principal>;
 }
 
-const Claims = z.object({ sub: z.string().min(1), role: Role, fam: z.string().min(1) });
+const Claims = z.object({ sub: z.string().min(1), role: Role, fam: z.string().min(1), exp: z.number() });
 
 const algorithmOf = (key: KeyObject): "EdDSA" | "ES256" => {
   if (key.asymmetricKeyType === "ed25519") return "EdDSA";
@@ -86,7 +86,13 @@ export const createAccessTokens = async (pem: string, ttlMs: number): Promise<Ac
       }
       const claims = Claims.safeParse(payload);
       if (!claims.success) throw new ApiError("UNAUTHENTICATED", "the access token is not valid");
-      return { name: claims.data.sub, role: claims.data.role, via: "token", family: claims.data.fam };
+      return {
+        name: claims.data.sub,
+        role: claims.data.role,
+        via: "token",
+        family: claims.data.fam,
+        expiresAt: claims.data.exp * 1_000,
+      };
     },
   };
 };

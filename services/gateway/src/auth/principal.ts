@@ -15,6 +15,8 @@ export interface Principal {
   readonly via: "token" | "apiKey";
   /** The refresh family the access token belongs to (tokens only). */
   readonly family?: string;
+  /** When the access token expires, in milliseconds since the epoch (tokens only). */
+  readonly expiresAt?: number;
 }
 
 /** Whether `role` may call a route open to `access`; an admin may do what anyone may. */

@@ -30,6 +30,8 @@ export interface RefreshFamilies {
   rotate(token: string): Promise<RefreshOutcome>;
   /** Revokes a family; later refreshes of it fail. */
   revoke(family: string): Promise<void>;
+  /** Whether a family was revoked (a logout, or a reused refresh token); an unknown family was not. */
+  isRevoked(family: string): Promise<boolean>;
 }
 
 const digest = (secret: string): string => createHash("sha256").update(secret).digest("base64url");
@@ -116,5 +118,6 @@ export const createRefreshFamilies = (kv: KV, ttlMs: number, now: () => number =
       }
       throw new ApiError("UNAVAILABLE", "the logout could not be recorded; try again", { retryAfterSeconds: 1 });
     },
+    isRevoked: async (id) => (await read(id))?.family.revoked === true,
   };
 };

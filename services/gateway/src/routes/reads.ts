@@ -4,7 +4,7 @@ import type { GatewayApp } from "../app.js";
 import type { ReaderQueries } from "../reader-queries.js";
 
 /** A query-string integer: digits only, so that `""`, `1e3` or `0x10` are refused rather than coerced. */
-const integerParam = z
+export const integerParam = z
   .string()
   .regex(/^-?[0-9]{1,9}$/, "expected an integer")
   .transform(Number);

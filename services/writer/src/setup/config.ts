@@ -30,6 +30,8 @@ export const loadSetupConfig = (env: NodeJS.ProcessEnv = process.env): SetupConf
       EVENTS_DUPLICATE_WINDOW: parsed.EVENTS_DUPLICATE_WINDOW,
       DEAD_LETTER_MAX_AGE: parsed.DEAD_LETTER_MAX_AGE,
       DEAD_LETTER_MAX_BYTES: parsed.DEAD_LETTER_MAX_BYTES,
+      LIVE_MAX_MSGS: parsed.LIVE_MAX_MSGS,
+      LIVE_MAX_BYTES: parsed.LIVE_MAX_BYTES,
     }),
     consumer: writerConsumerSettings(parsed),
     audit: Object.freeze({ AUDIT_MAX_AGE: parsed.AUDIT_MAX_AGE, AUDIT_MAX_BYTES: parsed.AUDIT_MAX_BYTES }),

@@ -8,7 +8,7 @@ export interface Topology extends WriterTopology {
 }
 
 /**
- * Creates what is missing of the streams (EVENTS, DEADLETTERS, AUDIT) and the writers' durable
+ * Creates what is missing of the streams (LIVE, EVENTS, DEADLETTERS, AUDIT) and the writers' durable
  * consumer, and corrects what an update can correct; throws, naming the fields, on what it cannot.
  * Running it again changes nothing.
  */

@@ -1,0 +1,82 @@
+import type { SecurityEvent } from "@vigil/shared";
+import { encodeFrame, type LiveCloseReason } from "./frames.js";
+import type { LiveSession } from "./live-session.js";
+
+/**
+ * The live tail's fan-out within one gateway: the shared feed hands it each message of the stream
+ * `LIVE` once, and it passes the message to every session that has joined, encoding each event's
+ * frame once for all of them. It also knows every open session (joined or still replaying), for
+ * heartbeats, session checks and shutdown.
+ */
+export interface LiveHub {
+  /** The newest stream sequence the shared feed has handed out; where a new session starts. */
+  readonly head: number;
+  /** Open sessions, joined or not. */
+  readonly size: number;
+  /** Sessions that receive the shared feed. */
+  readonly joined: number;
+  /** Counts `session` as open until it ends. */
+  add(session: LiveSession): void;
+  /**
+   * From now on, `session` receives the shared feed's messages after its cursor (set to the head
+   * when it has none: a session without `after` starts with the next event).
+   */
+  join(session: LiveSession): void;
+  /** Hands the stream's message `seq` to every joined session; `event` is undefined for an invalid payload. */
+  publish(seq: number, event: SecurityEvent | undefined): void;
+  /** One heartbeat tick for every open session. */
+  tick(): void;
+  /** Every open session. */
+  sessions(): Iterable<LiveSession>;
+  /** Ends every open session with `reason`. */
+  endAll(reason: LiveCloseReason): void;
+}
+
+/** A hub whose shared feed starts after the stream's message `head`. */
+export const createLiveHub = (head: number): LiveHub => {
+  const open = new Set<LiveSession>();
+  const joined = new Set<LiveSession>();
+  let newest = head;
+  return {
+    get head() {
+      return newest;
+    },
+    get size() {
+      return open.size;
+    },
+    get joined() {
+      return joined.size;
+    },
+    add(session) {
+      if (session.closed) return;
+      open.add(session);
+      session.onEnd(() => {
+        open.delete(session);
+        joined.delete(session);
+      });
+    },
+    join(session) {
+      if (session.closed) return;
+      session.cursor ??= newest;
+      joined.add(session);
+    },
+    publish(seq, event) {
+      // Sessions skip what they had already (a feed that restarted behind its head sends it again).
+      newest = Math.max(newest, seq);
+      let frame: Buffer | undefined;
+      for (const session of joined) {
+        if (event !== undefined && frame === undefined && session.wants(event)) {
+          frame = encodeFrame({ type: "event", cursor: seq, event });
+        }
+        session.deliver(seq, event, frame);
+      }
+    },
+    tick() {
+      for (const session of open) session.tick();
+    },
+    sessions: () => open,
+    endAll(reason) {
+      for (const session of [...open]) session.end(reason);
+    },
+  };
+};
