@@ -85,7 +85,13 @@ await runService(log, {
     });
     // fastify writes into the options it is given; the configuration is frozen.
     await app.listen({ ...config.listen });
-    log.info({ ...config.listen, tls: config.tls !== undefined, keyId: tokens.keyId }, "serving the HTTP API");
+    // The port bound, not the one asked for: with GATEWAY_PORT=0 whoever started the gateway learns it here.
+    const bound = app.server.address();
+    const port = typeof bound === "object" && bound !== null ? bound.port : config.listen.port;
+    log.info(
+      { host: config.listen.host, port, tls: config.tls !== undefined, keyId: tokens.keyId },
+      "serving the HTTP API",
+    );
     const ops = await startOpsServer(
       config.ops,
       createMetricsRegistry(SERVICE),
