@@ -1,4 +1,4 @@
-export type { Influxd, InfluxRole } from "./influxd.js";
+export type { Influxd, InfluxdOptions, InfluxRole } from "./influxd.js";
 export { startInfluxd } from "./influxd.js";
 export type { LogLine, LogSink } from "./log-sink.js";
 export { createLogSink } from "./log-sink.js";
