@@ -1,3 +1,4 @@
+import type { GatewayResults } from "./gateway.js";
 import type { DrainRun, LatencyRun, SustainedRun } from "./pipeline.js";
 import type { ThresholdLatency } from "./reader-latency.js";
 import { type Summary, summarise } from "./stats.js";
@@ -40,6 +41,8 @@ export interface Results {
   readonly reader: readonly ThresholdLatency[];
   readonly overload: readonly DrainRun[];
   readonly invalidMix: { readonly clean: readonly DrainRun[]; readonly mixed: readonly DrainRun[] };
+  /** The gateway's figures (absent from results measured before they existed). */
+  readonly gateway?: GatewayResults;
 }
 
 const n = (value: number, digits = 0) =>
@@ -230,6 +233,169 @@ export const renderReport = (r: Results): { markdown: string; summary: string } 
       "dead letters with the daemon's confirmed publisher would bring the 20% case close to the all-valid rate.",
     "",
   );
-  const summary = targets.map((row) => `${row[2] === "met" ? "✓" : "✗"} ${row[0]}: ${row[1]}`).join("\n");
+  const gateway = r.gateway === undefined ? undefined : renderGateway(r.gateway);
+  if (gateway !== undefined) lines.push(...gateway.lines);
+  const summary = [...targets, ...(gateway?.targets ?? [])]
+    .map((row) => `${row[2] === "met" ? "✓" : "✗"} ${row[0]}: ${row[1]}`)
+    .join("\n");
   return { markdown: lines.join("\n"), summary };
+};
+
+const pct = (share: number) => `${n(share * 100)}%`;
+
+/** The gateway's section: its targets, the three figures, and what holds them back. */
+export const renderGateway = (g: GatewayResults): { lines: string[]; targets: string[][] } => {
+  const { plan } = g;
+  const ratio = of(g.batch, (x) => x.ratio);
+  const direct = of(g.batch, (x) => x.directPerSecond);
+  const viaGateway = of(g.batch, (x) => x.gatewayPerSecond);
+  const batchLost = g.batch.reduce((sum, x) => sum + x.failed + Math.max(0, x.missingFromStream), 0);
+  const p99 = of(g.single, (x) => x.latency.p99Ms);
+  const answered = of(g.single, (x) => x.answeredPerSecond);
+  const singleFailed = g.single.reduce((sum, x) => sum + x.failed, 0);
+  const largest = g.hours.reduce((big, hour) => (hour.events > big.events ? hour : big));
+  const hourP99 = (hour: (typeof g.hours)[number], layer: "gateway" | "reader" | "influx") =>
+    of(hour.runs, (x) => x[layer].p99Ms);
+  const hourP50 = (hour: (typeof g.hours)[number], layer: "gateway" | "reader" | "influx") =>
+    of(hour.runs, (x) => x[layer].p50Ms);
+  const wrong = (hour: (typeof g.hours)[number]) => hour.runs.reduce((sum, x) => sum + x.wrongAnswers, 0);
+  const largestP99 = hourP99(largest, "gateway");
+  const cpuOf = (pick: (run: (typeof g.batch)[number]) => number) => of(g.batch, pick).median;
+  const singleCpu = (pick: (run: (typeof g.single)[number]) => number) => of(g.single, pick).median;
+
+  const targets = [
+    [
+      `Gateway batch ingest ≥ 0.5 × direct JetStream publish (batches of ${plan.batchSize})`,
+      `${n(ratio.median, 2)} × (${n(ratio.min, 2)} – ${n(ratio.max, 2)}), ${batchLost} lost or refused`,
+      verdict(ratio.median >= 0.5 && batchLost === 0),
+    ],
+    [
+      `Gateway \`POST /v1/events\` p99 ≤ 10 ms at ${n(plan.singleRate)} requests/s`,
+      `${cell(p99, 1, " ms")}, ${singleFailed} failed`,
+      verdict(p99.median <= 10 && singleFailed === 0 && answered.median >= 0.95 * plan.singleRate),
+    ],
+    [
+      `Gateway \`GET /v1/aggregates?minutes=60\` p99 ≤ 100 ms over an hour of ${n(largest.events)} events`,
+      `${cell(largestP99, 1, " ms")}, ${wrong(largest)} wrong answers`,
+      verdict(largestP99.median <= 100 && wrong(largest) === 0),
+    ],
+  ];
+  const row = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
+  const lines = [
+    "## Gateway",
+    "",
+    `Measured on ${g.measuredAt} at commit \`${g.commit}\`, ${plan.runs} run(s) of each figure, on the servers users ` +
+      `run: ${g.servers.natsServer} and ${g.servers.influxdb} (the versions compose pins, built by ` +
+      "`scripts/build-servers.sh`). The gateway is its own process (`services/gateway/dist/main.js`, started as the " +
+      "tests start every service, `LOG_LEVEL=info`: fastify logs each request when it arrives and when it is answered). " +
+      "The load comes from another process (`bench/gateway-load.ts`: `node:http` with keep-alive connections), with API " +
+      "keys made by the gateway's own `credentials add-key` (`producer` to ingest, `viewer` to read). Rate limits are " +
+      `${n(g.rateLimitPerMinute)} requests a minute per key: never reached, but counted as in production (two ` +
+      "key-value round trips per request), and every request is audited as in production. Each figure is the median " +
+      "(min – max) over runs. `pnpm bench --only gateway` measures this section alone and keeps the others.",
+    "",
+    "| Target | Measured | |",
+    "|---|---|---|",
+    ...targets.map(row),
+    "",
+    `### 1. Batch ingest against direct JetStream publish (${n(plan.batchEvents)} events per run)`,
+    "",
+    `Direct: one process publishing the same kind of events to \`events\` with the daemon's and gateway's confirmed ` +
+      `publish (\`Nats-Msg-Id\` = event id), ${n(plan.batchSize * plan.batchConcurrency)} awaiting confirmation. ` +
+      `Gateway: \`POST /v1/events/batch\` of ${plan.batchSize} events, ${plan.batchConcurrency} requests in flight ` +
+      `(the same ${n(plan.batchSize * plan.batchConcurrency)} events in flight), each answered 200 only once JetStream ` +
+      "confirmed every event in it. CPU is per event, from /proc, warm-up included.",
+    "",
+    "| | events/s | CPU gateway | CPU nats-server | CPU load generator | machine busy |",
+    "|---|---|---|---|---|---|",
+    row([
+      "Direct confirmed publish",
+      cell(direct),
+      "–",
+      `${n(
+        cpuOf((x) => x.cpu.direct.natsServer),
+        1,
+      )} µs`,
+      `${n(
+        cpuOf((x) => x.cpu.direct.generator),
+        1,
+      )} µs`,
+      pct(cpuOf((x) => x.cpu.direct.machineBusy)),
+    ]),
+    row([
+      "`POST /v1/events/batch`",
+      cell(viaGateway),
+      `${n(
+        cpuOf((x) => x.cpu.gateway.gateway),
+        1,
+      )} µs`,
+      `${n(
+        cpuOf((x) => x.cpu.gateway.natsServer),
+        1,
+      )} µs`,
+      `${n(
+        cpuOf((x) => x.cpu.gateway.generator),
+        1,
+      )} µs`,
+      pct(cpuOf((x) => x.cpu.gateway.machineBusy)),
+    ]),
+    "",
+    `Ratio per run: ${g.batch.map((x) => `${n(x.ratio, 2)} ×`).join(", ")}. Refused or unconfirmed: ` +
+      `${g.batch.map((x) => x.failed).join(", ")}; missing from the stream afterwards: ` +
+      `${g.batch.map((x) => x.missingFromStream).join(", ")}.`,
+    "",
+    `### 2. \`POST /v1/events\`, one event per request, open loop at ${n(plan.singleRate)} requests/s (${plan.singleSeconds} s per run)`,
+    "",
+    "Requests leave on a fixed schedule whether or not earlier ones were answered; latency runs from when a request " +
+      "was due to its `202`, which the gateway sends once JetStream confirmed the event. The generator's own " +
+      "lateness (send lag) is part of the latency and shown apart.",
+    "",
+    "| answered/s | p50 | p99 | max | failed | send lag p99 (max) |",
+    "|---|---|---|---|---|---|",
+    row([
+      cell(answered),
+      cell(
+        of(g.single, (x) => x.latency.p50Ms),
+        1,
+        " ms",
+      ),
+      cell(p99, 1, " ms"),
+      cell(
+        of(g.single, (x) => x.latency.maxMs),
+        0,
+        " ms",
+      ),
+      g.single.map((x) => x.failed).join(", "),
+      `${n(of(g.single, (x) => x.sendLag.p99Ms).median, 1)} ms (${n(of(g.single, (x) => x.sendLag.maxMs).max, 0)} ms)`,
+    ]),
+    "",
+    `CPU per request: gateway ${n(singleCpu((x) => x.cpu.gateway))} µs, nats-server ${n(singleCpu((x) => x.cpu.natsServer))} µs, ` +
+      `load generator ${n(singleCpu((x) => x.cpu.generator))} µs, the bench process reading the gateway's log ` +
+      `${n(singleCpu((x) => x.cpu.bench))} µs; the machine was ${pct(singleCpu((x) => x.cpu.machineBusy))} busy (all cores, other users included).`,
+    "",
+    "### 3. `GET /v1/aggregates?minutes=60`, one request at a time",
+    "",
+    `The hour is loaded straight into InfluxDB 2.x as line protocol in the writer's layout (\`encodePoints\`), spread ` +
+      `over the 50 minutes before loading, so the hour holds every event while it is asked (each answer's \`total\` is ` +
+      `checked). Each of ${n(plan.aggregateRequests)} rounds per run asks the gateway, then the reader over NATS, then ` +
+      "InfluxDB alone (the reader's statement), so the three layers see the same moments.",
+    "",
+    "| Events in the hour | loaded at | gateway p50 | gateway p99 | reader p50 | reader p99 | InfluxDB p50 | InfluxDB p99 | wrong answers |",
+    "|---|---|---|---|---|---|---|---|---|",
+    ...g.hours.map((hour) =>
+      row([
+        n(hour.events),
+        `${n(hour.loadPointsPerSecond)} points/s`,
+        cell(hourP50(hour, "gateway"), 1, " ms"),
+        cell(hourP99(hour, "gateway"), 1, " ms"),
+        cell(hourP50(hour, "reader"), 1, " ms"),
+        cell(hourP99(hour, "reader"), 1, " ms"),
+        cell(hourP50(hour, "influx"), 1, " ms"),
+        cell(hourP99(hour, "influx"), 1, " ms"),
+        String(wrong(hour)),
+      ]),
+    ),
+    "",
+  ];
+  return { lines, targets };
 };
