@@ -96,13 +96,19 @@ export interface GatewayResults {
   readonly rateLimitPerMinute: number;
   readonly batch: readonly BatchRun[];
   readonly single: readonly SingleRun[];
+  /** Figure 2 again on a gateway with rate limits off: what counting them costs each request. */
+  readonly singleUncounted: readonly SingleRun[];
   readonly hours: readonly HourAggregates[];
 }
 
 /** Requests a minute per API key and per user: counted as usual (two KV round trips), never reached. */
 const RATE_LIMIT_PER_MINUTE = 100_000_000;
-/** The history fills the 50 minutes before it was loaded, so the hour still holds all of it 10 minutes later. */
+/**
+ * The history fills 50 minutes ending a minute before it is loaded: the last hour (which the reader
+ * ends at the current whole second) then holds all of it from the load until 9 minutes after.
+ */
 const HISTORY_SPAN_MS = 50 * 60_000;
+const HISTORY_END_BEFORE_LOAD_MS = 60_000;
 const CREDENTIALS_COMMAND = fileURLToPath(new URL("../services/gateway/dist/credentials/main.js", import.meta.url));
 const LOAD_GENERATOR = fileURLToPath(new URL("./gateway-load.ts", import.meta.url));
 
@@ -201,13 +207,21 @@ const createCredentials = async (dir: string) => {
   };
 };
 
-/** The servers, the gateway and the load generator of one gateway benchmark. */
+/** A gateway process and where it listens. */
+interface GatewayProcess {
+  readonly service: RunningService;
+  readonly url: string;
+}
+
+/** The servers, the gateways and the load generator of one gateway benchmark. */
 interface Bench {
   readonly nats: NatsServer;
   readonly influxd: Influxd;
   readonly nc: NatsConnection;
-  readonly gateway: RunningService;
-  readonly url: string;
+  /** The gateway as users run it: rate limits counted (never reached), requests audited and logged. */
+  readonly gateway: GatewayProcess;
+  /** The same with rate limits off (0), so that no request counts in the key-value bucket: what counting costs. */
+  readonly uncounted: GatewayProcess;
   readonly keys: { readonly producer: string; readonly viewer: string };
   readonly load: LoadGenerator;
   /** nats-server's process, when this bench started it (not with `NATS_URL`). */
@@ -218,10 +232,10 @@ interface Bench {
 const streamedEvents = async (nc: NatsConnection) =>
   (await (await jetstreamManager(nc)).streams.info(EVENTS_STREAM)).state.last_seq;
 
-const cpuReadings = (bench: Bench) => {
+const cpuReadings = (bench: Bench, gateway: GatewayProcess) => {
   const own = process.cpuUsage();
   return {
-    gateway: cpuMicros(bench.gateway.pid),
+    gateway: cpuMicros(gateway.service.pid),
     natsServer: bench.natsPid === undefined ? Number.NaN : cpuMicros(bench.natsPid),
     generator: cpuMicros(bench.load.pid),
     bench: own.user + own.system,
@@ -233,10 +247,10 @@ const cpuReadings = (bench: Bench) => {
  * Runs `job` in the generator; `cpu(units)` then says what each process spent on it per unit
  * (event or request, warm-up included, as the CPU readings cannot leave it out).
  */
-const measured = async <T extends LoadResult>(bench: Bench, job: LoadJob, timeoutMs = 600_000) => {
-  const before = cpuReadings(bench);
-  const result = await bench.load.run<T>(job, timeoutMs);
-  const after = cpuReadings(bench);
+const measured = async <T extends LoadResult>(bench: Bench, job: LoadJob, gateway = bench.gateway) => {
+  const before = cpuReadings(bench, gateway);
+  const result = await bench.load.run<T>(job, 600_000);
+  const after = cpuReadings(bench, gateway);
   const cpu = (units: number): CpuUse => ({
     gateway: (after.gateway - before.gateway) / units,
     natsServer: (after.natsServer - before.natsServer) / units,
@@ -261,7 +275,7 @@ const batchRun = async (bench: Bench, plan: GatewayPlan): Promise<BatchRun> => {
   const between = await streamedEvents(bench.nc);
   const gateway = await measured<RateResult>(bench, {
     kind: "batch",
-    gateway: { url: bench.url, apiKey: bench.keys.producer },
+    gateway: { url: bench.gateway.url, apiKey: bench.keys.producer },
     events: plan.batchEvents,
     warmupEvents,
     batchSize: plan.batchSize,
@@ -285,16 +299,17 @@ const batchRun = async (bench: Bench, plan: GatewayPlan): Promise<BatchRun> => {
   };
 };
 
-/** Figure 2, one run: `POST /v1/events` on a fixed arrival schedule. */
-const singleRun = async (bench: Bench, plan: GatewayPlan): Promise<SingleRun> => {
+/** Figure 2, one run: `POST /v1/events` to `gateway` on a fixed arrival schedule. */
+const singleRun = async (bench: Bench, plan: GatewayPlan, gateway: GatewayProcess): Promise<SingleRun> => {
   const warmupSeconds = Math.min(2, plan.singleSeconds / 2);
-  const single = await measured<OpenLoopResult>(bench, {
+  const job: LoadJob = {
     kind: "single",
-    gateway: { url: bench.url, apiKey: bench.keys.producer },
+    gateway: { url: gateway.url, apiKey: bench.keys.producer },
     rate: plan.singleRate,
     seconds: plan.singleSeconds,
     warmupSeconds,
-  });
+  };
+  const single = await measured<OpenLoopResult>(bench, job, gateway);
   return { ...single.result, cpu: single.cpu(plan.singleRate * (plan.singleSeconds + warmupSeconds)) };
 };
 
@@ -304,6 +319,7 @@ const hourAggregates = async (bench: Bench, plan: GatewayPlan, events: number): 
   await bench.influxd.createDatabase(bucket);
   const loadPointsPerSecond = await loadHistory(bench.influxd.client("writer", bucket), events, {
     spanMs: HISTORY_SPAN_MS,
+    end: Date.now() - HISTORY_END_BEFORE_LOAD_MS,
   });
   const reader = await startService("reader", serviceEnv(bench.nats.url, bench.influxd.config("reader", bucket), {}));
   try {
@@ -313,7 +329,7 @@ const hourAggregates = async (bench: Bench, plan: GatewayPlan, events: number): 
         await bench.load.run<AggregatesResult>(
           {
             kind: "aggregates",
-            gateway: { url: bench.url, apiKey: bench.keys.viewer },
+            gateway: { url: bench.gateway.url, apiKey: bench.keys.viewer },
             natsUrl: bench.nats.url,
             influx: bench.influxd.config("reader", bucket),
             minutes: 60,
@@ -333,7 +349,7 @@ const hourAggregates = async (bench: Bench, plan: GatewayPlan, events: number): 
 
 /** Settings of a gateway benchmark beyond its plan. */
 export interface GatewayBenchOptions {
-  /** `NODE_OPTIONS` of the gateway process, e.g. `--cpu-prof --cpu-prof-dir=.vigil/profiles`. */
+  /** `NODE_OPTIONS` of the gateway that counts rate limits, e.g. `--import ./bench/cpu-profile.mjs` for a CPU profile. */
   readonly gatewayNodeOptions?: string | undefined;
 }
 
@@ -358,24 +374,27 @@ const startBench = async (
   const credentials = await createCredentials(dir);
   const load = startLoadGenerator();
   stack.push(() => load.stop());
-  const gateway = await startService(
-    "gateway",
-    serviceEnv(nats.url, undefined, {
-      GATEWAY_PORT: "0",
-      GATEWAY_SIGNING_KEY_FILE: credentials.signingKeyFile,
-      GATEWAY_CREDENTIALS_FILE: credentials.credentialsFile,
-      GATEWAY_RATE_LIMIT_KEY: String(RATE_LIMIT_PER_MINUTE),
-      GATEWAY_RATE_LIMIT_USER: String(RATE_LIMIT_PER_MINUTE),
-      ...(options.gatewayNodeOptions === undefined ? {} : { NODE_OPTIONS: options.gatewayNodeOptions }),
-    }),
-  );
-  stack.push(() => gateway.process.stop("SIGTERM", 30_000));
+  const startGateway = async (ratePerMinute: number, nodeOptions: string | undefined): Promise<GatewayProcess> => {
+    const service = await startService(
+      "gateway",
+      serviceEnv(nats.url, undefined, {
+        GATEWAY_PORT: "0",
+        GATEWAY_SIGNING_KEY_FILE: credentials.signingKeyFile,
+        GATEWAY_CREDENTIALS_FILE: credentials.credentialsFile,
+        GATEWAY_RATE_LIMIT_KEY: String(ratePerMinute),
+        GATEWAY_RATE_LIMIT_USER: String(ratePerMinute),
+        ...(nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions }),
+      }),
+    );
+    stack.push(() => service.process.stop("SIGTERM", 30_000));
+    return { service, url: `http://127.0.0.1:${await publicPort(service)}` };
+  };
   return {
     nats,
     influxd,
     nc,
-    gateway,
-    url: `http://127.0.0.1:${await publicPort(gateway)}`,
+    gateway: await startGateway(RATE_LIMIT_PER_MINUTE, options.gatewayNodeOptions),
+    uncounted: await startGateway(0, undefined),
     keys: { producer: credentials.producerKey, viewer: credentials.viewerKey },
     load,
     natsPid: childPids(bins.NATS_SERVER_BIN)[0],
@@ -395,11 +414,16 @@ export const gatewayFigures = async (
     const bench = await startBench(dir, stack, options);
     const batch: BatchRun[] = [];
     const single: SingleRun[] = [];
+    const singleUncounted: SingleRun[] = [];
     for (let run = 1; run <= plan.runs; run++) {
       log(`gateway run ${run}/${plan.runs}: batches of ${plan.batchSize}, ${plan.batchEvents} events`);
       batch.push(await batchRun(bench, plan));
-      log(`gateway run ${run}/${plan.runs}: POST /v1/events at ${plan.singleRate}/s for ${plan.singleSeconds}s`);
-      single.push(await singleRun(bench, plan));
+      log(
+        `gateway run ${run}/${plan.runs}: POST /v1/events at ${plan.singleRate}/s for ${plan.singleSeconds}s, ` +
+          "rate limits counted, then off",
+      );
+      single.push(await singleRun(bench, plan, bench.gateway));
+      singleUncounted.push(await singleRun(bench, plan, bench.uncounted));
     }
     const hours: HourAggregates[] = [];
     for (const events of plan.hourSizes) {
@@ -419,6 +443,7 @@ export const gatewayFigures = async (
       rateLimitPerMinute: RATE_LIMIT_PER_MINUTE,
       batch,
       single,
+      singleUncounted,
       hours,
     };
   } finally {

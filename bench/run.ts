@@ -219,7 +219,7 @@ const failures = (r: Results): string[] => {
   if (r.gateway === undefined) return problems;
   const batch = r.gateway.batch.filter((x) => x.failed !== 0 || x.missingFromStream !== 0);
   if (batch.length > 0) problems.push(`${batch.length} gateway batch run(s) refused, failed or lost events`);
-  const single = r.gateway.single.filter((x) => x.failed !== 0);
+  const single = [...r.gateway.single, ...r.gateway.singleUncounted].filter((x) => x.failed !== 0);
   if (single.length > 0) problems.push(`${single.length} gateway open-loop run(s) had failed requests`);
   const wrong = r.gateway.hours.filter((hour) => hour.runs.some((x) => x.wrongAnswers !== 0));
   if (wrong.length > 0) problems.push(`aggregates over ${wrong.length} hour(s) counted wrong`);
