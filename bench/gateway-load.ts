@@ -13,10 +13,10 @@ import { EVENTS_SUBJECT, encodeEvent } from "@vigil/shared";
 import { syntheticEvent } from "./fixtures.js";
 import { arrivalSchedule, type LatencyFigures, latencyFigures } from "./open-loop.js";
 
-/** Where the gateway listens and the API key the job uses. */
+/** Where the gateway listens and the API keys the job uses, request `i` the `i % length`th. */
 interface GatewayTarget {
   readonly url: string;
-  readonly apiKey: string;
+  readonly apiKeys: readonly string[];
 }
 
 /** One measurement the generator is asked for. */
@@ -39,7 +39,10 @@ export type LoadJob =
       readonly concurrency: number;
     }
   | {
-      /** `POST /v1/events` of one event at `rate` requests a second on a fixed schedule (open loop). */
+      /**
+       * `POST /v1/events` of one event at `rate` requests a second on a fixed schedule (open loop),
+       * the requests spread over the API keys in turn, as if from that many producers.
+       */
       readonly kind: "single";
       readonly gateway: GatewayTarget;
       readonly rate: number;
@@ -110,9 +113,10 @@ interface HttpAnswer {
 const httpClient = (target: GatewayTarget, maxSockets: number) => {
   const url = new URL(target.url);
   const agent = new Agent({ keepAlive: true, maxSockets });
-  const send = (method: "GET" | "POST", path: string, body?: string): Promise<HttpAnswer> =>
+  const send = (method: "GET" | "POST", path: string, index: number, body?: string): Promise<HttpAnswer> =>
     new Promise((resolve, reject) => {
-      const headers: Record<string, string | number> = { "x-api-key": target.apiKey };
+      const apiKey = target.apiKeys[index % target.apiKeys.length] as string;
+      const headers: Record<string, string | number> = { "x-api-key": apiKey };
       if (body !== undefined) {
         headers["content-type"] = "application/json";
         headers["content-length"] = Buffer.byteLength(body);
@@ -180,7 +184,7 @@ const batchIngest = async (job: Extract<LoadJob, { kind: "batch" }>): Promise<Ra
     const bodies = Array.from({ length: Math.ceil(job.events / job.batchSize) }, (_, b) => bodyOf(b * job.batchSize));
     let failed = 0;
     const post = async (body: string) => {
-      const answer = await client.send("POST", "/v1/events/batch", body);
+      const answer = await client.send("POST", "/v1/events/batch", 0, body);
       const accepted = answer.status === 200 ? (JSON.parse(answer.body) as { accepted: number }).accepted : 0;
       failed += job.batchSize - accepted;
     };
@@ -219,7 +223,7 @@ const openLoop = async (client: ReturnType<typeof httpClient>, bodies: readonly 
       const dueAt = start + schedule.dueAt(index);
       lags[index] = performance.now() - dueAt;
       answers.push(
-        client.send("POST", "/v1/events", bodies[index] as string).then(
+        client.send("POST", "/v1/events", index, bodies[index] as string).then(
           (answer) => {
             latencies[index] = performance.now() - dueAt;
             if (answer.status !== 202) failed++;
@@ -278,7 +282,7 @@ const aggregatesLatency = async (job: Extract<LoadJob, { kind: "aggregates" }>):
   };
   const layers = {
     gateway: async () => {
-      const answer = await client.send("GET", `/v1/aggregates?minutes=${job.minutes}`);
+      const answer = await client.send("GET", `/v1/aggregates?minutes=${job.minutes}`, 0);
       return answer.status === 200 ? (JSON.parse(answer.body) as { total: number }).total : -answer.status;
     },
     reader: async () => (await queryAggregates(nc, { minutes: job.minutes }, 30_000)).total,

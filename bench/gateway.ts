@@ -41,6 +41,8 @@ export interface GatewayPlan {
   readonly batchConcurrency: number;
   readonly singleRate: number;
   readonly singleSeconds: number;
+  /** API keys the single-event load is spread over, as from that many producers. */
+  readonly singleProducers: number;
   /** Events in the hour that `GET /v1/aggregates?minutes=60` counts, one history per size. */
   readonly hourSizes: readonly number[];
   readonly aggregateRequests: number;
@@ -95,8 +97,11 @@ export interface GatewayResults {
   /** Rate limits the gateway ran with, per minute: high enough never to refuse a request. */
   readonly rateLimitPerMinute: number;
   readonly batch: readonly BatchRun[];
+  /** Figure 2: the load spread over `plan.singleProducers` API keys, as from that many producers. */
   readonly single: readonly SingleRun[];
-  /** Figure 2 again on a gateway with rate limits off: what counting them costs each request. */
+  /** Figure 2 from one API key: every request waits for the one key's rate count (they are queued per key). */
+  readonly singleOneKey: readonly SingleRun[];
+  /** Figure 2 on a gateway with rate limits off: what counting them costs each request. */
   readonly singleUncounted: readonly SingleRun[];
   readonly hours: readonly HourAggregates[];
 }
@@ -184,10 +189,10 @@ const publicPort = async (gateway: RunningService): Promise<number> => {
 };
 
 /**
- * Makes the bench's signing key and, through the gateway's own `credentials add-key` command, a
- * producer key and a viewer key in a fresh credentials file.
+ * Makes the bench's signing key and, through the gateway's own `credentials add-key` command,
+ * `producers` producer keys and a viewer key in a fresh credentials file.
  */
-const createCredentials = async (dir: string) => {
+const createCredentials = async (dir: string, producers: number) => {
   const signingKeyFile = join(dir, "signing-key.pem");
   const credentialsFile = join(dir, "credentials");
   const signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
@@ -199,10 +204,12 @@ const createCredentials = async (dir: string) => {
     if (result.code !== 0) throw new Error(`credentials add-key ${name} ${role} failed: ${result.stderr}`);
     return result.stdout.trim();
   };
+  const producerKeys: string[] = [];
+  for (let i = 1; i <= producers; i++) producerKeys.push(await addKey(`bench-producer-${i}`, "producer"));
   return {
     signingKeyFile,
     credentialsFile,
-    producerKey: await addKey("bench-producer", "producer"),
+    producerKeys,
     viewerKey: await addKey("bench-viewer", "viewer"),
   };
 };
@@ -222,7 +229,7 @@ interface Bench {
   readonly gateway: GatewayProcess;
   /** The same with rate limits off (0), so that no request counts in the key-value bucket: what counting costs. */
   readonly uncounted: GatewayProcess;
-  readonly keys: { readonly producer: string; readonly viewer: string };
+  readonly keys: { readonly producers: readonly string[]; readonly viewer: string };
   readonly load: LoadGenerator;
   /** nats-server's process, when this bench started it (not with `NATS_URL`). */
   readonly natsPid: number | undefined;
@@ -275,7 +282,7 @@ const batchRun = async (bench: Bench, plan: GatewayPlan): Promise<BatchRun> => {
   const between = await streamedEvents(bench.nc);
   const gateway = await measured<RateResult>(bench, {
     kind: "batch",
-    gateway: { url: bench.gateway.url, apiKey: bench.keys.producer },
+    gateway: { url: bench.gateway.url, apiKeys: bench.keys.producers.slice(0, 1) },
     events: plan.batchEvents,
     warmupEvents,
     batchSize: plan.batchSize,
@@ -299,12 +306,17 @@ const batchRun = async (bench: Bench, plan: GatewayPlan): Promise<BatchRun> => {
   };
 };
 
-/** Figure 2, one run: `POST /v1/events` to `gateway` on a fixed arrival schedule. */
-const singleRun = async (bench: Bench, plan: GatewayPlan, gateway: GatewayProcess): Promise<SingleRun> => {
+/** Figure 2, one run: `POST /v1/events` to `gateway` on a fixed arrival schedule, from `producers` API keys. */
+const singleRun = async (
+  bench: Bench,
+  plan: GatewayPlan,
+  gateway: GatewayProcess,
+  producers: number,
+): Promise<SingleRun> => {
   const warmupSeconds = Math.min(2, plan.singleSeconds / 2);
   const job: LoadJob = {
     kind: "single",
-    gateway: { url: gateway.url, apiKey: bench.keys.producer },
+    gateway: { url: gateway.url, apiKeys: bench.keys.producers.slice(0, producers) },
     rate: plan.singleRate,
     seconds: plan.singleSeconds,
     warmupSeconds,
@@ -329,7 +341,7 @@ const hourAggregates = async (bench: Bench, plan: GatewayPlan, events: number): 
         await bench.load.run<AggregatesResult>(
           {
             kind: "aggregates",
-            gateway: { url: bench.gateway.url, apiKey: bench.keys.viewer },
+            gateway: { url: bench.gateway.url, apiKeys: [bench.keys.viewer] },
             natsUrl: bench.nats.url,
             influx: bench.influxd.config("reader", bucket),
             minutes: 60,
@@ -354,6 +366,7 @@ export interface GatewayBenchOptions {
 }
 
 const startBench = async (
+  plan: GatewayPlan,
   dir: string,
   stack: (() => Promise<unknown>)[],
   options: GatewayBenchOptions,
@@ -371,7 +384,7 @@ const startBench = async (
   stack.push(() => nc.close());
   // The events stream as the daemon and writer create it; the gateway only publishes to it.
   await ensureEventsStream(await jetstreamManager(nc), EventsStreamEnv.parse({}), createLogger("bench", "silent"));
-  const credentials = await createCredentials(dir);
+  const credentials = await createCredentials(dir, plan.singleProducers);
   const load = startLoadGenerator();
   stack.push(() => load.stop());
   const startGateway = async (ratePerMinute: number, nodeOptions: string | undefined): Promise<GatewayProcess> => {
@@ -395,7 +408,7 @@ const startBench = async (
     nc,
     gateway: await startGateway(RATE_LIMIT_PER_MINUTE, options.gatewayNodeOptions),
     uncounted: await startGateway(0, undefined),
-    keys: { producer: credentials.producerKey, viewer: credentials.viewerKey },
+    keys: { producers: credentials.producerKeys, viewer: credentials.viewerKey },
     load,
     natsPid: childPids(bins.NATS_SERVER_BIN)[0],
   };
@@ -411,19 +424,21 @@ export const gatewayFigures = async (
   const dir = await mkdtemp(join(tmpdir(), "vigil-bench-gateway-"));
   const stack: (() => Promise<unknown>)[] = [];
   try {
-    const bench = await startBench(dir, stack, options);
+    const bench = await startBench(plan, dir, stack, options);
     const batch: BatchRun[] = [];
     const single: SingleRun[] = [];
+    const singleOneKey: SingleRun[] = [];
     const singleUncounted: SingleRun[] = [];
     for (let run = 1; run <= plan.runs; run++) {
       log(`gateway run ${run}/${plan.runs}: batches of ${plan.batchSize}, ${plan.batchEvents} events`);
       batch.push(await batchRun(bench, plan));
       log(
-        `gateway run ${run}/${plan.runs}: POST /v1/events at ${plan.singleRate}/s for ${plan.singleSeconds}s, ` +
-          "rate limits counted, then off",
+        `gateway run ${run}/${plan.runs}: POST /v1/events at ${plan.singleRate}/s for ${plan.singleSeconds}s: ` +
+          `${plan.singleProducers} producer keys, then one, then rate limits off`,
       );
-      single.push(await singleRun(bench, plan, bench.gateway));
-      singleUncounted.push(await singleRun(bench, plan, bench.uncounted));
+      single.push(await singleRun(bench, plan, bench.gateway, plan.singleProducers));
+      singleOneKey.push(await singleRun(bench, plan, bench.gateway, 1));
+      singleUncounted.push(await singleRun(bench, plan, bench.uncounted, plan.singleProducers));
     }
     const hours: HourAggregates[] = [];
     for (const events of plan.hourSizes) {
@@ -443,6 +458,7 @@ export const gatewayFigures = async (
       rateLimitPerMinute: RATE_LIMIT_PER_MINUTE,
       batch,
       single,
+      singleOneKey,
       singleUncounted,
       hours,
     };

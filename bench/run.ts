@@ -83,6 +83,7 @@ const gatewayPlan: GatewayPlan = quick
       batchConcurrency: 10,
       singleRate: 200,
       singleSeconds: 1,
+      singleProducers: 2,
       hourSizes: [10_000],
       aggregateRequests: 20,
     }
@@ -93,6 +94,8 @@ const gatewayPlan: GatewayPlan = quick
       batchConcurrency: 10,
       singleRate: 1_000,
       singleSeconds: 30,
+      // 100 requests/s each: under the default GATEWAY_RATE_LIMIT_KEY of 10,000 a minute.
+      singleProducers: 10,
       hourSizes: [10_000, 100_000, 1_000_000],
       aggregateRequests: 200,
     };
@@ -219,7 +222,9 @@ const failures = (r: Results): string[] => {
   if (r.gateway === undefined) return problems;
   const batch = r.gateway.batch.filter((x) => x.failed !== 0 || x.missingFromStream !== 0);
   if (batch.length > 0) problems.push(`${batch.length} gateway batch run(s) refused, failed or lost events`);
-  const single = [...r.gateway.single, ...r.gateway.singleUncounted].filter((x) => x.failed !== 0);
+  const single = [...r.gateway.single, ...r.gateway.singleOneKey, ...r.gateway.singleUncounted].filter(
+    (x) => x.failed !== 0,
+  );
   if (single.length > 0) problems.push(`${single.length} gateway open-loop run(s) had failed requests`);
   const wrong = r.gateway.hours.filter((hour) => hour.runs.some((x) => x.wrongAnswers !== 0));
   if (wrong.length > 0) problems.push(`aggregates over ${wrong.length} hour(s) counted wrong`);
