@@ -431,6 +431,9 @@ const gatewayLimits = (g: GatewayResults): string[] => {
   const single = (pick: (run: GatewayResults["single"][number]) => number) => of(g.single, pick).median;
   const rate = batch((x) => x.gatewayPerSecond);
   const gatewayCpu = batch((x) => x.cpu.gateway.gateway);
+  // Sums of the medians shown beside them, so the parts add up on the page.
+  const gatewayPath = gatewayCpu + batch((x) => x.cpu.gateway.natsServer) + batch((x) => x.cpu.gateway.generator);
+  const directPath = batch((x) => x.cpu.direct.natsServer) + batch((x) => x.cpu.direct.generator);
   const perRequest = {
     gateway: single((x) => x.cpu.gateway),
     natsServer: single((x) => x.cpu.natsServer),
@@ -448,28 +451,32 @@ const gatewayLimits = (g: GatewayResults): string[] => {
   return [
     "### What holds the gateway figures back",
     "",
-    `- **Batch ingest is bound by the gateway's one thread.** The gateway spent ${n(gatewayCpu, 1)} µs of CPU per ` +
-      `event, where the direct publisher's whole process spent ${n(
-        batch((x) => x.cpu.direct.generator),
-        1,
-      )} µs; at ` +
-      `${n(rate)} events/s that is ${n((gatewayCpu * rate) / 1_000_000, 2)} of a core, and Node runs all of a ` +
-      "gateway's JavaScript on one. nats-server spent " +
-      `${n(
+    `- **Batch ingest costs the machine ${n(gatewayPath / directPath, 1)} times the CPU per event of the direct ` +
+      `publish.** Through the gateway an event cost ${n(gatewayPath, 1)} µs of CPU in all (gateway ` +
+      `${n(gatewayCpu, 1)}, nats-server ${n(
         batch((x) => x.cpu.gateway.natsServer),
         1,
-      )} µs per event behind the gateway against ` +
+      )}, load generator ` +
+      `${n(
+        batch((x) => x.cpu.gateway.generator),
+        1,
+      )}), the direct publish ${n(directPath, 1)} µs (nats-server ` +
       `${n(
         batch((x) => x.cpu.direct.natsServer),
         1,
-      )} µs direct (the rate-limit counts and audit records of each ` +
-      "request). A CPU profile of the gateway under this load (`pnpm bench --only gateway " +
-      '--gateway-node-options="--import ./bench/cpu-profile.mjs"`, 2026-12-02) split its busy time: the NATS client ' +
-      "40% (a publish and a parsed acknowledgement per event, and the socket writes), node:http and fastify 21%, " +
-      "pino's two log lines per request 9%, zod 8% (each item checked on the way in, and the reply's results checked " +
-      "again by the response serializer), the gateway's own code 7%, garbage collection 6%. More gateway processes " +
-      "would lift it: the gateway keeps nothing between requests that NATS does not hold (rate counts, refresh " +
-      "families), so several can share the load across cores.",
+      )}, publisher ${n(
+        batch((x) => x.cpu.direct.generator),
+        1,
+      )}), ` +
+      "and both share the same two cores with each other and with everyone's work (the machine was " +
+      `${pct(batch((x) => x.cpu.gateway.machineBusy))} busy). The gateway's own share runs on one thread: at ` +
+      `${n(rate)} events/s it used ${n((gatewayCpu * rate) / 1_000_000, 2)} of a core. A CPU profile of the gateway ` +
+      'under this load (`pnpm bench --only gateway --gateway-node-options="--import ./bench/cpu-profile.mjs"`, ' +
+      "2026-12-02) split its busy time: the NATS client 40% (a publish and a parsed acknowledgement per event, and " +
+      "the socket writes), node:http and fastify 21%, pino's two log lines per request 9%, zod 8% (each item checked " +
+      "on the way in, and the reply's results checked again by the response serializer), the gateway's own code 7%, " +
+      "garbage collection 6%. Several gateway processes would spread its share over the cores (the gateway keeps " +
+      "nothing between requests that NATS does not hold), but on two cores only less work per event moves the ratio.",
     `- **Single events: the tail is waiting for CPU, and the rate count is the largest cost.** From ` +
       `${g.plan.singleProducers} producer keys each request cost ${n(perRequest.gateway)} µs of gateway CPU and ` +
       `${n(perRequest.natsServer)} µs of nats-server (plus ${n(perRequest.generator)} µs in the load generator and ` +
@@ -503,15 +510,18 @@ const gatewayLimits = (g: GatewayResults): string[] => {
       "to nats.js building errors with stack traces ahead of each request it sends: the two key-value operations " +
       "and the audit publish), node:http and fastify 17%, pino's two log lines per request 15%. Counting in the " +
       "gateway and reconciling with the bucket now and then (a limit shared less exactly), publishing audit records " +
-      "with the confirmed publisher, and logging requests at debug would cut most of that.",
+      "with the confirmed publisher, and logging requests at debug are where the gateway's CPU per request would " +
+      "come down.",
     largest === undefined
       ? ""
       : `- **Aggregates grow with the hour, in InfluxDB.** InfluxDB alone takes ` +
         `${hours.map((hour) => `${n(p50(hour, "influx"), 1)} ms`).join(", ")} (p50) for ` +
         `${hours.map((hour) => n(hour.events)).join(", ")} events: \`count()\` reads every point of the hour. ` +
         `Over ${n(largest.events)} events the reader adds ${n(p50(largest, "reader") - p50(largest, "influx"), 1)} ms ` +
-        `and the gateway ${n(p50(largest, "gateway") - p50(largest, "reader"), 1)} ms more. Counts kept per minute ` +
-        "as they are written (a downsampling task in InfluxDB, or the writer adding to a per-minute counter) would " +
+        `and the gateway ${n(p50(largest, "gateway") - p50(largest, "reader"), 1)} ms more at the median, and ` +
+        `InfluxDB alone has a p99 of ${n(of(largest.runs, (x) => x.influx.p99Ms).median, 1)} ms of the gateway's ` +
+        `${n(of(largest.runs, (x) => x.gateway.p99Ms).median, 1)} ms. Counts kept per minute as they are written ` +
+        "(a downsampling task in InfluxDB, or the writer adding to a per-minute counter) would " +
         "make the answer read 60 points instead of every event.",
     "",
   ];
