@@ -1,4 +1,5 @@
 import type { GatewayResults } from "./gateway.js";
+import type { AggregatesResult as AggregatesRun } from "./gateway-load.js";
 import type { DrainRun, LatencyRun, SustainedRun } from "./pipeline.js";
 import type { ThresholdLatency } from "./reader-latency.js";
 import { type Summary, summarise } from "./stats.js";
@@ -383,17 +384,23 @@ export const renderGateway = (g: GatewayResults): { lines: string[]; targets: st
       "was due to its `202`, which the gateway sends once JetStream confirmed the event. The generator's own " +
       "lateness (send lag) is part of the latency and shown apart.",
     "",
-    `The requests take ${plan.singleProducers} producer API keys in turn, as from that many producers ` +
-      `(${n(plan.singleRate / plan.singleProducers)} requests/s each). The same load then comes from one key, whose ` +
-      "requests the gateway counts one after the other (its rate counts are queued per key), and goes to a second " +
-      "gateway with rate limits off (`GATEWAY_RATE_LIMIT_KEY=0`), which skips the two key-value round trips per " +
-      "request: the difference is what counting costs. CPU is per request, from /proc, warm-up included.",
+    `The requests take ${plan.singleProducers} producer API key(s) in turn, as from that many producers ` +
+      `(${n(plan.singleRate / plan.singleProducers)} requests/s each).` +
+      (g.singleOneKey.length === 0 && g.singleUncounted.length === 0
+        ? ""
+        : " The same load then comes from one key, whose requests the gateway counts one after the other (its rate " +
+          "counts are queued per key), and goes to a second gateway with rate limits off " +
+          "(`GATEWAY_RATE_LIMIT_KEY=0`), which skips the two key-value round trips per request: the difference is " +
+          "what counting costs.") +
+      " CPU is per request, from /proc, warm-up included.",
     "",
     "| Gateway | answered/s | p50 | p99 | max | failed | send lag p99 (max) | CPU gateway | CPU nats-server | CPU load generator | CPU bench | machine busy |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|",
     singleRow(`${plan.singleProducers} producer keys, rate limits counted (as users run it)`, g.single),
-    singleRow("One producer key, rate limits counted", g.singleOneKey),
-    singleRow(`${plan.singleProducers} producer keys, rate limits off`, g.singleUncounted),
+    ...(g.singleOneKey.length === 0 ? [] : [singleRow("One producer key, rate limits counted", g.singleOneKey)]),
+    ...(g.singleUncounted.length === 0
+      ? []
+      : [singleRow(`${plan.singleProducers} producer keys, rate limits off`, g.singleUncounted)]),
     "",
     "The bench process reads every log line the gateway writes (two per request), as a container runtime would.",
     "",
@@ -426,103 +433,131 @@ export const renderGateway = (g: GatewayResults): { lines: string[]; targets: st
 };
 
 /** What the gateway's figures say about where the time goes, from the CPU measured beside them. */
-const gatewayLimits = (g: GatewayResults): string[] => {
-  const batch = (pick: (run: GatewayResults["batch"][number]) => number) => of(g.batch, pick).median;
-  const single = (pick: (run: GatewayResults["single"][number]) => number) => of(g.single, pick).median;
-  const rate = batch((x) => x.gatewayPerSecond);
-  const gatewayCpu = batch((x) => x.cpu.gateway.gateway);
-  // Sums of the medians shown beside them, so the parts add up on the page.
-  const gatewayPath = gatewayCpu + batch((x) => x.cpu.gateway.natsServer) + batch((x) => x.cpu.gateway.generator);
-  const directPath = batch((x) => x.cpu.direct.natsServer) + batch((x) => x.cpu.direct.generator);
-  const perRequest = {
-    gateway: single((x) => x.cpu.gateway),
-    natsServer: single((x) => x.cpu.natsServer),
-    generator: single((x) => x.cpu.generator),
-    bench: single((x) => x.cpu.bench),
+const gatewayLimits = (g: GatewayResults): string[] => [
+  "### What holds the gateway figures back",
+  "",
+  batchLimits(g),
+  singleLimits(g),
+  ...aggregatesLimits(g),
+  "",
+];
+
+const batchLimits = (g: GatewayResults): string => {
+  const median = (pick: (run: GatewayResults["batch"][number]) => number) => of(g.batch, pick).median;
+  const rate = median((x) => x.gatewayPerSecond);
+  const via = {
+    gateway: median((x) => x.cpu.gateway.gateway),
+    natsServer: median((x) => x.cpu.gateway.natsServer),
+    generator: median((x) => x.cpu.gateway.generator),
   };
-  const uncounted = (pick: (run: GatewayResults["singleUncounted"][number]) => number) =>
-    of(g.singleUncounted, pick).median;
-  const oneKey = (pick: (run: GatewayResults["singleOneKey"][number]) => number) => of(g.singleOneKey, pick).median;
-  const perRequestTotal = perRequest.gateway + perRequest.natsServer + perRequest.generator + perRequest.bench;
-  const p50 = (hour: GatewayResults["hours"][number], layer: "gateway" | "reader" | "influx") =>
-    of(hour.runs, (x) => x[layer].p50Ms).median;
+  const direct = {
+    natsServer: median((x) => x.cpu.direct.natsServer),
+    generator: median((x) => x.cpu.direct.generator),
+  };
+  // Sums of the medians shown beside them, so that the parts add up on the page.
+  const viaTotal = via.gateway + via.natsServer + via.generator;
+  const directTotal = direct.natsServer + direct.generator;
+  const busy = pct(median((x) => x.cpu.gateway.machineBusy));
+  return (
+    `- **Batch ingest costs the machine ${n(viaTotal / directTotal, 1)} times the CPU per event of the direct ` +
+    `publish.** Through the gateway an event cost ${n(viaTotal, 1)} µs of CPU in all (gateway ${n(via.gateway, 1)}, ` +
+    `nats-server ${n(via.natsServer, 1)}, load generator ${n(via.generator, 1)}), the direct publish ` +
+    `${n(directTotal, 1)} µs (nats-server ${n(direct.natsServer, 1)}, publisher ${n(direct.generator, 1)}), and both ` +
+    `share the same two cores with each other and with everyone's work (the machine was ${busy} busy). The ` +
+    `gateway's own share runs on one thread: at ${n(rate)} events/s it used ${n((via.gateway * rate) / 1e6, 2)} of ` +
+    "a core. A CPU profile of the gateway under this load (`pnpm bench --only gateway " +
+    '--gateway-node-options="--import ./bench/cpu-profile.mjs"`, 2026-12-02) split its busy time: the NATS client ' +
+    "40% (a publish and a parsed acknowledgement per event, and the socket writes), node:http and fastify 21%, " +
+    "pino's two log lines per request 9%, zod 8% (each item checked on the way in, and the reply's results checked " +
+    "again by the response serializer), the gateway's own code 7%, garbage collection 6%. Several gateway processes " +
+    "would spread its share over the cores (the gateway keeps nothing between requests that NATS does not hold), " +
+    "but on two cores only less work per event moves the ratio."
+  );
+};
+
+const singleLimits = (g: GatewayResults): string => {
+  const median = (runs: GatewayResults["single"], pick: (run: GatewayResults["single"][number]) => number) =>
+    of(runs, pick).median;
+  const cpu = {
+    gateway: median(g.single, (x) => x.cpu.gateway),
+    natsServer: median(g.single, (x) => x.cpu.natsServer),
+    generator: median(g.single, (x) => x.cpu.generator),
+    bench: median(g.single, (x) => x.cpu.bench),
+  };
+  const share = ((cpu.gateway + cpu.natsServer + cpu.generator + cpu.bench) * g.plan.singleRate) / 20_000;
+  const p99 = median(g.single, (x) => x.latency.p99Ms);
+  const parts = [
+    `- **Single events: the tail is waiting for CPU${g.singleUncounted.length === 0 ? "" : ", and the rate count is the largest cost"}.** From ` +
+      `${g.plan.singleProducers} producer key(s) each request cost ${n(cpu.gateway)} µs of gateway CPU and ` +
+      `${n(cpu.natsServer)} µs of nats-server (plus ${n(cpu.generator)} µs in the load generator and ` +
+      `${n(cpu.bench)} µs in the bench reading the gateway's log): ${n(g.plan.singleRate)} requests/s take ` +
+      `${n(share)}% of the two cores, and the machine was ${pct(median(g.single, (x) => x.cpu.machineBusy))} busy ` +
+      "with everyone's work. Whenever another process holds a core, requests queue: traces of single runs show " +
+      "stretches of 0.1–1 s in which every request takes 10–100 ms while the generator still sends on time.",
+  ];
+  if (g.singleUncounted.length > 0) {
+    const off = (pick: (run: GatewayResults["single"][number]) => number) => median(g.singleUncounted, pick);
+    parts.push(
+      `With rate limits off the gateway spent ${n(off((x) => x.cpu.gateway))} µs and nats-server ` +
+        `${n(off((x) => x.cpu.natsServer))} µs per request, and p99 was ${n(
+          off((x) => x.latency.p99Ms),
+          1,
+        )} ms ` +
+        `against ${n(p99, 1)} ms: the shared rate limit's two key-value round trips per request (a read, then a ` +
+        `compare-and-set write) cost ${n(cpu.gateway - off((x) => x.cpu.gateway))} µs of gateway CPU and ` +
+        `${n(cpu.natsServer - off((x) => x.cpu.natsServer))} µs of nats-server's.`,
+    );
+  }
+  if (g.singleOneKey.length > 0) {
+    const one = (pick: (run: GatewayResults["single"][number]) => number) => median(g.singleOneKey, pick);
+    parts.push(
+      "They also put each key's requests in one queue, so one key can go no faster than those round trips follow " +
+        `each other: from one key p99 was ${n(
+          one((x) => x.latency.p99Ms),
+          1,
+        )} ms (p50 ` +
+        `${n(
+          one((x) => x.latency.p50Ms),
+          1,
+        )} ms), and in a one-off run at 1,500 requests/s from one key ` +
+        "(2026-12-02) the gateway answered 1,318/s with a p50 of 1 s while using 0.8 of a core, where the gateway " +
+        "with rate limits off kept up (p50 1.9 ms).",
+    );
+  }
+  parts.push(
+    "In a CPU profile of the counting gateway at 1,000 requests/s from one key, the NATS client took 51% of its busy " +
+      "time (12% went to nats.js building errors with stack traces ahead of each request it sends: the two " +
+      "key-value operations and the audit publish), node:http and fastify 17%, pino's two log lines per request " +
+      "15%. Counting in the gateway and reconciling with the bucket now and then (a limit shared less exactly), " +
+      "publishing audit records with the confirmed publisher, and logging requests at debug are where the " +
+      "gateway's CPU per request would come down.",
+  );
+  return parts.join(" ");
+};
+
+const aggregatesLimits = (g: GatewayResults): string[] => {
   const hours = [...g.hours].sort((a, b) => a.events - b.events);
   const largest = hours.at(-1);
+  if (largest === undefined) return [];
+  const median = (hour: GatewayResults["hours"][number], pick: (run: AggregatesRun) => number) =>
+    of(hour.runs, pick).median;
+  const p50 = (hour: GatewayResults["hours"][number], layer: "gateway" | "reader" | "influx") =>
+    median(hour, (x) => x[layer].p50Ms);
   return [
-    "### What holds the gateway figures back",
-    "",
-    `- **Batch ingest costs the machine ${n(gatewayPath / directPath, 1)} times the CPU per event of the direct ` +
-      `publish.** Through the gateway an event cost ${n(gatewayPath, 1)} µs of CPU in all (gateway ` +
-      `${n(gatewayCpu, 1)}, nats-server ${n(
-        batch((x) => x.cpu.gateway.natsServer),
+    "- **Aggregates grow with the hour, in InfluxDB.** InfluxDB alone takes " +
+      `${hours.map((hour) => `${n(p50(hour, "influx"), 1)} ms`).join(", ")} (p50) for ` +
+      `${hours.map((hour) => n(hour.events)).join(", ")} events: \`count()\` reads every point of the hour. Over ` +
+      `${n(largest.events)} events the reader adds ${n(p50(largest, "reader") - p50(largest, "influx"), 1)} ms and ` +
+      `the gateway ${n(p50(largest, "gateway") - p50(largest, "reader"), 1)} ms more at the median, and InfluxDB ` +
+      `alone has a p99 of ${n(
+        median(largest, (x) => x.influx.p99Ms),
         1,
-      )}, load generator ` +
+      )} ms of the gateway's ` +
       `${n(
-        batch((x) => x.cpu.gateway.generator),
+        median(largest, (x) => x.gateway.p99Ms),
         1,
-      )}), the direct publish ${n(directPath, 1)} µs (nats-server ` +
-      `${n(
-        batch((x) => x.cpu.direct.natsServer),
-        1,
-      )}, publisher ${n(
-        batch((x) => x.cpu.direct.generator),
-        1,
-      )}), ` +
-      "and both share the same two cores with each other and with everyone's work (the machine was " +
-      `${pct(batch((x) => x.cpu.gateway.machineBusy))} busy). The gateway's own share runs on one thread: at ` +
-      `${n(rate)} events/s it used ${n((gatewayCpu * rate) / 1_000_000, 2)} of a core. A CPU profile of the gateway ` +
-      'under this load (`pnpm bench --only gateway --gateway-node-options="--import ./bench/cpu-profile.mjs"`, ' +
-      "2026-12-02) split its busy time: the NATS client 40% (a publish and a parsed acknowledgement per event, and " +
-      "the socket writes), node:http and fastify 21%, pino's two log lines per request 9%, zod 8% (each item checked " +
-      "on the way in, and the reply's results checked again by the response serializer), the gateway's own code 7%, " +
-      "garbage collection 6%. Several gateway processes would spread its share over the cores (the gateway keeps " +
-      "nothing between requests that NATS does not hold), but on two cores only less work per event moves the ratio.",
-    `- **Single events: the tail is waiting for CPU, and the rate count is the largest cost.** From ` +
-      `${g.plan.singleProducers} producer keys each request cost ${n(perRequest.gateway)} µs of gateway CPU and ` +
-      `${n(perRequest.natsServer)} µs of nats-server (plus ${n(perRequest.generator)} µs in the load generator and ` +
-      `${n(perRequest.bench)} µs in the bench reading the gateway's log): ${n(g.plan.singleRate)} requests/s take ` +
-      `${n((perRequestTotal * g.plan.singleRate) / 20_000)}% of the two cores, and the machine was ` +
-      `${pct(single((x) => x.cpu.machineBusy))} busy with everyone's work. Whenever another process holds a core, ` +
-      "requests queue: traces of single runs show stretches of 0.1–1 s in which every request takes 10–100 ms " +
-      "while the generator still sends on time. With rate limits off the gateway spent " +
-      `${n(uncounted((x) => x.cpu.gateway))} µs and nats-server ${n(uncounted((x) => x.cpu.natsServer))} µs per ` +
-      `request, and p99 was ${n(
-        uncounted((x) => x.latency.p99Ms),
-        1,
-      )} ms against ${n(
-        single((x) => x.latency.p99Ms),
-        1,
-      )} ms: ` +
-      "the shared rate limit's two key-value round trips per request (a read, then a compare-and-set write) cost " +
-      `${n(perRequest.gateway - uncounted((x) => x.cpu.gateway))} µs of gateway CPU and ` +
-      `${n(perRequest.natsServer - uncounted((x) => x.cpu.natsServer))} µs of nats-server's. They also put each ` +
-      "key's requests in one queue, so one key can go no faster than those round trips follow each other: from one " +
-      `key p99 was ${n(
-        oneKey((x) => x.latency.p99Ms),
-        1,
-      )} ms (p50 ${n(
-        oneKey((x) => x.latency.p50Ms),
-        1,
-      )} ms), and ` +
-      "in a one-off run at 1,500 requests/s from one key (2026-12-02) the gateway answered 1,318/s with a p50 of 1 s " +
-      "while using 0.8 of a core, where the gateway with rate limits off kept up (p50 1.9 ms). In a CPU profile of " +
-      "the counting gateway at 1,000 requests/s from one key, the NATS client took 51% of its busy time (12% went " +
-      "to nats.js building errors with stack traces ahead of each request it sends: the two key-value operations " +
-      "and the audit publish), node:http and fastify 17%, pino's two log lines per request 15%. Counting in the " +
-      "gateway and reconciling with the bucket now and then (a limit shared less exactly), publishing audit records " +
-      "with the confirmed publisher, and logging requests at debug are where the gateway's CPU per request would " +
-      "come down.",
-    largest === undefined
-      ? ""
-      : `- **Aggregates grow with the hour, in InfluxDB.** InfluxDB alone takes ` +
-        `${hours.map((hour) => `${n(p50(hour, "influx"), 1)} ms`).join(", ")} (p50) for ` +
-        `${hours.map((hour) => n(hour.events)).join(", ")} events: \`count()\` reads every point of the hour. ` +
-        `Over ${n(largest.events)} events the reader adds ${n(p50(largest, "reader") - p50(largest, "influx"), 1)} ms ` +
-        `and the gateway ${n(p50(largest, "gateway") - p50(largest, "reader"), 1)} ms more at the median, and ` +
-        `InfluxDB alone has a p99 of ${n(of(largest.runs, (x) => x.influx.p99Ms).median, 1)} ms of the gateway's ` +
-        `${n(of(largest.runs, (x) => x.gateway.p99Ms).median, 1)} ms. Counts kept per minute as they are written ` +
-        "(a downsampling task in InfluxDB, or the writer adding to a per-minute counter) would " +
-        "make the answer read 60 points instead of every event.",
-    "",
+      )} ms. Counts kept per minute as they are written (a ` +
+      "downsampling task in InfluxDB, or the writer adding to a per-minute counter) would make the answer read 60 " +
+      "points instead of every event.",
   ];
 };

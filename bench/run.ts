@@ -84,6 +84,7 @@ const gatewayPlan: GatewayPlan = quick
       singleRate: 200,
       singleSeconds: 1,
       singleProducers: 2,
+      singleVariants: false,
       hourSizes: [10_000],
       aggregateRequests: 20,
     }
@@ -96,6 +97,7 @@ const gatewayPlan: GatewayPlan = quick
       singleSeconds: 30,
       // 100 requests/s each: under the default GATEWAY_RATE_LIMIT_KEY of 10,000 a minute.
       singleProducers: 10,
+      singleVariants: true,
       hourSizes: [10_000, 100_000, 1_000_000],
       aggregateRequests: 200,
     };
