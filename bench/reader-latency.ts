@@ -20,15 +20,26 @@ const criticalityAt = (i: number): number => {
   return 0;
 };
 
-/** Writes `count` events spread evenly over the last `days` days, straight to InfluxDB. */
+/** Where {@link loadHistory} puts its events in time. */
+export interface HistorySpan {
+  /** How long a stretch the events are spread over, ending at `end`: 30 days unless said. */
+  readonly spanMs?: number;
+  /** The instant the stretch ends (exclusive), in milliseconds since the epoch: now unless said. */
+  readonly end?: number;
+  readonly batchSize?: number;
+}
+
+/**
+ * Writes `count` events spread evenly over a stretch of time ending now (the last 30 days unless
+ * said), straight to InfluxDB in the writer's layout (`encodePoints`), two batches in flight.
+ * Returns points per second.
+ */
 export const loadHistory = async (
   writer: InfluxClient,
   count: number,
-  days = 30,
-  batchSize = 10_000,
+  { spanMs = 30 * DAY_MS, end = Date.now(), batchSize = 10_000 }: HistorySpan = {},
 ): Promise<number> => {
-  const end = Date.now();
-  const start = end - days * DAY_MS;
+  const start = end - spanMs;
   const step = (end - start) / count;
   const began = performance.now();
   let next = 0;

@@ -1,3 +1,5 @@
+import type { GatewayResults } from "./gateway.js";
+import type { AggregatesResult as AggregatesRun } from "./gateway-load.js";
 import type { DrainRun, LatencyRun, SustainedRun } from "./pipeline.js";
 import type { ThresholdLatency } from "./reader-latency.js";
 import { type Summary, summarise } from "./stats.js";
@@ -40,6 +42,8 @@ export interface Results {
   readonly reader: readonly ThresholdLatency[];
   readonly overload: readonly DrainRun[];
   readonly invalidMix: { readonly clean: readonly DrainRun[]; readonly mixed: readonly DrainRun[] };
+  /** The gateway's figures (absent from results measured before they existed). */
+  readonly gateway?: GatewayResults;
 }
 
 const n = (value: number, digits = 0) =>
@@ -230,6 +234,330 @@ export const renderReport = (r: Results): { markdown: string; summary: string } 
       "dead letters with the daemon's confirmed publisher would bring the 20% case close to the all-valid rate.",
     "",
   );
-  const summary = targets.map((row) => `${row[2] === "met" ? "✓" : "✗"} ${row[0]}: ${row[1]}`).join("\n");
+  const gateway = r.gateway === undefined ? undefined : renderGateway(r.gateway);
+  if (gateway !== undefined) lines.push(...gateway.lines);
+  const summary = [...targets, ...(gateway?.targets ?? [])]
+    .map((row) => `${row[2] === "met" ? "✓" : "✗"} ${row[0]}: ${row[1]}`)
+    .join("\n");
   return { markdown: lines.join("\n"), summary };
+};
+
+const pct = (share: number) => `${n(share * 100)}%`;
+
+/** One row of the gateway's open-loop table. */
+const singleRow = (label: string, runs: GatewayResults["single"]): string => {
+  const median = (pick: (run: GatewayResults["single"][number]) => number) => of(runs, pick).median;
+  return `| ${[
+    label,
+    cell(of(runs, (x) => x.answeredPerSecond)),
+    cell(
+      of(runs, (x) => x.latency.p50Ms),
+      1,
+      " ms",
+    ),
+    cell(
+      of(runs, (x) => x.latency.p99Ms),
+      1,
+      " ms",
+    ),
+    cell(
+      of(runs, (x) => x.latency.maxMs),
+      0,
+      " ms",
+    ),
+    runs.map((x) => x.failed).join(", "),
+    `${n(
+      median((x) => x.sendLag.p99Ms),
+      1,
+    )} ms (${n(of(runs, (x) => x.sendLag.maxMs).max, 0)} ms)`,
+    `${n(median((x) => x.cpu.gateway))} µs`,
+    `${n(median((x) => x.cpu.natsServer))} µs`,
+    `${n(median((x) => x.cpu.generator))} µs`,
+    `${n(median((x) => x.cpu.bench))} µs`,
+    pct(median((x) => x.cpu.machineBusy)),
+  ].join(" | ")} |`;
+};
+
+/** The gateway's section: its targets, the three figures, and what holds them back. */
+export const renderGateway = (g: GatewayResults): { lines: string[]; targets: string[][] } => {
+  const { plan } = g;
+  const ratio = of(g.batch, (x) => x.ratio);
+  const direct = of(g.batch, (x) => x.directPerSecond);
+  const viaGateway = of(g.batch, (x) => x.gatewayPerSecond);
+  const batchLost = g.batch.reduce((sum, x) => sum + x.failed + Math.max(0, x.missingFromStream), 0);
+  const p99 = of(g.single, (x) => x.latency.p99Ms);
+  const answered = of(g.single, (x) => x.answeredPerSecond);
+  const singleFailed = g.single.reduce((sum, x) => sum + x.failed, 0);
+  const largest = g.hours.reduce((big, hour) => (hour.events > big.events ? hour : big));
+  const hourP99 = (hour: (typeof g.hours)[number], layer: "gateway" | "reader" | "influx") =>
+    of(hour.runs, (x) => x[layer].p99Ms);
+  const hourP50 = (hour: (typeof g.hours)[number], layer: "gateway" | "reader" | "influx") =>
+    of(hour.runs, (x) => x[layer].p50Ms);
+  const wrong = (hour: (typeof g.hours)[number]) => hour.runs.reduce((sum, x) => sum + x.wrongAnswers, 0);
+  const largestP99 = hourP99(largest, "gateway");
+  const cpuOf = (pick: (run: (typeof g.batch)[number]) => number) => of(g.batch, pick).median;
+
+  const targets = [
+    [
+      `Gateway batch ingest ≥ 0.5 × direct JetStream publish (batches of ${plan.batchSize})`,
+      `${n(ratio.median, 2)} × (${n(ratio.min, 2)} – ${n(ratio.max, 2)}), ${batchLost} lost or refused`,
+      verdict(ratio.median >= 0.5 && batchLost === 0),
+    ],
+    [
+      `Gateway \`POST /v1/events\` p99 ≤ 10 ms at ${n(plan.singleRate)} requests/s (from ${plan.singleProducers} producer keys)`,
+      `${cell(p99, 1, " ms")}, ${singleFailed} failed`,
+      verdict(p99.median <= 10 && singleFailed === 0 && answered.median >= 0.95 * plan.singleRate),
+    ],
+    [
+      `Gateway \`GET /v1/aggregates?minutes=60\` p99 ≤ 100 ms over an hour of ${n(largest.events)} events`,
+      `${cell(largestP99, 1, " ms")}, ${wrong(largest)} wrong answers`,
+      verdict(largestP99.median <= 100 && wrong(largest) === 0),
+    ],
+  ];
+  const row = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
+  const lines = [
+    "## Gateway",
+    "",
+    `Measured on ${g.measuredAt} at commit \`${g.commit}\`, ${plan.runs} run(s) of each figure, on the servers users ` +
+      `run: ${g.servers.natsServer} and ${g.servers.influxdb} (the versions compose pins, built by ` +
+      "`scripts/build-servers.sh`). The gateway is its own process (`services/gateway/dist/main.js`, started as the " +
+      "tests start every service, `LOG_LEVEL=info`: fastify logs each request when it arrives and when it is answered). " +
+      "The load comes from another process (`bench/gateway-load.ts`: `node:http` with keep-alive connections), with API " +
+      "keys made by the gateway's own `credentials add-key` (`producer` to ingest, `viewer` to read). Rate limits are " +
+      `${n(g.rateLimitPerMinute)} requests a minute per key: never reached, but counted as in production (two ` +
+      "key-value round trips per request), and every request is audited as in production. Each figure is the median " +
+      "(min – max) over runs. `pnpm bench --only gateway` measures this section alone and keeps the others.",
+    "",
+    "| Target | Measured | |",
+    "|---|---|---|",
+    ...targets.map(row),
+    "",
+    `### 1. Batch ingest against direct JetStream publish (${n(plan.batchEvents)} events per run)`,
+    "",
+    `Direct: one process publishing the same kind of events to \`events\` with the daemon's and gateway's confirmed ` +
+      `publish (\`Nats-Msg-Id\` = event id), ${n(plan.batchSize * plan.batchConcurrency)} awaiting confirmation. ` +
+      `Gateway: \`POST /v1/events/batch\` of ${plan.batchSize} events, ${plan.batchConcurrency} requests in flight ` +
+      `(the same ${n(plan.batchSize * plan.batchConcurrency)} events in flight), each answered 200 only once JetStream ` +
+      "confirmed every event in it. CPU is per event, from /proc, warm-up included.",
+    "",
+    "| | events/s | CPU gateway | CPU nats-server | CPU load generator | machine busy |",
+    "|---|---|---|---|---|---|",
+    row([
+      "Direct confirmed publish",
+      cell(direct),
+      "–",
+      `${n(
+        cpuOf((x) => x.cpu.direct.natsServer),
+        1,
+      )} µs`,
+      `${n(
+        cpuOf((x) => x.cpu.direct.generator),
+        1,
+      )} µs`,
+      pct(cpuOf((x) => x.cpu.direct.machineBusy)),
+    ]),
+    row([
+      "`POST /v1/events/batch`",
+      cell(viaGateway),
+      `${n(
+        cpuOf((x) => x.cpu.gateway.gateway),
+        1,
+      )} µs`,
+      `${n(
+        cpuOf((x) => x.cpu.gateway.natsServer),
+        1,
+      )} µs`,
+      `${n(
+        cpuOf((x) => x.cpu.gateway.generator),
+        1,
+      )} µs`,
+      pct(cpuOf((x) => x.cpu.gateway.machineBusy)),
+    ]),
+    "",
+    `Ratio per run: ${g.batch.map((x) => `${n(x.ratio, 2)} ×`).join(", ")}. Refused or unconfirmed: ` +
+      `${g.batch.map((x) => x.failed).join(", ")}; missing from the stream afterwards: ` +
+      `${g.batch.map((x) => x.missingFromStream).join(", ")}.`,
+    "",
+    `### 2. \`POST /v1/events\`, one event per request, open loop at ${n(plan.singleRate)} requests/s (${plan.singleSeconds} s per run)`,
+    "",
+    "Requests leave on a fixed schedule whether or not earlier ones were answered; latency runs from when a request " +
+      "was due to its `202`, which the gateway sends once JetStream confirmed the event. The generator's own " +
+      "lateness (send lag) is part of the latency and shown apart.",
+    "",
+    `The requests take ${plan.singleProducers} producer API key(s) in turn, as from that many producers ` +
+      `(${n(plan.singleRate / plan.singleProducers)} requests/s each).` +
+      (g.singleOneKey.length === 0 && g.singleUncounted.length === 0
+        ? ""
+        : " The same load then comes from one key, whose requests the gateway counts one after the other (its rate " +
+          "counts are queued per key), and goes to a second gateway with rate limits off " +
+          "(`GATEWAY_RATE_LIMIT_KEY=0`), which skips the two key-value round trips per request: the difference is " +
+          "what counting costs.") +
+      " CPU is per request, from /proc, warm-up included.",
+    "",
+    "| Gateway | answered/s | p50 | p99 | max | failed | send lag p99 (max) | CPU gateway | CPU nats-server | CPU load generator | CPU bench | machine busy |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    singleRow(`${plan.singleProducers} producer keys, rate limits counted (as users run it)`, g.single),
+    ...(g.singleOneKey.length === 0 ? [] : [singleRow("One producer key, rate limits counted", g.singleOneKey)]),
+    ...(g.singleUncounted.length === 0
+      ? []
+      : [singleRow(`${plan.singleProducers} producer keys, rate limits off`, g.singleUncounted)]),
+    "",
+    "The bench process reads every log line the gateway writes (two per request), as a container runtime would.",
+    "",
+    "### 3. `GET /v1/aggregates?minutes=60`, one request at a time",
+    "",
+    `The hour is loaded straight into InfluxDB 2.x as line protocol in the writer's layout (\`encodePoints\`), spread ` +
+      `over 50 minutes ending a minute before loading, so the hour holds every event while it is asked (each answer's \`total\` is ` +
+      `checked). Each of ${n(plan.aggregateRequests)} rounds per run asks the gateway, then the reader over NATS, then ` +
+      "InfluxDB alone (the reader's statement), so the three layers see the same moments.",
+    "",
+    "| Events in the hour | loaded at | gateway p50 | gateway p99 | reader p50 | reader p99 | InfluxDB p50 | InfluxDB p99 | wrong answers |",
+    "|---|---|---|---|---|---|---|---|---|",
+    ...g.hours.map((hour) =>
+      row([
+        n(hour.events),
+        `${n(hour.loadPointsPerSecond)} points/s`,
+        cell(hourP50(hour, "gateway"), 1, " ms"),
+        cell(hourP99(hour, "gateway"), 1, " ms"),
+        cell(hourP50(hour, "reader"), 1, " ms"),
+        cell(hourP99(hour, "reader"), 1, " ms"),
+        cell(hourP50(hour, "influx"), 1, " ms"),
+        cell(hourP99(hour, "influx"), 1, " ms"),
+        String(wrong(hour)),
+      ]),
+    ),
+    "",
+    ...gatewayLimits(g),
+  ];
+  return { lines, targets };
+};
+
+/** What the gateway's figures say about where the time goes, from the CPU measured beside them. */
+const gatewayLimits = (g: GatewayResults): string[] => [
+  "### What holds the gateway figures back",
+  "",
+  batchLimits(g),
+  singleLimits(g),
+  ...aggregatesLimits(g),
+  "",
+];
+
+const batchLimits = (g: GatewayResults): string => {
+  const median = (pick: (run: GatewayResults["batch"][number]) => number) => of(g.batch, pick).median;
+  const rate = median((x) => x.gatewayPerSecond);
+  const via = {
+    gateway: median((x) => x.cpu.gateway.gateway),
+    natsServer: median((x) => x.cpu.gateway.natsServer),
+    generator: median((x) => x.cpu.gateway.generator),
+  };
+  const direct = {
+    natsServer: median((x) => x.cpu.direct.natsServer),
+    generator: median((x) => x.cpu.direct.generator),
+  };
+  // Sums of the medians shown beside them, so that the parts add up on the page.
+  const viaTotal = via.gateway + via.natsServer + via.generator;
+  const directTotal = direct.natsServer + direct.generator;
+  const busy = pct(median((x) => x.cpu.gateway.machineBusy));
+  return (
+    `- **Batch ingest costs the machine ${n(viaTotal / directTotal, 1)} times the CPU per event of the direct ` +
+    `publish.** Through the gateway an event cost ${n(viaTotal, 1)} µs of CPU in all (gateway ${n(via.gateway, 1)}, ` +
+    `nats-server ${n(via.natsServer, 1)}, load generator ${n(via.generator, 1)}), the direct publish ` +
+    `${n(directTotal, 1)} µs (nats-server ${n(direct.natsServer, 1)}, publisher ${n(direct.generator, 1)}), and both ` +
+    `share the same two cores with each other and with everyone's work (the machine was ${busy} busy). The ` +
+    `gateway's own share runs on one thread: at ${n(rate)} events/s it used ${n((via.gateway * rate) / 1e6, 2)} of ` +
+    "a core. A CPU profile of the gateway under this load (`pnpm bench --only gateway " +
+    '--gateway-node-options="--import ./bench/cpu-profile.mjs"`, 2026-12-02) split its busy time: the NATS client ' +
+    "40% (a publish and a parsed acknowledgement per event, and the socket writes), node:http and fastify 21%, " +
+    "pino's two log lines per request 9%, zod 8% (each item checked on the way in, and the reply's results checked " +
+    "again by the response serializer), the gateway's own code 7%, garbage collection 6%. Several gateway processes " +
+    "would spread its share over the cores (the gateway keeps nothing between requests that NATS does not hold), " +
+    "but on two cores only less work per event moves the ratio."
+  );
+};
+
+const singleLimits = (g: GatewayResults): string => {
+  const median = (runs: GatewayResults["single"], pick: (run: GatewayResults["single"][number]) => number) =>
+    of(runs, pick).median;
+  const cpu = {
+    gateway: median(g.single, (x) => x.cpu.gateway),
+    natsServer: median(g.single, (x) => x.cpu.natsServer),
+    generator: median(g.single, (x) => x.cpu.generator),
+    bench: median(g.single, (x) => x.cpu.bench),
+  };
+  const share = ((cpu.gateway + cpu.natsServer + cpu.generator + cpu.bench) * g.plan.singleRate) / 20_000;
+  const p99 = median(g.single, (x) => x.latency.p99Ms);
+  const parts = [
+    `- **Single events: the tail is waiting for CPU${g.singleUncounted.length === 0 ? "" : ", and the rate count is the largest cost"}.** From ` +
+      `${g.plan.singleProducers} producer key(s) each request cost ${n(cpu.gateway)} µs of gateway CPU and ` +
+      `${n(cpu.natsServer)} µs of nats-server (plus ${n(cpu.generator)} µs in the load generator and ` +
+      `${n(cpu.bench)} µs in the bench reading the gateway's log): ${n(g.plan.singleRate)} requests/s take ` +
+      `${n(share)}% of the two cores, and the machine was ${pct(median(g.single, (x) => x.cpu.machineBusy))} busy ` +
+      "with everyone's work. Whenever another process holds a core, requests queue: traces of single runs show " +
+      "stretches of 0.1–1 s in which every request takes 10–100 ms while the generator still sends on time.",
+  ];
+  if (g.singleUncounted.length > 0) {
+    const off = (pick: (run: GatewayResults["single"][number]) => number) => median(g.singleUncounted, pick);
+    parts.push(
+      `With rate limits off the gateway spent ${n(off((x) => x.cpu.gateway))} µs and nats-server ` +
+        `${n(off((x) => x.cpu.natsServer))} µs per request, and p99 was ${n(
+          off((x) => x.latency.p99Ms),
+          1,
+        )} ms ` +
+        `against ${n(p99, 1)} ms: the shared rate limit's two key-value round trips per request (a read, then a ` +
+        `compare-and-set write) cost ${n(cpu.gateway - off((x) => x.cpu.gateway))} µs of gateway CPU and ` +
+        `${n(cpu.natsServer - off((x) => x.cpu.natsServer))} µs of nats-server's.`,
+    );
+  }
+  if (g.singleOneKey.length > 0) {
+    const one = (pick: (run: GatewayResults["single"][number]) => number) => median(g.singleOneKey, pick);
+    parts.push(
+      "They also put each key's requests in one queue, so one key can go no faster than those round trips follow " +
+        `each other: from one key p99 was ${n(
+          one((x) => x.latency.p99Ms),
+          1,
+        )} ms (p50 ` +
+        `${n(
+          one((x) => x.latency.p50Ms),
+          1,
+        )} ms), and in a one-off run at 1,500 requests/s from one key ` +
+        "(2026-12-02) the gateway answered 1,318/s with a p50 of 1 s while using 0.8 of a core, where the gateway " +
+        "with rate limits off kept up (p50 1.9 ms).",
+    );
+  }
+  parts.push(
+    "In a CPU profile of the counting gateway at 1,000 requests/s from one key, the NATS client took 51% of its busy " +
+      "time (12% went to nats.js building errors with stack traces ahead of each request it sends: the two " +
+      "key-value operations and the audit publish), node:http and fastify 17%, pino's two log lines per request " +
+      "15%. Counting in the gateway and reconciling with the bucket now and then (a limit shared less exactly), " +
+      "publishing audit records with the confirmed publisher, and logging requests at debug are where the " +
+      "gateway's CPU per request would come down.",
+  );
+  return parts.join(" ");
+};
+
+const aggregatesLimits = (g: GatewayResults): string[] => {
+  const hours = [...g.hours].sort((a, b) => a.events - b.events);
+  const largest = hours.at(-1);
+  if (largest === undefined) return [];
+  const median = (hour: GatewayResults["hours"][number], pick: (run: AggregatesRun) => number) =>
+    of(hour.runs, pick).median;
+  const p50 = (hour: GatewayResults["hours"][number], layer: "gateway" | "reader" | "influx") =>
+    median(hour, (x) => x[layer].p50Ms);
+  return [
+    "- **Aggregates grow with the hour, in InfluxDB.** InfluxDB alone takes " +
+      `${hours.map((hour) => `${n(p50(hour, "influx"), 1)} ms`).join(", ")} (p50) for ` +
+      `${hours.map((hour) => n(hour.events)).join(", ")} events: \`count()\` reads every point of the hour. Over ` +
+      `${n(largest.events)} events the reader adds ${n(p50(largest, "reader") - p50(largest, "influx"), 1)} ms and ` +
+      `the gateway ${n(p50(largest, "gateway") - p50(largest, "reader"), 1)} ms more at the median, and InfluxDB ` +
+      `alone has a p99 of ${n(
+        median(largest, (x) => x.influx.p99Ms),
+        1,
+      )} ms of the gateway's ` +
+      `${n(
+        median(largest, (x) => x.gateway.p99Ms),
+        1,
+      )} ms. Counts kept per minute as they are written (a ` +
+      "downsampling task in InfluxDB, or the writer adding to a per-minute counter) would make the answer read 60 " +
+      "points instead of every event.",
+  ];
 };

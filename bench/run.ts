@@ -1,20 +1,43 @@
 /**
- * `pnpm bench [--quick]`: measures the pipeline on this machine against ceilings and a baseline
- * measured in the same run. The full run writes BENCHMARKS.md and bench/results.json; the quick
- * smoke run (CI) writes to .vigil/bench/ and fails only when a pipeline figure shows loss.
+ * `pnpm bench [--quick] [--only pipeline|gateway] [--gateway-node-options=...]`: measures the
+ * pipeline on this machine against ceilings and a baseline measured in the same run, and the
+ * gateway (bench/gateway.ts). The full run writes BENCHMARKS.md and bench/results.json; the quick
+ * smoke run (CI) writes to .vigil/bench/ and fails only when a figure shows loss. `--only` measures
+ * one part and keeps the other's figures from the results file of the same mode; `--render`
+ * rewrites BENCHMARKS.md from bench/results.json without measuring.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
+import { parseArgs } from "node:util";
 import { startInfluxd, startNatsServer } from "@vigil/testing";
 import { oneWritePerEventBaseline } from "./baseline.js";
 import { influxIngestCeiling, jetStreamCeilings, natsTransportCeiling } from "./ceilings.js";
+import { type GatewayPlan, gatewayFigures } from "./gateway.js";
 import { drainBacklog, publishToQueryable, sustainedEndToEnd } from "./pipeline.js";
 import { loadHistory, readerLatency } from "./reader-latency.js";
 import { type BenchPlan, type Results, renderReport } from "./report.js";
 import { repeat, summarise } from "./stats.js";
 
-const quick = process.argv.includes("--quick");
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    render: { type: "boolean", default: false },
+    only: { type: "string" },
+    /** NODE_OPTIONS of the gateway process, e.g. `--import ./bench/cpu-profile.mjs` for a CPU profile. */
+    "gateway-node-options": { type: "string" },
+  },
+});
+const PARTS = ["pipeline", "gateway"] as const;
+type Part = (typeof PARTS)[number];
+const only = flags.only;
+if (only !== undefined && !PARTS.includes(only as Part)) {
+  console.error(`[bench] --only takes ${PARTS.join(" or ")}, not ${only}`);
+  process.exit(2);
+}
+const measures = (part: Part) => only === undefined || only === part;
+
+const quick = flags.quick;
 const plan: BenchPlan = quick
   ? {
       runs: 1,
@@ -52,6 +75,33 @@ const plan: BenchPlan = quick
       mixBacklog: 300_000,
     };
 
+const gatewayPlan: GatewayPlan = quick
+  ? {
+      runs: 1,
+      batchEvents: 1_000,
+      batchSize: 100,
+      batchConcurrency: 10,
+      singleRate: 200,
+      singleSeconds: 1,
+      singleProducers: 2,
+      singleVariants: false,
+      hourSizes: [10_000],
+      aggregateRequests: 20,
+    }
+  : {
+      runs: 3,
+      batchEvents: 200_000,
+      batchSize: 100,
+      batchConcurrency: 10,
+      singleRate: 1_000,
+      singleSeconds: 30,
+      // 100 requests/s each: under the default GATEWAY_RATE_LIMIT_KEY of 10,000 a minute.
+      singleProducers: 10,
+      singleVariants: true,
+      hourSizes: [10_000, 100_000, 1_000_000],
+      aggregateRequests: 200,
+    };
+
 const version = (command: string, args: string[]): string => {
   try {
     return execFileSync(command, args, { encoding: "utf8" }).trim().split("\n")[0] ?? "unknown";
@@ -70,7 +120,10 @@ const rerender = () => {
   log("BENCHMARKS.md rendered again from bench/results.json");
 };
 
-const main = async () => {
+/** The pipeline's figures: everything but the gateway. */
+type PipelineResults = Omit<Results, "gateway">;
+
+const pipelineFigures = async (): Promise<PipelineResults> => {
   const startedAt = new Date();
   const influxd = await startInfluxd("bench");
   let databases = 0;
@@ -130,7 +183,7 @@ const main = async () => {
       mixed.push(await drainBacklog(context, plan.mixBacklog, 0.2));
     }
 
-    const results: Results = {
+    return {
       mode: quick ? "quick" : "full",
       machine: {
         cores: cpus().length,
@@ -157,24 +210,67 @@ const main = async () => {
       overload,
       invalidMix: { clean, mixed },
     };
-    const report = renderReport(results);
-    const dir = quick ? ".vigil/bench" : ".";
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(`${dir}/BENCHMARKS.md`, report.markdown);
-    writeFileSync(quick ? `${dir}/results.json` : "bench/results.json", `${JSON.stringify(results, null, 2)}\n`);
-    console.log(report.summary);
-    log(`report written to ${dir}/BENCHMARKS.md`);
-    const lost = [...sustained, ...overload, ...clean, ...mixed].filter((r) => r.missing !== 0);
-    if (lost.length > 0) {
-      console.error(`[bench] LOSS: ${lost.length} run(s) did not store every event`);
-      process.exitCode = 1;
-    }
   } finally {
     await influxd.dispose();
   }
 };
 
-(process.argv.includes("--render") ? Promise.resolve(rerender()) : main()).catch((err: unknown) => {
+/** Runs that lost an event, refused one, or counted wrong; the smoke run fails on any. */
+const failures = (r: Results): string[] => {
+  const lost = [...r.sustained, ...r.overload, ...r.invalidMix.clean, ...r.invalidMix.mixed].filter(
+    (x) => x.missing !== 0,
+  );
+  const problems = lost.length > 0 ? [`${lost.length} pipeline run(s) did not store every event`] : [];
+  if (r.gateway === undefined) return problems;
+  const batch = r.gateway.batch.filter((x) => x.failed !== 0 || x.missingFromStream !== 0);
+  if (batch.length > 0) problems.push(`${batch.length} gateway batch run(s) refused, failed or lost events`);
+  const single = [...r.gateway.single, ...r.gateway.singleOneKey, ...r.gateway.singleUncounted].filter(
+    (x) => x.failed !== 0,
+  );
+  if (single.length > 0) problems.push(`${single.length} gateway open-loop run(s) had failed requests`);
+  const wrong = r.gateway.hours.filter((hour) => hour.runs.some((x) => x.wrongAnswers !== 0));
+  if (wrong.length > 0) problems.push(`aggregates over ${wrong.length} hour(s) counted wrong`);
+  return problems;
+};
+
+/** The results file of this mode: written by every run, and where `--only` keeps the other part's figures from. */
+const resultsFile = quick ? ".vigil/bench/results.json" : "bench/results.json";
+/** The last results of this mode, for `--only`. */
+const previousResults = (): Results => {
+  if (!existsSync(resultsFile)) {
+    throw new Error(
+      `--only ${only} keeps the other figures from ${resultsFile}, which does not exist: run without --only once`,
+    );
+  }
+  const previous = JSON.parse(readFileSync(resultsFile, "utf8")) as Results;
+  if (previous.mode !== (quick ? "quick" : "full")) throw new Error(`${resultsFile} holds a ${previous.mode} run`);
+  return previous;
+};
+
+const pipelineOf = ({ gateway: _gateway, ...pipeline }: Results): PipelineResults => pipeline;
+
+const main = async () => {
+  const previous = only === undefined ? undefined : previousResults();
+  const pipeline = measures("pipeline") ? await pipelineFigures() : pipelineOf(previous as Results);
+  let gateway = previous?.gateway;
+  if (measures("gateway")) {
+    log(`gateway: ${gatewayPlan.runs} run(s) on the servers users run`);
+    gateway = await gatewayFigures(gatewayPlan, log, { gatewayNodeOptions: flags["gateway-node-options"] });
+  }
+  const results: Results = gateway === undefined ? pipeline : { ...pipeline, gateway };
+  const report = renderReport(results);
+  const dir = quick ? ".vigil/bench" : ".";
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}/BENCHMARKS.md`, report.markdown);
+  writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(report.summary);
+  log(`report written to ${dir}/BENCHMARKS.md`);
+  const problems = failures(results);
+  for (const problem of problems) console.error(`[bench] LOSS: ${problem}`);
+  if (problems.length > 0) process.exitCode = 1;
+};
+
+(flags.render ? Promise.resolve(rerender()) : main()).catch((err: unknown) => {
   console.error(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   process.exit(1);
 });

@@ -1,6 +1,6 @@
 export type { GatewayFiles, RunningGateway } from "./gateway.js";
 export { prepareGatewayFiles, startGateway } from "./gateway.js";
-export type { Influxd, InfluxRole } from "./influxd.js";
+export type { Influxd, InfluxdOptions, InfluxRole } from "./influxd.js";
 export { startInfluxd } from "./influxd.js";
 export type { LogLine, LogSink } from "./log-sink.js";
 export { createLogSink } from "./log-sink.js";

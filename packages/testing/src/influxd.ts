@@ -28,10 +28,14 @@ export interface Influxd {
 
 const secret = () => randomBytes(12).toString("hex");
 
-/** Where to start influxd from. */
+/** Which influxd to start, and from where. */
 export interface InfluxdOptions {
-  /** The influxd binary: `INFLUXD_BIN`, or `influxd` from PATH. */
+  /**
+   * The influxd binary: for 1.x `INFLUXD_BIN`, or `influxd` from PATH; for 2.x `INFLUXD2_BIN`.
+   */
   readonly bin?: string;
+  /** `2` starts InfluxDB 2.x, `1` InfluxDB 1.x, whatever `VIGIL_INFLUXDB` says (the benchmark picks its own). */
+  readonly version?: 1 | 2;
 }
 
 /** The configuration of an InfluxDB 1.x in `dir`; HTTP on `httpPort` (0: a port it chooses). */
@@ -63,8 +67,9 @@ const reportedHttpPort = (output: string): number | undefined => {
 };
 
 /**
- * Starts the InfluxDB that `VIGIL_INFLUXDB` names: `2` runs InfluxDB 2.x (`INFLUXD2_BIN`, built by
- * scripts/build-servers.sh) through its v1 compatibility API; `1`, or nothing, runs 1.x as below.
+ * Starts the InfluxDB that `options.version`, or else `VIGIL_INFLUXDB`, names: `2` runs InfluxDB 2.x
+ * (`INFLUXD2_BIN`, built by scripts/build-servers.sh) through its v1 compatibility API; `1`, or
+ * nothing, runs 1.x as below.
  *
  * Starts `influxd` (from PATH, or `INFLUXD_BIN`) with `auth-enabled`, on loopback ports it chooses
  * itself (port 0; the HTTP port is read from its log) and temporary directories, then creates an
@@ -104,8 +109,8 @@ export const startInfluxd = async (database = "vigil", options: InfluxdOptions =
     };
   }
 
-  if (process.env.VIGIL_INFLUXDB === "2") {
-    const bin = process.env.INFLUXD2_BIN;
+  if ((options.version ?? (process.env.VIGIL_INFLUXDB === "2" ? 2 : 1)) === 2) {
+    const bin = options.bin ?? process.env.INFLUXD2_BIN;
     if (bin === undefined || bin === "")
       throw new Error("VIGIL_INFLUXDB=2 needs INFLUXD2_BIN (scripts/build-servers.sh)");
     return startInfluxd2(bin, database);
