@@ -39,39 +39,70 @@ export interface RateLimiterDeps {
   readonly now?: () => number;
 }
 
+/** What one counting round answers each hit that waited for it. */
+type Verdict = "allowed" | "refused" | "uncounted";
+
+/** A hit waiting for the next counting round of its key. */
+interface Waiting {
+  readonly settle: (verdict: Verdict) => void;
+}
+
 /**
  * Fixed one-minute windows counted in a JetStream key-value bucket: one key per caller and window,
  * raised by compare-and-set (`create` for the first request, `update` at the revision read for the
- * next), so that any number of gateways share each count exactly. Within one process the hits on
- * one key are queued, so that only other gateways can make a compare-and-set fail. A request over
- * the limit is not counted. When the bucket cannot be reached or the races are lost
- * {@link MAX_RACES} times in a row, the request is let through and the fact logged: the limit
- * protects capacity, and NATS being away fails the request anyway. While the connection is known to
- * be down, nothing is counted, so that the answer (503) is not held up by the bucket's timeout.
+ * next), so that any number of gateways share each count exactly. Within one process, the hits on
+ * one key that arrive while a round is in flight wait for the next round, which counts them all
+ * with one read and one write: a busy caller costs two bucket round trips per round, not per
+ * request, and only other gateways can make a compare-and-set fail. Requests over the limit are
+ * not counted. When the bucket cannot be reached or the races are lost {@link MAX_RACES} times in a
+ * row, the round's requests are let through and the fact logged: the limit protects capacity, and
+ * NATS being away fails the request anyway. While the connection is known to be down, nothing is
+ * counted, so that the answer (503) is not held up by the bucket's timeout.
  */
 export const createRateLimiter = (deps: RateLimiterDeps): RateLimiter => {
   const now = deps.now ?? Date.now;
-  const queues = new Map<string, Promise<unknown>>();
+  /** Hits waiting for their key's next round, and the keys whose round is in flight. */
+  const waiting = new Map<string, Waiting[]>();
+  const counting = new Set<string>();
 
-  const count = async (key: string, limit: number): Promise<boolean> => {
+  /** Adds up to `wanted` requests to `key`'s count; resolves to how many fitted under `limit`. */
+  const countRound = async (key: string, limit: number, wanted: number): Promise<number> => {
     for (let race = 0; race < MAX_RACES; race++) {
       const entry = await deps.kv.get(key);
       try {
         if (entry === null || entry.operation !== "PUT") {
-          await deps.kv.create(key, "1");
-          return true;
+          const granted = Math.min(wanted, limit);
+          await deps.kv.create(key, String(granted));
+          return granted;
         }
         const used = Number(entry.string());
-        if (used >= limit) return false;
-        await deps.kv.update(key, String(used + 1), entry.revision);
-        return true;
+        const granted = Math.max(0, Math.min(wanted, limit - used));
+        if (granted === 0) return 0;
+        await deps.kv.update(key, String(used + granted), entry.revision);
+        return granted;
       } catch (err) {
         // Another gateway wrote the key between our read and our write: read it again.
         if (!isRevisionConflict(err)) throw err;
       }
     }
-    deps.log.warn({ key }, "lost every compare-and-set race on a rate counter; the request is let through");
-    return true;
+    deps.log.warn({ key }, "lost every compare-and-set race on a rate counter; the requests are let through");
+    return wanted;
+  };
+
+  /** Runs `key`'s rounds until no hit waits; the first hits of a round are the ones allowed. */
+  const drain = async (key: string, limit: number): Promise<void> => {
+    counting.add(key);
+    for (let round = waiting.get(key); round !== undefined; round = waiting.get(key)) {
+      waiting.delete(key);
+      try {
+        const granted = await countRound(key, limit, round.length);
+        round.forEach((hit, index) => hit.settle(index < granted ? "allowed" : "refused"));
+      } catch (err) {
+        deps.log.warn({ err, key }, "the rate counter could not be read or written; the requests are let through");
+        for (const hit of round) hit.settle("uncounted");
+      }
+    }
+    counting.delete(key);
   };
 
   return {
@@ -83,26 +114,19 @@ export const createRateLimiter = (deps: RateLimiterDeps): RateLimiter => {
       const window = Math.floor(at / RATE_WINDOW_MS);
       const name = createHash("sha256").update(principal.name).digest("hex").slice(0, 32);
       const key = `${apiKey ? "key" : "user"}.${name}.${window}`;
-      const previous = queues.get(key) ?? Promise.resolve();
-      const counting = previous.then(() => count(key, limit));
-      const settled = counting.catch(() => undefined);
-      queues.set(key, settled);
-      void settled.then(() => queues.get(key) === settled && queues.delete(key));
-      let allowed: boolean;
-      try {
-        allowed = await counting;
-      } catch (err) {
-        deps.log.warn({ err, key }, "the rate counter could not be read or written; the request is let through");
-        return;
-      }
-      if (!allowed) {
-        const retryAfterSeconds = ((window + 1) * RATE_WINDOW_MS - at) / 1_000;
-        throw new ApiError(
-          "RATE_LIMITED",
-          `more than ${limit} requests this minute for this ${apiKey ? "API key" : "user"}; retry later`,
-          { retryAfterSeconds },
-        );
-      }
+      const verdict = new Promise<Verdict>((settle) => {
+        const round = waiting.get(key);
+        if (round === undefined) waiting.set(key, [{ settle }]);
+        else round.push({ settle });
+      });
+      if (!counting.has(key)) void drain(key, limit);
+      if ((await verdict) !== "refused") return;
+      const retryAfterSeconds = ((window + 1) * RATE_WINDOW_MS - at) / 1_000;
+      throw new ApiError(
+        "RATE_LIMITED",
+        `more than ${limit} requests this minute for this ${apiKey ? "API key" : "user"}; retry later`,
+        { retryAfterSeconds },
+      );
     },
   };
 };
