@@ -469,7 +469,7 @@ describe("the live tail on a real nats-server", () => {
         target: "GET /v1/live",
       }),
     ]);
-    const opened = logs.lines.find((line) => line.reqId === "live-audit-probe" && line.msg === "incoming request");
+    const opened = logs.lines.find((line) => line.reqId === "live-audit-probe" && line.msg === "live tail opened");
     expect(JSON.stringify(opened)).toContain("access_token=[redacted]");
     expect(logs.lines.some((line) => JSON.stringify(line).includes(accessToken))).toBe(false);
   });

@@ -122,7 +122,8 @@ export const liveRoutes =
           clientAddress: request.ip,
           requestId: request.id,
         });
-        request.log.info({ minCriticality, after }, "live tail opened");
+        // An upgraded request has no response to log: this is its one line, with the request.
+        request.log.info({ req: request, minCriticality, after }, "live tail opened");
         session.onEnd((reason) => request.log.info({ reason, cursor: session.cursor }, "live tail closed"));
       },
       handler: async () => {
