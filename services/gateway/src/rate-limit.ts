@@ -96,7 +96,7 @@ export const createRateLimiter = (deps: RateLimiterDeps): RateLimiter => {
       waiting.delete(key);
       try {
         const granted = await countRound(key, limit, round.length);
-        round.forEach((hit, index) => hit.settle(index < granted ? "allowed" : "refused"));
+        for (const [index, hit] of round.entries()) hit.settle(index < granted ? "allowed" : "refused");
       } catch (err) {
         deps.log.warn({ err, key }, "the rate counter could not be read or written; the requests are let through");
         for (const hit of round) hit.settle("uncounted");
