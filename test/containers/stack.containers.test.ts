@@ -25,6 +25,8 @@ import {
 describe("docker compose up", () => {
   let stack: Stack;
   let idsBeforeDown: string[] = [];
+  /** Events a test posted through the gateway: stored beside the daemon's. */
+  const postedThroughGateway: string[] = [];
 
   beforeAll(async () => {
     stack = await createStack({ ...(await localImages()), DAEMON_RATE: "200", CLIENT_REPEAT: "2s" });
@@ -65,6 +67,7 @@ describe("docker compose up", () => {
       body: JSON.stringify({ criticality: 10, timestamp: new Date().toISOString(), eventMessage: "from the host" }),
     });
     expect(posted.status).toBe(202);
+    postedThroughGateway.push(((await posted.json()) as { id: string }).id);
     const signIn = await fetch(`${url}/v1/auth/token`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -220,18 +223,20 @@ describe("docker compose up", () => {
     expect(confirmed).toBeGreaterThan(confirmedAtStop + 1_000);
 
     const reader = stack.container("reader");
+    const expected = confirmed + postedThroughGateway.length;
     let ids: string[] = [];
     await waitFor(
-      `all ${confirmed} confirmed events to be stored`,
+      `all ${confirmed} confirmed events (and ${postedThroughGateway.length} from the gateway) to be stored`,
       async () => {
         ids = await storedIds(reader);
-        return ids.length >= confirmed;
+        return ids.length >= expected;
       },
       120_000,
       1_000,
     );
-    expect(ids.length).toBe(confirmed);
-    expect(new Set(ids).size).toBe(confirmed);
+    expect(ids.length).toBe(expected);
+    expect(new Set(ids).size).toBe(expected);
+    for (const id of postedThroughGateway) expect(ids).toContain(id);
     idsBeforeDown = ids;
   });
 
