@@ -45,5 +45,6 @@ export {
   liveStreamConfig,
   StreamEnv,
   streamDrift,
+  streamLimits,
 } from "./topology.js";
 export { bytesVar, durationVar, intVar, parseBytes, parseDuration } from "./units.js";

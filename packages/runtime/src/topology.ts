@@ -82,6 +82,12 @@ export type LiveStreamEnv = z.infer<typeof LiveStreamEnv>;
 export const StreamEnv = EventsStreamEnv.extend(DeadLetterStreamEnv.shape).extend(LiveStreamEnv.shape);
 export type StreamEnv = z.infer<typeof StreamEnv>;
 
+/** The stream limits out of a parsed environment that holds more than them, frozen. */
+export const streamLimits = (env: StreamEnv): StreamEnv =>
+  Object.freeze(
+    Object.fromEntries(Object.keys(StreamEnv.shape).map((name) => [name, env[name as keyof StreamEnv]])),
+  ) as StreamEnv;
+
 /** JetStream API error code for "stream name already in use" (not in the client's table). */
 const STREAM_NAME_IN_USE = 10058;
 

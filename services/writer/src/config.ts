@@ -13,6 +13,7 @@ import {
   StreamEnv,
   type StreamsAccess,
   StreamsAccessEnv,
+  streamLimits,
   streamsAccess,
 } from "@vigil/runtime";
 import { MAX_EVENT_BYTES } from "@vigil/shared";
@@ -124,16 +125,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): WriterConfig =
       shutdownTimeoutMs: parsed.WRITER_SHUTDOWN_TIMEOUT,
       pollIntervalMs: parsed.WRITER_POLL_INTERVAL,
       consumer,
-      streams: Object.freeze({
-        EVENTS_MAX_AGE: parsed.EVENTS_MAX_AGE,
-        EVENTS_MAX_BYTES: parsed.EVENTS_MAX_BYTES,
-        EVENTS_MAX_MSGS: parsed.EVENTS_MAX_MSGS,
-        EVENTS_DUPLICATE_WINDOW: parsed.EVENTS_DUPLICATE_WINDOW,
-        DEAD_LETTER_MAX_AGE: parsed.DEAD_LETTER_MAX_AGE,
-        DEAD_LETTER_MAX_BYTES: parsed.DEAD_LETTER_MAX_BYTES,
-        LIVE_MAX_MSGS: parsed.LIVE_MAX_MSGS,
-        LIVE_MAX_BYTES: parsed.LIVE_MAX_BYTES,
-      }),
+      streams: streamLimits(parsed),
       access: streamsAccess(parsed),
     }),
     shutdownTimeoutMs: parsed.WRITER_SHUTDOWN_TIMEOUT + STOP_MARGIN_MS,

@@ -1,4 +1,4 @@
-import { AuditStreamEnv, LogLevel, NATS_SECRETS, NatsEnv, parseEnv, StreamEnv } from "@vigil/runtime";
+import { AuditStreamEnv, LogLevel, NATS_SECRETS, NatsEnv, parseEnv, StreamEnv, streamLimits } from "@vigil/runtime";
 import { z } from "zod";
 import { WriterConsumerEnv, type WriterConsumerSettings, writerConsumerSettings } from "../consumer.js";
 
@@ -23,16 +23,7 @@ export const loadSetupConfig = (env: NodeJS.ProcessEnv = process.env): SetupConf
   return Object.freeze({
     logLevel: parsed.LOG_LEVEL,
     nats: parsed,
-    streams: Object.freeze({
-      EVENTS_MAX_AGE: parsed.EVENTS_MAX_AGE,
-      EVENTS_MAX_BYTES: parsed.EVENTS_MAX_BYTES,
-      EVENTS_MAX_MSGS: parsed.EVENTS_MAX_MSGS,
-      EVENTS_DUPLICATE_WINDOW: parsed.EVENTS_DUPLICATE_WINDOW,
-      DEAD_LETTER_MAX_AGE: parsed.DEAD_LETTER_MAX_AGE,
-      DEAD_LETTER_MAX_BYTES: parsed.DEAD_LETTER_MAX_BYTES,
-      LIVE_MAX_MSGS: parsed.LIVE_MAX_MSGS,
-      LIVE_MAX_BYTES: parsed.LIVE_MAX_BYTES,
-    }),
+    streams: streamLimits(parsed),
     consumer: writerConsumerSettings(parsed),
     audit: Object.freeze({ AUDIT_MAX_AGE: parsed.AUDIT_MAX_AGE, AUDIT_MAX_BYTES: parsed.AUDIT_MAX_BYTES }),
   });
