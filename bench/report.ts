@@ -321,11 +321,11 @@ export const renderGateway = (g: GatewayResults): { lines: string[]; targets: st
     `Measured on ${g.measuredAt} at commit \`${g.commit}\`, ${plan.runs} run(s) of each figure, on the servers users ` +
       `run: ${g.servers.natsServer} and ${g.servers.influxdb} (the versions compose pins, built by ` +
       "`scripts/build-servers.sh`). The gateway is its own process (`services/gateway/dist/main.js`, started as the " +
-      "tests start every service, `LOG_LEVEL=info`: fastify logs each request when it arrives and when it is answered). " +
+      "tests start every service, `LOG_LEVEL=info`: one log line per request, when it is answered). " +
       "The load comes from another process (`bench/gateway-load.ts`: `node:http` with keep-alive connections), with API " +
       "keys made by the gateway's own `credentials add-key` (`producer` to ingest, `viewer` to read). Rate limits are " +
-      `${n(g.rateLimitPerMinute)} requests a minute per key: never reached, but counted as in production (two ` +
-      "key-value round trips per request), and every request is audited as in production. Each figure is the median " +
+      `${n(g.rateLimitPerMinute)} requests a minute per key: never reached, but counted as in production (a read and ` +
+      "a compare-and-set per counting round of each key), and every request is audited as in production. Each figure is the median " +
       "(min – max) over runs. `pnpm bench --only gateway` measures this section alone and keeps the others.",
     "",
     "| Target | Measured | |",
@@ -388,10 +388,9 @@ export const renderGateway = (g: GatewayResults): { lines: string[]; targets: st
       `(${n(plan.singleRate / plan.singleProducers)} requests/s each).` +
       (g.singleOneKey.length === 0 && g.singleUncounted.length === 0
         ? ""
-        : " The same load then comes from one key, whose requests the gateway counts one after the other (its rate " +
-          "counts are queued per key), and goes to a second gateway with rate limits off " +
-          "(`GATEWAY_RATE_LIMIT_KEY=0`), which skips the two key-value round trips per request: the difference is " +
-          "what counting costs.") +
+        : " The same load then comes from one key, whose waiting requests the gateway counts together in rounds, " +
+          "and goes to a second gateway with rate limits off (`GATEWAY_RATE_LIMIT_KEY=0`), which skips the " +
+          "key-value round trips: the difference is what counting costs.") +
       " CPU is per request, from /proc, warm-up included.",
     "",
     "| Gateway | answered/s | p50 | p99 | max | failed | send lag p99 (max) | CPU gateway | CPU nats-server | CPU load generator | CPU bench | machine busy |",
@@ -402,7 +401,7 @@ export const renderGateway = (g: GatewayResults): { lines: string[]; targets: st
       ? []
       : [singleRow(`${plan.singleProducers} producer keys, rate limits off`, g.singleUncounted)]),
     "",
-    "The bench process reads every log line the gateway writes (two per request), as a container runtime would.",
+    "The bench process reads every log line the gateway writes (one per request), as a container runtime would.",
     "",
     "### 3. `GET /v1/aggregates?minutes=60`, one request at a time",
     "",
@@ -466,7 +465,8 @@ const batchLimits = (g: GatewayResults): string => {
     `share the same two cores with each other and with everyone's work (the machine was ${busy} busy). The ` +
     `gateway's own share runs on one thread: at ${n(rate)} events/s it used ${n((via.gateway * rate) / 1e6, 2)} of ` +
     "a core. A CPU profile of the gateway under this load (`pnpm bench --only gateway " +
-    '--gateway-node-options="--import ./bench/cpu-profile.mjs"`, 2026-12-02) split its busy time: the NATS client ' +
+    '--gateway-node-options="--import ./bench/cpu-profile.mjs"`, 2026-12-02, before the gateway logged one line ' +
+    "per request instead of two) split its busy time: the NATS client " +
     "40% (a publish and a parsed acknowledgement per event, and the socket writes), node:http and fastify 21%, " +
     "pino's two log lines per request 9%, zod 8% (each item checked on the way in, and the reply's results checked " +
     "again by the response serializer), the gateway's own code 7%, garbage collection 6%. Several gateway processes " +
@@ -503,34 +503,32 @@ const singleLimits = (g: GatewayResults): string => {
           off((x) => x.latency.p99Ms),
           1,
         )} ms ` +
-        `against ${n(p99, 1)} ms: the shared rate limit's two key-value round trips per request (a read, then a ` +
-        `compare-and-set write) cost ${n(cpu.gateway - off((x) => x.cpu.gateway))} µs of gateway CPU and ` +
+        `against ${n(p99, 1)} ms: the shared rate limit's key-value round trips (a read, then a ` +
+        `compare-and-set write, per counting round) cost ${n(cpu.gateway - off((x) => x.cpu.gateway))} µs of gateway CPU and ` +
         `${n(cpu.natsServer - off((x) => x.cpu.natsServer))} µs of nats-server's.`,
     );
   }
   if (g.singleOneKey.length > 0) {
     const one = (pick: (run: GatewayResults["single"][number]) => number) => median(g.singleOneKey, pick);
     parts.push(
-      "They also put each key's requests in one queue, so one key can go no faster than those round trips follow " +
-        `each other: from one key p99 was ${n(
+      "Each key's requests that arrive while its count is being written wait for the next round and are counted " +
+        `together, so one key costs no more than many: from one key p99 was ${n(
           one((x) => x.latency.p99Ms),
           1,
         )} ms (p50 ` +
         `${n(
           one((x) => x.latency.p50Ms),
           1,
-        )} ms), and in a one-off run at 1,500 requests/s from one key ` +
-        "(2026-12-02) the gateway answered 1,318/s with a p50 of 1 s while using 0.8 of a core, where the gateway " +
-        "with rate limits off kept up (p50 1.9 ms).",
+        )} ms).`,
     );
   }
   parts.push(
-    "In a CPU profile of the counting gateway at 1,000 requests/s from one key, the NATS client took 51% of its busy " +
-      "time (12% went to nats.js building errors with stack traces ahead of each request it sends: the two " +
-      "key-value operations and the audit publish), node:http and fastify 17%, pino's two log lines per request " +
-      "15%. Counting in the gateway and reconciling with the bucket now and then (a limit shared less exactly), " +
-      "publishing audit records with the confirmed publisher, and logging requests at debug are where the " +
-      "gateway's CPU per request would come down.",
+    "In a CPU profile of the counting gateway at 1,000 requests/s from one key (2026-12-02, before it counted in " +
+      "rounds and logged one line per request), the NATS client took 51% of its busy time (12% went to nats.js " +
+      "building errors with stack traces ahead of each request it sends: the key-value operations and the audit " +
+      "publish), node:http and fastify 17%, pino's two log lines per request 15%. Publishing audit records with " +
+      "the confirmed publisher and fewer allocations per request are where the gateway's CPU per request would " +
+      "come down further.",
   );
   return parts.join(" ");
 };
