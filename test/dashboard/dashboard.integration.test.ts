@@ -46,7 +46,9 @@ let producer: NatsConnection;
 let browser: Browser;
 let page: Page;
 
-const gatewayEnv = () => serviceEnv(nats.url, undefined, { ...files.env, GATEWAY_PORT: String(port) });
+// The shortest access token the gateway allows, so that the page must refresh it during the test.
+const gatewayEnv = () =>
+  serviceEnv(nats.url, undefined, { ...files.env, GATEWAY_PORT: String(port), GATEWAY_ACCESS_TOKEN_TTL: "10s" });
 
 /** Publishes an event as a producer does (the gateway is not needed for that). */
 const publish = async (criticality: number, eventMessage: string) => {
@@ -144,6 +146,16 @@ describe("the dashboard in Chromium", () => {
     for (const text of missed) expect(texts.filter((item) => item.includes(text))).toHaveLength(1);
   });
 
+  it("refreshes its access token before it expires, and stays live", async () => {
+    const refreshed = await page.waitForResponse((response) => response.url().endsWith("/v1/auth/refresh"), {
+      timeout: SEEN_MS,
+    });
+    expect(refreshed.status()).toBe(200);
+    await publish(9, "after the refresh");
+    await seen("after the refresh");
+    expect(await page.getByRole("button", { name: "Log out" }).isVisible()).toBe(true);
+  });
+
   it("asks the last events and draws the counts per criticality", async () => {
     await page.getByLabel("How many").fill("50");
     await page.locator("#query-min").selectOption("8");
@@ -172,6 +184,15 @@ describe("the dashboard in Chromium", () => {
     const widths = (await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")) as number[];
     expect(widths[0]).toBeLessThanOrEqual(widths[1] ?? 0);
     await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  it("signs in with an API key too", async () => {
+    await page.getByRole("button", { name: "Log out" }).click();
+    await page.getByLabel("Or an API key").fill(files.secret("producer-api-key"));
+    await page.getByRole("button", { name: "Sign in with the key" }).click();
+    // Signed in (a producer key may not read, so the panels get FORBIDDEN: the point here is the key form).
+    await page.getByRole("button", { name: "Log out" }).waitFor({ timeout: SEEN_MS });
+    expect(await page.getByText("API key", { exact: true }).isVisible()).toBe(true);
   });
 
   it("signs out", async () => {
