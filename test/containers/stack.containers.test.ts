@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitFor } from "@vigil/testing";
+import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createStack,
@@ -81,6 +82,29 @@ describe("docker compose up", () => {
       });
       return reply.ok && (await reply.text()).includes("from the host");
     });
+  });
+
+  it("shows the daemon's events arriving live on the dashboard, opened from the host in Chromium", async () => {
+    const browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: ["--no-sandbox"],
+    });
+    try {
+      const page = await browser.newPage();
+      await page.goto(await stack.gatewayUrl());
+      await page.getByLabel("User").fill("viewer");
+      await page.getByLabel("Password").fill(await stack.firstStartSecret("viewer-password"));
+      await page.getByRole("button", { name: "Sign in", exact: true }).click();
+      await page.getByRole("status").getByText("Live", { exact: true }).waitFor({ timeout: 30_000 });
+      // The daemon publishes 200 events a second here: the list fills from the live tail alone.
+      await page
+        .getByRole("list", { name: "Live events, newest first" })
+        .getByText("daemon:", { exact: false })
+        .first()
+        .waitFor({ timeout: 30_000 });
+    } finally {
+      await browser.close();
+    }
   });
 
   it("runs every service as uid 1000 on a read-only root filesystem with no capabilities", async () => {
