@@ -280,6 +280,20 @@ describe("the live tail on a real nats-server", () => {
     await resumed.close();
   });
 
+  it("replays more small events than one fetch takes (the server ends a fetch of 100 with 409 Batch Completed)", async () => {
+    const first = await openLive(gateway.url, { headers: await bearer() });
+    await publish([5]);
+    await first.waitFor("an event", (c) => c.events().length === 1);
+    const last = cursorsOf(first)[0] ?? 0;
+    await first.close();
+    const missed = await publish(Array.from({ length: 250 }, (_, i) => i % 11));
+    const resumed = await openLive(gateway.url, { headers: await bearer(), query: { after: last } });
+    await resumed.waitFor("every missed event", (c) => c.events().length === missed.length || c.closed !== undefined);
+    expect(resumed.closed).toBeUndefined();
+    expect(messagesOf(resumed)).toEqual(missed);
+    await resumed.close();
+  });
+
   it("gives the same cursor for the same event on every gateway", async () => {
     const [a, b] = await Promise.all([gateway, other].map(async (g) => openLive(g.url, { headers: await bearer() })));
     const [message] = await publish([8]);

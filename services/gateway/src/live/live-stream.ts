@@ -101,6 +101,12 @@ export const keepFollowingLive = async (
 
 const isTooLargeForBatch = (err: unknown): boolean => err instanceof Error && /exceeds maxbytes/i.test(err.message);
 
+/**
+ * The server ends a fetch that took its whole message count (nats.js asks for at most 100 when it
+ * fetches by bytes) with "409 Batch Completed" while bytes are left; nats.js throws it from a fetch.
+ */
+const isBatchCompleted = (err: unknown): boolean => err instanceof Error && /batch completed/i.test(err.message);
+
 /** Yields the messages of one fetch, and stops it however the iteration ends. */
 async function* drain(messages: ConsumerMessages): AsyncGenerator<LiveMessage> {
   try {
@@ -131,6 +137,7 @@ export const natsReplaySource = (js: JetStreamClient, batchBytes: number): Repla
             yield message;
           }
         } catch (err) {
+          if (isBatchCompleted(err)) return;
           if (!isTooLargeForBatch(err)) throw err;
           // The next message does not fit in what is left of the batch: the next batch starts
           // with it, and when it does not fit in a whole batch either, it comes on its own.

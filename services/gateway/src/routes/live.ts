@@ -1,12 +1,11 @@
 import websocket from "@fastify/websocket";
 import { EventsQuery } from "@vigil/shared";
-import type { WebSocket } from "ws";
 import { z } from "zod";
 import type { GatewayApp } from "../app.js";
 import type { AuditTrail } from "../audit/audit-trail.js";
 import { ApiError } from "../errors.js";
+import { coalescedLiveSocket } from "../live/coalesced-socket.js";
 import { LIVE_PROTOCOL, MAX_CLIENT_FRAME_BYTES, parseClientFrame } from "../live/frames.js";
-import type { LiveSocket } from "../live/live-session.js";
 import type { LiveRefusal, LiveTail } from "../live/live-tail.js";
 import { integerParam } from "./reads.js";
 
@@ -42,14 +41,11 @@ const REFUSALS: Readonly<Record<LiveRefusal, () => ApiError>> = {
   revoked: () => new ApiError("UNAUTHENTICATED", "signed out: sign in again"),
 };
 
-/** A `ws` socket as a live session sends on it: text frames from ready-made bytes. */
-const liveSocket = (ws: WebSocket): LiveSocket => ({
-  get bufferedAmount() {
-    return ws.bufferedAmount;
-  },
-  send: (frame, written) => ws.send(frame, { binary: false }, written),
-  close: (code, reason) => ws.close(code, reason),
-});
+/**
+ * Bytes of held frames that go to the kernel at once rather than at the end of the turn: half the
+ * smallest `GATEWAY_LIVE_MAX_BUFFERED`, so holding frames never brings a client to its bound.
+ */
+const FLUSH_BYTES = 16_384;
 
 /**
  * `GET /v1/live`, the live tail over WebSocket (README, "Live tail"). Authentication, the role, the
@@ -105,7 +101,9 @@ export const liveRoutes =
         const { principal } = request;
         if (principal === undefined) return socket.close(1011, "no caller");
         const { minCriticality, after } = request.query;
-        const session = deps.tail.open(liveSocket(socket), principal, { minCriticality, after });
+        // ws writes on the upgraded request's own socket.
+        const sender = coalescedLiveSocket(socket, request.raw.socket, FLUSH_BYTES);
+        const session = deps.tail.open(sender, principal, { minCriticality, after });
         socket.on("message", (data, isBinary) => {
           if (parseClientFrame(data, isBinary).ok) session.pong();
           else session.end("BAD_FRAME");
