@@ -10,6 +10,7 @@ import { connect } from "@nats-io/transport-node";
 import { countByCriticalityStatement, createInfluxClient, decodeCountRows, type InfluxConfig } from "@vigil/influx";
 import { createConfirmedPublish, queryAggregates } from "@vigil/runtime";
 import { EVENTS_SUBJECT, encodeEvent } from "@vigil/shared";
+import { serveJobs } from "./child-jobs.js";
 import { syntheticEvent } from "./fixtures.js";
 import { arrivalSchedule, type LatencyFigures, latencyFigures } from "./open-loop.js";
 
@@ -98,11 +99,6 @@ export interface AggregatesResult {
 }
 
 export type LoadResult = RateResult | OpenLoopResult | AggregatesResult;
-
-/** A message from the generator to its parent. */
-export type LoadReply =
-  | { readonly ok: true; readonly result: LoadResult }
-  | { readonly ok: false; readonly error: string };
 
 interface HttpAnswer {
   readonly status: number;
@@ -326,12 +322,4 @@ const run = (job: LoadJob): Promise<LoadResult> => {
   }
 };
 
-const reply = (message: LoadReply) => process.send?.(message);
-process.on("message", (job: LoadJob) => {
-  run(job).then(
-    (result) => reply({ ok: true, result }),
-    (err: unknown) => reply({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
-  );
-});
-// The parent went away: nothing more will be asked.
-process.on("disconnect", () => process.exit(0));
+serveJobs(run);

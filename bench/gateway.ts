@@ -4,7 +4,7 @@
  * built `dist/main.js` in a process of its own, and the load comes from another
  * (`bench/gateway-load.ts`), so the three never share an event loop.
  */
-import { type ChildProcess, execFileSync, fork } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -27,7 +27,8 @@ import {
   waitFor,
 } from "@vigil/testing";
 import { serverBinaries } from "../test/server-binaries.js";
-import type { AggregatesResult, LoadJob, LoadReply, LoadResult, OpenLoopResult, RateResult } from "./gateway-load.js";
+import { forkJobRunner, type JobRunner } from "./child-jobs.js";
+import type { AggregatesResult, LoadJob, LoadResult, OpenLoopResult, RateResult } from "./gateway-load.js";
 import { busyShare, childPids, cpuMicros, machineTicks } from "./process-stats.js";
 import { loadHistory } from "./reader-latency.js";
 
@@ -128,54 +129,9 @@ const versionOf = (bin: string, args: string[]): string => {
 };
 
 /** The load generator process, asked for one job at a time. */
-interface LoadGenerator {
-  readonly pid: number;
-  run<T extends LoadResult>(job: LoadJob, timeoutMs: number): Promise<T>;
-  stop(): Promise<void>;
-}
+type LoadGenerator = JobRunner<LoadJob>;
 
-const startLoadGenerator = (): LoadGenerator => {
-  const child: ChildProcess = fork(LOAD_GENERATOR, [], {
-    execArgv: ["--import", "tsx"],
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  return {
-    pid: child.pid as number,
-    run: <T extends LoadResult>(job: LoadJob, timeoutMs: number) =>
-      new Promise<T>((resolve, reject) => {
-        const finish = () => {
-          clearTimeout(timer);
-          child.off("message", onMessage);
-          child.off("exit", onExit);
-        };
-        const onMessage = (message: LoadReply) => {
-          finish();
-          if (message.ok) resolve(message.result as T);
-          else reject(new Error(`load generator: ${message.error}`));
-        };
-        const onExit = (code: number | null) => {
-          finish();
-          reject(new Error(`the load generator exited (${code}) during a ${job.kind} job`));
-        };
-        const timer = setTimeout(() => {
-          finish();
-          reject(new Error(`the load generator did not finish a ${job.kind} job within ${timeoutMs} ms`));
-        }, timeoutMs);
-        child.on("message", onMessage);
-        child.once("exit", onExit);
-        child.send(job);
-      }),
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      // It exits by itself once the channel closes; killed if it has not within the deadline.
-      child.disconnect();
-      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-};
+const startLoadGenerator = (): LoadGenerator => forkJobRunner<LoadJob>(LOAD_GENERATOR, "load generator");
 
 /** The port the gateway logged it bound (`GATEWAY_PORT=0`). */
 const publicPort = async (gateway: RunningService): Promise<number> => {
@@ -194,7 +150,7 @@ const publicPort = async (gateway: RunningService): Promise<number> => {
  * Makes the bench's signing key and, through the gateway's own `credentials add-key` command,
  * `producers` producer keys and a viewer key in a fresh credentials file.
  */
-const createCredentials = async (dir: string, producers: number) => {
+export const createCredentials = async (dir: string, producers: number) => {
   const signingKeyFile = join(dir, "signing-key.pem");
   const credentialsFile = join(dir, "credentials");
   const signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();

@@ -1,10 +1,10 @@
 /**
- * `pnpm bench [--quick] [--only pipeline|gateway] [--gateway-node-options=...]`: measures the
- * pipeline on this machine against ceilings and a baseline measured in the same run, and the
- * gateway (bench/gateway.ts). The full run writes BENCHMARKS.md and bench/results.json; the quick
- * smoke run (CI) writes to .vigil/bench/ and fails only when a figure shows loss. `--only` measures
- * one part and keeps the other's figures from the results file of the same mode; `--render`
- * rewrites BENCHMARKS.md from bench/results.json without measuring.
+ * `pnpm bench [--quick] [--only pipeline|gateway|live] [--gateway-node-options=...]`: measures the
+ * pipeline on this machine against ceilings and a baseline measured in the same run, the gateway
+ * (bench/gateway.ts) and its live tail (bench/live.ts). The full run writes BENCHMARKS.md and
+ * bench/results.json; the quick smoke run (CI) writes to .vigil/bench/ and fails only when a figure
+ * shows loss. `--only` measures one part and keeps the others' figures from the results file of the
+ * same mode; `--render` rewrites BENCHMARKS.md from bench/results.json without measuring.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -14,6 +14,7 @@ import { startInfluxd, startNatsServer } from "@vigil/testing";
 import { oneWritePerEventBaseline } from "./baseline.js";
 import { influxIngestCeiling, jetStreamCeilings, natsTransportCeiling } from "./ceilings.js";
 import { type GatewayPlan, gatewayFigures } from "./gateway.js";
+import { type LivePlan, liveFigures } from "./live.js";
 import { drainBacklog, publishToQueryable, sustainedEndToEnd } from "./pipeline.js";
 import { loadHistory, readerLatency } from "./reader-latency.js";
 import { type BenchPlan, type Results, renderReport } from "./report.js";
@@ -28,11 +29,11 @@ const { values: flags } = parseArgs({
     "gateway-node-options": { type: "string" },
   },
 });
-const PARTS = ["pipeline", "gateway"] as const;
+const PARTS = ["pipeline", "gateway", "live"] as const;
 type Part = (typeof PARTS)[number];
 const only = flags.only;
 if (only !== undefined && !PARTS.includes(only as Part)) {
-  console.error(`[bench] --only takes ${PARTS.join(" or ")}, not ${only}`);
+  console.error(`[bench] --only takes ${PARTS.join(", ")}, not ${only}`);
   process.exit(2);
 }
 const measures = (part: Part) => only === undefined || only === part;
@@ -102,6 +103,36 @@ const gatewayPlan: GatewayPlan = quick
       aggregateRequests: 200,
     };
 
+const livePlan: LivePlan = quick
+  ? {
+      runs: 1,
+      clients: 100,
+      clientProcesses: 1,
+      rate: 200,
+      seconds: 3,
+      lightRate: 0,
+      drainBoundSeconds: 30,
+      resumeClients: 11,
+      resumeLeadSeconds: 1,
+      awaySeconds: 3,
+      resumeTailSeconds: 2,
+    }
+  : {
+      runs: 3,
+      clients: 5_000,
+      clientProcesses: 2,
+      rate: 1_000,
+      // Long enough to show a trend: one gateway on two cores delivers a fraction of what this asks.
+      seconds: 20,
+      // What one gateway keeps up with here (with the clients on the same two cores).
+      lightRate: 25,
+      drainBoundSeconds: 300,
+      resumeClients: 110,
+      resumeLeadSeconds: 5,
+      awaySeconds: 30,
+      resumeTailSeconds: 15,
+    };
+
 const version = (command: string, args: string[]): string => {
   try {
     return execFileSync(command, args, { encoding: "utf8" }).trim().split("\n")[0] ?? "unknown";
@@ -120,8 +151,8 @@ const rerender = () => {
   log("BENCHMARKS.md rendered again from bench/results.json");
 };
 
-/** The pipeline's figures: everything but the gateway. */
-type PipelineResults = Omit<Results, "gateway">;
+/** The pipeline's figures: everything but the gateway and its live tail. */
+type PipelineResults = Omit<Results, "gateway" | "live">;
 
 const pipelineFigures = async (): Promise<PipelineResults> => {
   const startedAt = new Date();
@@ -215,12 +246,28 @@ const pipelineFigures = async (): Promise<PipelineResults> => {
   }
 };
 
+/**
+ * Live-tail runs in which a client got a duplicate, an event out of order or outside its filter, or
+ * (not closed by the gateway) missed one; or a resumed client did not get all it missed.
+ */
+const liveFailures = (r: Results): string[] => {
+  if (r.live === undefined) return [];
+  const runs = [...r.live.fanout, ...r.live.light, ...r.live.resume];
+  const wrong = runs.filter((x) => x.delivery.wrong !== 0 || x.delivery.unexpected !== 0);
+  const notReplayed = r.live.resume.filter((x) => x.replayed !== x.missedWhileAway.total);
+  return [
+    ...(wrong.length > 0 ? [`${wrong.length} live-tail run(s) delivered other events than each client's`] : []),
+    ...(notReplayed.length > 0 ? [`${notReplayed.length} live-tail resume(s) did not replay all that was missed`] : []),
+  ];
+};
+
 /** Runs that lost an event, refused one, or counted wrong; the smoke run fails on any. */
 const failures = (r: Results): string[] => {
   const lost = [...r.sustained, ...r.overload, ...r.invalidMix.clean, ...r.invalidMix.mixed].filter(
     (x) => x.missing !== 0,
   );
   const problems = lost.length > 0 ? [`${lost.length} pipeline run(s) did not store every event`] : [];
+  problems.push(...liveFailures(r));
   if (r.gateway === undefined) return problems;
   const batch = r.gateway.batch.filter((x) => x.failed !== 0 || x.missingFromStream !== 0);
   if (batch.length > 0) problems.push(`${batch.length} gateway batch run(s) refused, failed or lost events`);
@@ -247,7 +294,7 @@ const previousResults = (): Results => {
   return previous;
 };
 
-const pipelineOf = ({ gateway: _gateway, ...pipeline }: Results): PipelineResults => pipeline;
+const pipelineOf = ({ gateway: _gateway, live: _live, ...pipeline }: Results): PipelineResults => pipeline;
 
 const main = async () => {
   const previous = only === undefined ? undefined : previousResults();
@@ -257,7 +304,16 @@ const main = async () => {
     log(`gateway: ${gatewayPlan.runs} run(s) on the servers users run`);
     gateway = await gatewayFigures(gatewayPlan, log, { gatewayNodeOptions: flags["gateway-node-options"] });
   }
-  const results: Results = gateway === undefined ? pipeline : { ...pipeline, gateway };
+  let live = previous?.live;
+  if (measures("live")) {
+    log(`live tail: ${livePlan.runs} run(s), ${livePlan.clients} clients at ${livePlan.rate} events/s`);
+    live = await liveFigures(livePlan, log, { gatewayNodeOptions: flags["gateway-node-options"] });
+  }
+  const results: Results = {
+    ...pipeline,
+    ...(gateway === undefined ? {} : { gateway }),
+    ...(live === undefined ? {} : { live }),
+  };
   const report = renderReport(results);
   const dir = quick ? ".vigil/bench" : ".";
   mkdirSync(dir, { recursive: true });
