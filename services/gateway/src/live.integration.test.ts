@@ -118,9 +118,15 @@ describe("the live tail on a real nats-server", () => {
     authorization: `Bearer ${await token(name, role)}`,
   });
 
-  /** Publishes events on `events`, as any producer does, one at a time; their messages, in order. */
+  const liveEnd = async () => (await jsm.streams.info(LIVE_STREAM)).state.last_seq;
+  /**
+   * Publishes events on `events`, as any producer does, one at a time; their messages, in order.
+   * EVENTS republishes into LIVE after it acknowledges, so this also waits until LIVE holds them:
+   * a test that reads LIVE's state next sees every one.
+   */
   const publish = async (criticalities: readonly number[], message: string = randomUUID()): Promise<string[]> => {
     const js = jetstream(admin);
+    const before = await liveEnd();
     const messages: string[] = [];
     for (const [i, criticality] of criticalities.entries()) {
       const eventMessage = `${message} #${i}`;
@@ -130,9 +136,9 @@ describe("the live tail on a real nats-server", () => {
       );
       messages.push(eventMessage);
     }
+    await waitFor("LIVE to hold the published events", async () => (await liveEnd()) >= before + criticalities.length);
     return messages;
   };
-  const liveEnd = async () => (await jsm.streams.info(LIVE_STREAM)).state.last_seq;
   const messagesOf = (client: LiveClient) => client.events().map((frame) => frame.event.eventMessage);
   const cursorsOf = (client: LiveClient) => client.events().map((frame) => frame.cursor);
   const metric = async (app: TestGateway, name: string, labels: Record<string, string> = {}) =>
