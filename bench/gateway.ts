@@ -4,7 +4,6 @@
  * built `dist/main.js` in a process of its own, and the load comes from another
  * (`bench/gateway-load.ts`), so the three never share an event loop.
  */
-import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -26,11 +25,11 @@ import {
   WaitAbortedError,
   waitFor,
 } from "@vigil/testing";
-import { serverBinaries } from "../test/server-binaries.js";
 import { forkJobRunner, type JobRunner } from "./child-jobs.js";
 import type { AggregatesResult, LoadJob, LoadResult, OpenLoopResult, RateResult } from "./gateway-load.js";
 import { busyShare, childPids, cpuMicros, machineTicks } from "./process-stats.js";
 import { loadHistory } from "./reader-latency.js";
+import { benchCommit, shippedServers } from "./servers.js";
 
 /** How much work the gateway figures do. */
 export interface GatewayPlan {
@@ -119,14 +118,6 @@ const HISTORY_SPAN_MS = 50 * 60_000;
 const HISTORY_END_BEFORE_LOAD_MS = 60_000;
 const CREDENTIALS_COMMAND = fileURLToPath(new URL("../services/gateway/dist/credentials/main.js", import.meta.url));
 const LOAD_GENERATOR = fileURLToPath(new URL("./gateway-load.ts", import.meta.url));
-
-const versionOf = (bin: string, args: string[]): string => {
-  try {
-    return execFileSync(bin, args, { encoding: "utf8" }).trim().split("\n")[0] ?? "unknown";
-  } catch {
-    return "unknown";
-  }
-};
 
 /** The load generator process, asked for one job at a time. */
 type LoadGenerator = JobRunner<LoadJob>;
@@ -329,7 +320,7 @@ const startBench = async (
   stack: (() => Promise<unknown>)[],
   options: GatewayBenchOptions,
 ): Promise<Bench> => {
-  const bins = serverBinaries();
+  const bins = shippedServers();
   // What does not depend on each other starts together: the quick run is a smoke test within a minute.
   const load = startLoadGenerator();
   stack.push(() => load.stop());
@@ -408,15 +399,14 @@ export const gatewayFigures = async (
       log(`gateway: GET /v1/aggregates?minutes=60 over an hour of ${events} events`);
       hours.push(await hourAggregates(bench, plan, events));
     }
-    const bins = serverBinaries();
+    const bins = shippedServers();
     return {
       plan,
       measuredAt,
-      commit: versionOf("git", ["rev-parse", "--short", "HEAD"]),
+      commit: benchCommit(),
       servers: {
-        natsServer: versionOf(bins.NATS_SERVER_BIN, ["--version"]).replace(/^nats-server: /, "nats-server "),
-        // Its build date is when it was built here, not InfluxData's release.
-        influxdb: versionOf(bins.INFLUXD2_BIN, ["version"]).replace(/ build_date: .*$/, ""),
+        natsServer: bins.natsServerVersion(),
+        influxdb: bins.influxdbVersion(),
       },
       rateLimitPerMinute: RATE_LIMIT_PER_MINUTE,
       batch,

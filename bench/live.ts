@@ -5,7 +5,6 @@
  * (bench/live-publish.ts) and the clients (bench/live-clients.ts, one or more processes) are
  * processes of their own, so none shares an event loop with another.
  */
-import { execFileSync } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,7 +22,6 @@ import {
   startNatsServer,
   waitFor,
 } from "@vigil/testing";
-import { serverBinaries } from "../test/server-binaries.js";
 import { forkJobRunner, type JobRunner } from "./child-jobs.js";
 import { createCredentials } from "./gateway.js";
 import {
@@ -46,6 +44,7 @@ import type {
 import type { PublishJob, PublishResult } from "./live-publish.js";
 import type { LatencyFigures } from "./open-loop.js";
 import { busyShare, childPids, cpuMicros, machineTicks, peakRssBytes } from "./process-stats.js";
+import { benchCommit, shippedServers } from "./servers.js";
 
 /** How much work the live-tail figures do. */
 export interface LivePlan {
@@ -191,14 +190,6 @@ const RATE_LIMIT_PER_MINUTE = 100_000_000;
 const OPEN_CONCURRENCY = 50;
 const CLIENTS = fileURLToPath(new URL("./live-clients.ts", import.meta.url));
 const PUBLISHER = fileURLToPath(new URL("./live-publish.ts", import.meta.url));
-
-const versionOf = (bin: string, args: string[]): string => {
-  try {
-    return execFileSync(bin, args, { encoding: "utf8" }).trim().split("\n")[0] ?? "unknown";
-  } catch {
-    return "unknown";
-  }
-};
 
 /** The soft limit on open files this process (and so its children) runs with. */
 const openFilesLimit = async (): Promise<number> => {
@@ -513,7 +504,7 @@ const resumeRun = async (bench: LiveBench, plan: LivePlan, gateway: RunningGatew
 };
 
 const startLiveBench = async (plan: LivePlan, dir: string, stack: (() => Promise<unknown>)[]): Promise<LiveBench> => {
-  const bins = serverBinaries();
+  const bins = shippedServers();
   const publisher = forkJobRunner<PublishJob>(PUBLISHER, "live-tail publisher");
   stack.push(() => publisher.stop());
   const nats = await startNatsServer({ bin: bins.NATS_SERVER_BIN });
@@ -592,12 +583,12 @@ export const liveFigures = async (
         await gateway.service.process.stop("SIGTERM", 30_000);
       }
     }
-    const bins = serverBinaries();
+    const bins = shippedServers();
     return {
       plan,
       measuredAt,
-      commit: versionOf("git", ["rev-parse", "--short", "HEAD"]),
-      natsServer: versionOf(bins.NATS_SERVER_BIN, ["--version"]).replace(/^nats-server: /, "nats-server "),
+      commit: benchCommit(),
+      natsServer: bins.natsServerVersion(),
       gatewayEnv: {
         GATEWAY_LIVE_MAX_CLIENTS: bench.env.GATEWAY_LIVE_MAX_CLIENTS as string,
         GATEWAY_LIVE_MAX_BUFFERED: "256KiB (default)",

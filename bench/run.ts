@@ -6,7 +6,6 @@
  * shows loss. `--only` measures one part and keeps the others' figures from the results file of the
  * same mode; `--render` rewrites BENCHMARKS.md from bench/results.json without measuring.
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
@@ -18,6 +17,7 @@ import { type LivePlan, liveFigures } from "./live.js";
 import { drainBacklog, publishToQueryable, sustainedEndToEnd } from "./pipeline.js";
 import { loadHistory, readerLatency } from "./reader-latency.js";
 import { type BenchPlan, type Results, renderReport } from "./report.js";
+import { benchCommit, shippedServers } from "./servers.js";
 import { repeat, summarise } from "./stats.js";
 
 const { values: flags } = parseArgs({
@@ -133,13 +133,12 @@ const livePlan: LivePlan = quick
       resumeTailSeconds: 15,
     };
 
-const version = (command: string, args: string[]): string => {
-  try {
-    return execFileSync(command, args, { encoding: "utf8" }).trim().split("\n")[0] ?? "unknown";
-  } catch {
-    return "unknown";
-  }
-};
+/**
+ * Every part runs the servers users run (the versions compose pins). The pipeline's helpers start
+ * nats-server from NATS_SERVER_BIN, so it is set for them and for the processes they start.
+ */
+const servers = shippedServers();
+process.env.NATS_SERVER_BIN = servers.NATS_SERVER_BIN;
 
 const began = performance.now();
 const log = (text: string) => console.log(`[bench +${Math.round((performance.now() - began) / 1000)}s] ${text}`);
@@ -156,7 +155,7 @@ type PipelineResults = Omit<Results, "gateway" | "live">;
 
 const pipelineFigures = async (): Promise<PipelineResults> => {
   const startedAt = new Date();
-  const influxd = await startInfluxd("bench");
+  const influxd = await startInfluxd("bench", { version: 2, bin: servers.INFLUXD2_BIN });
   let databases = 0;
   const context = {
     influxd,
@@ -221,9 +220,9 @@ const pipelineFigures = async (): Promise<PipelineResults> => {
         cpu: cpus()[0]?.model ?? "unknown",
         memoryBytes: totalmem(),
         node: process.version,
-        natsServer: version("nats-server", ["--version"]),
-        influxdb: version("influxd", ["version"]),
-        commit: version("git", ["rev-parse", "--short", "HEAD"]),
+        natsServer: servers.natsServerVersion(),
+        influxdb: servers.influxdbVersion(),
+        commit: benchCommit(),
         date: startedAt.toISOString(),
       },
       plan,

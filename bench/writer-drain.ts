@@ -2,7 +2,8 @@
  * `pnpm build && node --import tsx bench/writer-drain.ts [--events N] [--runs R] [--node-options="..."] [--env NAME=VALUE]...`
  *
  * The real writer process (`services/writer/dist/main.js`) draining a backlog of N events (default
- * 200,000) prefilled into a fresh stream on a fresh nats-server, into a fresh InfluxDB database.
+ * 200,000) prefilled into a fresh stream on a fresh nats-server, into a fresh InfluxDB database (the
+ * server versions compose pins, as in `pnpm bench`).
  * Reports events per second and the writer's CPU microseconds per event, both counted from the
  * moment the writer is ready, so that start-up is left out. `--node-options` is handed to the
  * writer as NODE_OPTIONS (e.g. "--max-semi-space-size=64"); each `--env` sets one more of its
@@ -17,6 +18,7 @@ import { serviceEnv, startInfluxd, startNatsServer, startService, waitFor } from
 import { ensureWriterConsumer, WriterConsumerEnv, writerConsumerSettings } from "@vigil/writer";
 import { syntheticEvent } from "./fixtures.js";
 import { cpuMicros, peakRssBytes } from "./process-stats.js";
+import { shippedServers } from "./servers.js";
 import { summarise } from "./stats.js";
 
 const { values } = parseArgs({
@@ -87,7 +89,9 @@ const drainOnce = async (influxd: Awaited<ReturnType<typeof startInfluxd>>, run:
   }
 };
 
-const influxd = await startInfluxd("drain");
+const servers = shippedServers();
+process.env.NATS_SERVER_BIN = servers.NATS_SERVER_BIN;
+const influxd = await startInfluxd("drain", { version: 2, bin: servers.INFLUXD2_BIN });
 try {
   const figures: DrainFigures[] = [];
   for (let run = 1; run <= runs; run++) {
