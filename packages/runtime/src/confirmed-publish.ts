@@ -3,6 +3,7 @@ import {
   createInbox,
   headers,
   type Msg,
+  type MsgHdrs,
   type NatsConnection,
   NoRespondersError,
   TimeoutError,
@@ -14,6 +15,8 @@ export interface ConfirmedPublishOptions {
   readonly msgID: string;
   /** Milliseconds to wait for the stream's acknowledgement. */
   readonly timeout: number;
+  /** More headers of this message; `Nats-Msg-Id` is set on them. */
+  readonly headers?: MsgHdrs;
 }
 
 /** Publishes into a JetStream stream and resolves with the stream's acknowledgement. */
@@ -116,9 +119,10 @@ export const createConfirmedPublish = (
           reject(broken);
           return;
         }
-        msgIdHeader.set(PubHeaders.MsgIdHdr, options.msgID);
+        const messageHeaders = options.headers ?? msgIdHeader;
+        messageHeaders.set(PubHeaders.MsgIdHdr, options.msgID);
         try {
-          nc.publish(subject, payload, { reply: prefix + token, headers: msgIdHeader });
+          nc.publish(subject, payload, { reply: prefix + token, headers: messageHeaders });
         } catch (err) {
           reject(err);
           return;

@@ -96,15 +96,18 @@ describe("createDeadLetterPublisher", () => {
   it("acknowledges the original only after JetStream confirmed the record", async () => {
     const { msg, log } = message();
     const published: { subject: string; body: string; msgID: string | undefined; headers: MsgHdrs | undefined }[] = [];
+    const timeouts: number[] = [];
     const registry = new Registry();
     const publisher = createDeadLetterPublisher({
-      js: {
+      timeoutMs: 5_000,
+      publisher: {
         publish: async (subject, payload, options) => {
+          timeouts.push(options.timeout);
           published.push({
             subject,
             body: new TextDecoder().decode(payload as Uint8Array),
-            msgID: options?.msgID,
-            headers: options?.headers,
+            msgID: options.msgID,
+            headers: options.headers,
           });
           log.push("published");
           return { stream: "DEADLETTERS", seq: 1, duplicate: false } as PubAck;
@@ -117,6 +120,7 @@ describe("createDeadLetterPublisher", () => {
     await publisher.publish(msg, "NOT_JSON", "payload is not UTF-8 JSON");
     expect(log).toEqual(["published", "ack"]);
     expect(published[0]).toMatchObject({ subject: DEAD_LETTER_SUBJECT, body: "{oops", msgID: "events-9" });
+    expect(timeouts).toEqual([5_000]);
     expect(published[0]?.headers?.get(DEAD_LETTER_HEADERS.code)).toBe("NOT_JSON");
     const counted = await registry.getSingleMetric("vigil_writer_events_dead_lettered_total")?.get();
     expect(counted?.values).toEqual([{ labels: { code: "NOT_JSON" }, value: 1 }]);
@@ -127,9 +131,10 @@ describe("createDeadLetterPublisher", () => {
     const big: HeldMessage = { ...msg, data: new Uint8Array(10_000).fill(0x61) };
     const published: { body: Uint8Array; headers: MsgHdrs | undefined }[] = [];
     const publisher = createDeadLetterPublisher({
-      js: {
+      timeoutMs: 5_000,
+      publisher: {
         publish: async (_subject, payload, options) => {
-          published.push({ body: payload as Uint8Array, headers: options?.headers });
+          published.push({ body: payload as Uint8Array, headers: options.headers });
           return { stream: "DEADLETTERS", seq: 1, duplicate: false } as PubAck;
         },
       },
@@ -150,7 +155,8 @@ describe("createDeadLetterPublisher", () => {
     const { msg, log } = message();
     const registry = new Registry();
     const publisher = createDeadLetterPublisher({
-      js: {
+      timeoutMs: 5_000,
+      publisher: {
         publish: async () => {
           throw new Error("no responders");
         },

@@ -1,6 +1,5 @@
-import type { JetStreamClient } from "@nats-io/jetstream";
 import { headers, type MsgHdrs } from "@nats-io/nats-core";
-import { backoffDelay } from "@vigil/runtime";
+import { backoffDelay, type ConfirmedPublish } from "@vigil/runtime";
 import { DEAD_LETTER_HEADERS, DEAD_LETTER_SUBJECT, type EventRejectionCode, MAX_REASON_CHARS } from "@vigil/shared";
 import type { Logger } from "pino";
 import type { WriterMetrics } from "./metrics.js";
@@ -78,7 +77,10 @@ export interface DeadLetterPublisher {
 }
 
 export interface DeadLetterDeps {
-  readonly js: Pick<JetStreamClient, "publish">;
+  /** The confirmed publish the daemon uses too: one inbox for every acknowledgement. */
+  readonly publisher: Pick<ConfirmedPublish, "publish">;
+  /** Milliseconds to wait for the dead-letter stream's acknowledgement before retrying. */
+  readonly timeoutMs: number;
   /**
    * Largest payload a record can carry whole: the server's max payload less room for the headers.
    * A larger payload is cut to this size and the record says how big it was, because a record
@@ -94,7 +96,8 @@ export interface DeadLetterDeps {
 export const DEAD_LETTER_HEADER_ALLOWANCE = 4_096;
 
 export const createDeadLetterPublisher = ({
-  js,
+  publisher,
+  timeoutMs,
   metrics,
   log,
   retry,
@@ -112,9 +115,10 @@ export const createDeadLetterPublisher = ({
     });
     if (truncated) recordHeaders.set(DEAD_LETTER_HEADERS.originalBytes, String(msg.data.byteLength));
     try {
-      await js.publish(DEAD_LETTER_SUBJECT, truncated ? msg.data.subarray(0, maxBodyBytes) : msg.data, {
+      await publisher.publish(DEAD_LETTER_SUBJECT, truncated ? msg.data.subarray(0, maxBodyBytes) : msg.data, {
         msgID: deadLetterMsgId(msg.seq),
         headers: recordHeaders,
+        timeout: timeoutMs,
       });
     } catch (err) {
       metrics.deadLetterFailures.inc();

@@ -22,7 +22,10 @@ await runService(log, {
       natsConnected = connected;
     });
     const influx = createInfluxClient(config.influx);
-    const writer = await startWriter({ nc, influx, log, registry }, config.settings);
+    const writer = await startWriter(
+      { nc, influx, inboxPrefix: config.nats.NATS_INBOX_PREFIX, log, registry },
+      config.settings,
+    );
     const ops = await startOpsServer(
       config.ops,
       registry,

@@ -1,9 +1,11 @@
-import type { Consumer, JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { Consumer, JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createInfluxHealth, type InfluxClient, type InfluxHealth } from "@vigil/influx";
 import {
+  type ConfirmedPublish,
   checkEventsStream,
   checkStream,
+  createConfirmedPublish,
   deadLetterStreamConfig,
   ensureDeadLetterStream,
   ensureEventsStream,
@@ -30,12 +32,17 @@ import { startPuller } from "./puller.js";
 import { createShutdown } from "./shutdown.js";
 import { createBatchStore, INFLUX_OUTAGE_MESSAGES } from "./store-batch.js";
 
+/** How long a dead-letter record waits for the stream's acknowledgement before it is retried. */
+const DEAD_LETTER_TIMEOUT_MS = 5_000;
+
 /** What the writer runs on. */
 export interface WriterDeps {
   /** Connection for consuming, dead-lettering and acknowledging; the caller drains it after {@link Writer.stop}. */
   readonly nc: NatsConnection;
   /** Client with write access to the events database. */
   readonly influx: InfluxClient;
+  /** The connection's `inboxPrefix` (`NATS_INBOX_PREFIX`), for the dead-letter publishes' acknowledgements. */
+  readonly inboxPrefix?: string | undefined;
   readonly log: Logger;
   /** Registry for the writer's metrics; one per writer. */
   readonly registry: Registry;
@@ -166,14 +173,14 @@ const trackDeadLettering = (intake: (msg: HeldMessage) => Promise<void> | undefi
 const createStorage = (
   {
     nc,
-    js,
+    publisher,
     influx,
     metrics,
     health,
     log,
   }: Pick<WriterDeps, "nc" | "influx"> &
     Omit<Upkeep, "consumer" | "batcher"> & {
-      readonly js: JetStreamClient;
+      readonly publisher: ConfirmedPublish;
       readonly metrics: WriterMetrics;
     },
   settings: WriterSettings,
@@ -181,7 +188,8 @@ const createStorage = (
 ) => {
   const retry = { initialMs: settings.retryInitialMs, maxMs: settings.retryMaxMs };
   const deadLetters = createDeadLetterPublisher({
-    js,
+    publisher,
+    timeoutMs: DEAD_LETTER_TIMEOUT_MS,
     metrics,
     log,
     retry,
@@ -201,7 +209,7 @@ const createStorage = (
  * stored go to the dead-letter stream. Several writers may share the durable consumer.
  */
 export const startWriter = async (
-  { nc, influx, log: root, registry }: WriterDeps,
+  { nc, influx, inboxPrefix, log: root, registry }: WriterDeps,
   settings: WriterSettings,
 ): Promise<Writer> => {
   const log = root.child({ module: "writer" });
@@ -211,7 +219,14 @@ export const startWriter = async (
   const metrics = createWriterMetrics(registry);
   const health = createInfluxHealth(log, INFLUX_OUTAGE_MESSAGES);
   const giveUp = new AbortController();
-  const { batcher, intake, retry } = createStorage({ nc, js, influx, metrics, health, log }, settings, giveUp.signal);
+  // Dead letters are published as the daemon publishes events: one inbox for every acknowledgement
+  // instead of a request per record, so that bad input costs little more than good.
+  const publisher = createConfirmedPublish(nc, { inboxPrefix });
+  const { batcher, intake, retry } = createStorage(
+    { nc, publisher, influx, metrics, health, log },
+    settings,
+    giveUp.signal,
+  );
   await influx.ping().then(
     (version) => health.succeeded(version),
     (err: unknown) => health.failed(err),
@@ -241,9 +256,13 @@ export const startWriter = async (
   log.info({ batchSize, flushIntervalMs, maxConcurrentWrites, pullBatch, maxInFlight }, "writer started");
   const { drain } = batcher;
   const flush = () => nc.flush();
-  const stop = createShutdown(
+  const shutdown = createShutdown(
     { ...upkeep, puller, drain, deadLettering: intake.pending, giveUp, flush, log },
     { timeoutMs: settings.shutdownTimeoutMs, pullGraceMs: 2 * PULL_EXPIRES_MS },
   );
+  const stop = async () => {
+    await shutdown();
+    publisher.close();
+  };
   return { influxReachable: () => health.reachable(), stop };
 };
