@@ -130,12 +130,18 @@ describe("the dashboard in Chromium", () => {
     await seen("while paused");
   });
 
-  it("resumes after a gateway restart with every event published while it was down", async () => {
+  it("resumes after a gateway restart, down longer than a token lives, with every event published meanwhile", async () => {
     await gateway?.service.process.stop();
     gateway = undefined;
     await status().getByText("Reconnecting", { exact: false }).waitFor({ timeout: SEEN_MS });
     const missed = ["missed one", "missed two", "missed three"];
     for (const text of missed) await publish(9, text);
+    // Down for longer than the access token lives: the page's refresh fails meanwhile, and it must
+    // neither sign out nor give up.
+    await page.waitForEvent("requestfailed", {
+      predicate: (request) => request.url().endsWith("/v1/auth/refresh"),
+      timeout: SEEN_MS,
+    });
     gateway = await startGateway(gatewayEnv());
     await status().getByText("resumed without loss", { exact: false }).waitFor({ timeout: 60_000 });
     for (const text of missed) await seen(text);
@@ -144,7 +150,7 @@ describe("the dashboard in Chromium", () => {
     const order = missed.map((text) => texts.findIndex((item) => item.includes(text)));
     expect(order).toEqual([...order].sort((a, b) => b - a));
     for (const text of missed) expect(texts.filter((item) => item.includes(text))).toHaveLength(1);
-  });
+  }, 90_000);
 
   it("refreshes its access token before it expires, and stays live", async () => {
     const refreshed = await page.waitForResponse((response) => response.url().endsWith("/v1/auth/refresh"), {

@@ -105,9 +105,12 @@ const connect = (fresh: boolean, resumption: boolean) => {
     const why = closed.reason.split(":")[0] || (closed.code === 1006 ? "connection lost" : `closed ${closed.code}`);
     if (action.kind === "sign-out") end(why);
     else if (action.kind === "refresh-then-reconnect") {
+      // Refused: the session has ended. Not answered (the gateway is down): try again later.
       session.refresh().then(
         () => connect(false, true),
-        () => undefined,
+        (err: unknown) => {
+          if (session !== undefined) reconnectLater(false, messageOf(err));
+        },
       );
     } else reconnectLater(action.fresh, why);
   };

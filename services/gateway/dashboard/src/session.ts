@@ -4,6 +4,8 @@
  * closed tab signs out.
  */
 
+import { reconnectDelayMs } from "./live-feed.js";
+
 interface TokenPair {
   readonly accessToken: string;
   readonly refreshToken: string;
@@ -59,13 +61,25 @@ export interface Session {
 }
 
 /**
+ * Whether the gateway refused a refresh, so that the session cannot go on (a dead, reused or
+ * malformed refresh token), as opposed to a refresh that could not be answered now (the gateway
+ * unreachable or restarting, 5xx, 429), which is tried again.
+ */
+export const refreshRefused = (err: unknown): boolean =>
+  err instanceof ApiFailure && err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429;
+
+/**
  * Signs in and keeps the tokens fresh: a new pair when 80 % of the access token's life has
- * passed. `onEnded` is called once when the session cannot go on (refresh refused).
+ * passed. A refresh the gateway cannot answer now is tried again after {@link reconnectDelayMs};
+ * `onEnded` is called once when the session cannot go on (refresh refused). One refresh at a
+ * time: a refresh token presented twice would revoke the whole family.
  */
 export const signIn = async (how: SignIn, onEnded: (why: string) => void): Promise<Session> => {
   let pair = await postJson<TokenPair>("/v1/auth/token", how);
   let timer: ReturnType<typeof setTimeout> | undefined;
   let ended = false;
+  let inFlight: Promise<void> | undefined;
+  let failures = 0;
 
   const end = (why: string) => {
     if (ended) return;
@@ -73,20 +87,28 @@ export const signIn = async (how: SignIn, onEnded: (why: string) => void): Promi
     clearTimeout(timer);
     onEnded(why);
   };
-  const schedule = () => {
+  const later = (delayMs: number) => {
     clearTimeout(timer);
-    timer = setTimeout(() => void refresh().catch((err: unknown) => end(String(err))), pair.expiresIn * 800);
+    if (!ended) timer = setTimeout(() => void refresh().catch(() => undefined), delayMs);
   };
-  const refresh = async () => {
+  const attempt = async () => {
     try {
       pair = await postJson<TokenPair>("/v1/auth/refresh", { refreshToken: pair.refreshToken });
     } catch (err) {
-      end(err instanceof Error ? err.message : String(err));
+      if (refreshRefused(err)) end(err instanceof Error ? err.message : String(err));
+      else later(reconnectDelayMs(failures++));
       throw err;
     }
-    schedule();
+    failures = 0;
+    later(pair.expiresIn * 800);
   };
-  schedule();
+  const refresh = (): Promise<void> => {
+    inFlight ??= attempt().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  };
+  later(pair.expiresIn * 800);
 
   return {
     accessToken: () => pair.accessToken,
