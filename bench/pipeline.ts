@@ -149,7 +149,12 @@ export interface LatencyRun {
  * real reader for the newest criticality-10 events every 10 ms. A probe's latency runs from just
  * before its publish to the first reply that contains it.
  */
-export const publishToQueryable = (context: PipelineContext, rate: number, seconds: number): Promise<LatencyRun> =>
+export const publishToQueryable = (
+  context: PipelineContext,
+  rate: number,
+  seconds: number,
+  warmupSeconds = 2,
+): Promise<LatencyRun> =>
   withNats(async (nats, nc) => {
     const database = await context.nextDatabase();
     await createTopology(nc);
@@ -167,7 +172,7 @@ export const publishToQueryable = (context: PipelineContext, rate: number, secon
     const latencies: number[] = [];
     let running = true;
     try {
-      await wait(2_000);
+      await wait(warmupSeconds * 1000);
       const c0 = await streamedCount(nc);
       const t0 = performance.now();
       const poll = (async () => {

@@ -12,6 +12,8 @@ export interface BenchPlan {
   readonly natsMessages: number;
   readonly jsMessages: number;
   readonly baselineEvents: number;
+  /** Seconds the services run before a figure starts counting. */
+  readonly warmupSeconds: number;
   readonly sustainedSeconds: number;
   readonly latencySeconds: number;
   readonly latencyRate: number;

@@ -42,20 +42,21 @@ const quick = flags.quick;
 const plan: BenchPlan = quick
   ? {
       runs: 1,
-      influxPoints: 50_000,
-      natsMessages: 100_000,
-      jsMessages: 20_000,
-      baselineEvents: 200,
-      sustainedSeconds: 4,
-      latencySeconds: 4,
+      influxPoints: 20_000,
+      natsMessages: 50_000,
+      jsMessages: 10_000,
+      baselineEvents: 100,
+      warmupSeconds: 1,
+      sustainedSeconds: 2,
+      latencySeconds: 2,
       latencyRate: 2_000,
-      historyEvents: 50_000,
+      historyEvents: 20_000,
       sequentialRequests: 10,
       concurrentRequests: 100,
-      overloadSeconds: 4,
-      maxOverloadBacklog: 30_000,
+      overloadSeconds: 2,
+      maxOverloadBacklog: 10_000,
       overloadRuns: 1,
-      mixBacklog: 10_000,
+      mixBacklog: 5_000,
     }
   : {
       runs: 3,
@@ -63,6 +64,7 @@ const plan: BenchPlan = quick
       natsMessages: 2_000_000,
       jsMessages: 300_000,
       baselineEvents: 2_000,
+      warmupSeconds: 3,
       sustainedSeconds: 60,
       latencySeconds: 30,
       latencyRate: 10_000,
@@ -86,8 +88,8 @@ const gatewayPlan: GatewayPlan = quick
       singleSeconds: 1,
       singleProducers: 2,
       singleVariants: false,
-      hourSizes: [10_000],
-      aggregateRequests: 20,
+      hourSizes: [2_000],
+      aggregateRequests: 10,
     }
   : {
       runs: 3,
@@ -109,13 +111,13 @@ const livePlan: LivePlan = quick
       clients: 100,
       clientProcesses: 1,
       rate: 200,
-      seconds: 3,
+      seconds: 2,
       lightRate: 0,
       drainBoundSeconds: 30,
       resumeClients: 11,
       resumeLeadSeconds: 1,
-      awaySeconds: 3,
-      resumeTailSeconds: 2,
+      awaySeconds: 2,
+      resumeTailSeconds: 1,
     }
   : {
       runs: 3,
@@ -182,12 +184,12 @@ const pipelineFigures = async (): Promise<PipelineResults> => {
 
     log(`figure 1: sustained end-to-end for ${plan.sustainedSeconds}s`);
     const sustained = [];
-    for (let run = 0; run < plan.runs; run++) sustained.push(await sustainedEndToEnd(context, plan.sustainedSeconds));
+    for (let run = 0; run < plan.runs; run++) sustained.push(await sustainedEndToEnd(context, plan.sustainedSeconds, plan.warmupSeconds));
 
     log(`figure 2: publish-to-queryable at ${plan.latencyRate}/s`);
     const latency = [];
     for (let run = 0; run < plan.runs; run++)
-      latency.push(await publishToQueryable(context, plan.latencyRate, plan.latencySeconds));
+      latency.push(await publishToQueryable(context, plan.latencyRate, plan.latencySeconds, plan.warmupSeconds));
 
     log(`figure 3: reader latency over ${plan.historyEvents} events spread over 30 days`);
     const history = await context.nextDatabase();
@@ -197,7 +199,7 @@ const pipelineFigures = async (): Promise<PipelineResults> => {
     const sustainedRate = summarise(sustained.map((r) => r.eventsPerSecond)).median;
     const overloadBacklog = Math.min(
       plan.maxOverloadBacklog,
-      Math.max(20_000, Math.round(2 * sustainedRate * plan.overloadSeconds)),
+      Math.max(10_000, Math.round(2 * sustainedRate * plan.overloadSeconds)),
     );
     log(
       `figure 4: writer under a backlog of ${overloadBacklog} events (2x the sustained rate for ${plan.overloadSeconds}s)`,
