@@ -18,3 +18,5 @@ export {
 } from "./events-layout.js";
 export type { HealthLog, InfluxHealth, InfluxHealthMessages } from "./health.js";
 export { createInfluxHealth } from "./health.js";
+export type { InfluxWatch, WatchLog } from "./watch.js";
+export { watchInflux } from "./watch.js";
