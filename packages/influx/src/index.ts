@@ -1,5 +1,5 @@
 export type { InfluxAuth, InfluxClient, InfluxConfig, QueryOptions, QueryParam, QuerySeries } from "./client.js";
-export { createInfluxClient } from "./client.js";
+export { authorizationHeader, createInfluxClient } from "./client.js";
 export { InfluxEnv, influxConfigFromEnv } from "./env.js";
 export { InfluxRejectedError, InfluxResponseTooLargeError, InfluxUnavailableError } from "./errors.js";
 export type { BoundStatement, SequencedEvent } from "./events-layout.js";
