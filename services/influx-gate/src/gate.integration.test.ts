@@ -1,8 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { request } from "node:http";
+import { createServer, type Socket } from "node:net";
 import { createInfluxClient, type InfluxClient, InfluxRejectedError, InfluxUnavailableError } from "@vigil/influx";
-import { type Influxd, type RunningService, startInfluxd, startService, waitFor } from "@vigil/testing";
+import { createLogSink, type Influxd, type RunningService, startInfluxd, startService, waitFor } from "@vigil/testing";
+import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createInfluxGate } from "./gate.js";
 
 // The gate as deployed: its built `dist/main.js` in its own process (run `pnpm build` first), in
 // front of a real InfluxDB 2.x with a write-only token, spoken to by the writer's own client
@@ -287,5 +290,59 @@ describe("the gate's limits", () => {
     const messages = gate.process.logs().map((line) => line.msg);
     expect(messages.filter((msg) => msg === "InfluxDB does not answer; writes get 503 until it does").length).toBe(1);
     expect(messages.filter((msg) => msg === "InfluxDB answers again").length).toBe(1);
+  });
+});
+
+// A fault no stopped InfluxDB shows: connections accepted and never answered (a hung server, a
+// half-open network path). The gate, in-process here, must answer by its own deadline.
+describe("an InfluxDB that accepts connections and never answers", () => {
+  it("gets 503 with Retry-After once INFLUX_GATE_REQUEST_TIMEOUT has passed, and InfluxDB counts as unreachable", async () => {
+    const held: Socket[] = [];
+    const silent = createServer((socket) => void held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const silentPort = (silent.address() as { port: number }).port;
+    const sink = createLogSink();
+    const recorded: boolean[] = [];
+    const inProcess = createInfluxGate(
+      { log: sink.log, registry: new Registry(), storage: { record: (reachable) => void recorded.push(reachable) } },
+      {
+        url: `http://127.0.0.1:${silentPort}`,
+        database: DATABASE,
+        auth: { kind: "token", token: "t" },
+        timeoutMs: 500,
+      },
+      {
+        host: "127.0.0.1",
+        port: 0,
+        token: GATE_TOKEN,
+        rules: { database: DATABASE },
+        maxBodyBytes: MAX_BODY,
+        requestTimeoutMs: 500,
+        maxConcurrent: 4,
+        upstreamConnections: 4,
+        healthIntervalMs: 10_000,
+      },
+    );
+    const port = await inProcess.listen();
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/write?db=${DATABASE}&precision=ns`, {
+        method: "POST",
+        headers: { authorization: `Token ${GATE_TOKEN}` },
+        body: "hung v=1i",
+      });
+      expect(response.status).toBe(503);
+      expect(response.headers.get("retry-after")).toBe("2");
+      expect(await response.json()).toEqual({
+        error: { code: "UNAVAILABLE", message: "InfluxDB did not answer within 500 ms" },
+      });
+      expect(held.length).toBe(1);
+      expect(recorded).toEqual([false]);
+      expect(sink.withMessage("InfluxDB did not answer in time")).toHaveLength(1);
+      expect(inProcess.inFlight()).toBe(0);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await inProcess.close();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });
