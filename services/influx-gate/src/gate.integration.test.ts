@@ -3,7 +3,6 @@ import { request } from "node:http";
 import { createServer, type Socket } from "node:net";
 import { createInfluxClient, type InfluxClient, InfluxRejectedError, InfluxUnavailableError } from "@vigil/influx";
 import { createLogSink, type Influxd, type RunningService, startInfluxd, startService, waitFor } from "@vigil/testing";
-import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInfluxGate } from "./gate.js";
 
@@ -304,7 +303,7 @@ describe("an InfluxDB that accepts connections and never answers", () => {
     const sink = createLogSink();
     const recorded: boolean[] = [];
     const inProcess = createInfluxGate(
-      { log: sink.log, registry: new Registry(), storage: { record: (reachable) => void recorded.push(reachable) } },
+      { log: sink.log, storage: { record: (reachable) => void recorded.push(reachable) } },
       {
         url: `http://127.0.0.1:${silentPort}`,
         database: DATABASE,

@@ -12,7 +12,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { AddressInfo } from "node:net";
 import { authorizationHeader, type InfluxConfig } from "@vigil/influx";
 import { type Logger, StartupError } from "@vigil/runtime";
-import type { Registry } from "prom-client";
+import { Registry } from "prom-client";
 import type { GateSettings } from "./config.js";
 import { createGateMetrics, type GateOutcome, type GateRouteLabel } from "./metrics.js";
 import {
@@ -32,7 +32,8 @@ export interface StorageRecord {
 
 export interface InfluxGateDeps {
   readonly log: Logger;
-  readonly registry: Registry;
+  /** Where the gate's metrics go; a registry of its own when absent (tests). */
+  readonly registry?: Registry;
   readonly storage: StorageRecord;
 }
 
@@ -115,7 +116,7 @@ export const createInfluxGate = (deps: InfluxGateDeps, upstream: InfluxConfig, s
   const upstreamAuth = authorizationHeader(upstream.auth);
   const isWriter = createCredentialCheck(settings.token);
   let writesInFlight = 0;
-  const metrics = createGateMetrics(deps.registry, () => writesInFlight);
+  const metrics = createGateMetrics(deps.registry ?? new Registry(), () => writesInFlight);
 
   const refuse = (req: IncomingMessage, res: ServerResponse, route: GateRouteLabel, refusal: Refusal): void => {
     metrics.refused(refusal.code);
