@@ -200,6 +200,8 @@ export const createInfluxGate = (deps: InfluxGateDeps, upstream: InfluxConfig, s
     res.on("close", () => {
       if (res.writableFinished) return;
       clientGone = true;
+      // Once settled, InfluxDB's side is done, and its connection may be serving another request.
+      if (settled) return;
       settle("unavailable");
       forward.destroy();
     });
@@ -207,9 +209,16 @@ export const createInfluxGate = (deps: InfluxGateDeps, upstream: InfluxConfig, s
     // InfluxDB's time to answer runs once the whole request has reached it (the client's time
     // to send it is bounded by the server's own request timeout).
     const startTimer = () => {
+      // InfluxDB may have answered before the body was all sent; a finished exchange's
+      // connection may already serve another request and must not be touched.
+      if (settled) return;
       timer = setTimeout(() => {
-        if (settled || res.headersSent) {
+        if (settled) return;
+        if (res.headersSent) {
+          // InfluxDB's answer has begun and stalled: the client sees the connection drop.
+          settle("unavailable");
           forward.destroy();
+          res.destroy();
           return;
         }
         log.warn({ timeoutMs: settings.requestTimeoutMs }, "InfluxDB did not answer in time");
