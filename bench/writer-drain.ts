@@ -1,5 +1,5 @@
 /**
- * `pnpm build && node --import tsx bench/writer-drain.ts [--events N] [--runs R] [--node-options="..."] [--env NAME=VALUE]...`
+ * `pnpm build && node --import tsx bench/writer-drain.ts [--events N] [--runs R] [--through-gate] [--node-options="..."] [--env NAME=VALUE]...`
  *
  * The real writer process (`services/writer/dist/main.js`) draining a backlog of N events (default
  * 200,000) prefilled into a fresh stream on a fresh nats-server, into a fresh InfluxDB database (the
@@ -7,8 +7,12 @@
  * Reports events per second and the writer's CPU microseconds per event, both counted from the
  * moment the writer is ready, so that start-up is left out. `--node-options` is handed to the
  * writer as NODE_OPTIONS (e.g. "--max-semi-space-size=64"); each `--env` sets one more of its
- * variables (e.g. WRITER_BATCH_SIZE=2000).
+ * variables (e.g. WRITER_BATCH_SIZE=2000). `--through-gate` puts the built influx-gate
+ * (`services/influx-gate/dist/main.js`) between the writer and InfluxDB, as compose does, and also
+ * reports the gate's CPU per event and peak memory. The InfluxDB is the one `VIGIL_INFLUXDB` names
+ * (`2` with `INFLUXD2_BIN` for the version compose runs).
  */
+import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -25,12 +29,14 @@ const { values } = parseArgs({
   options: {
     events: { type: "string", default: "200000" },
     runs: { type: "string", default: "1" },
+    "through-gate": { type: "boolean", default: false },
     "node-options": { type: "string", default: "" },
     env: { type: "string", multiple: true, default: [] },
   },
 });
 const events = Number(values.events);
 const runs = Number(values.runs);
+const throughGate = values["through-gate"];
 const nodeOptions = values["node-options"];
 const writerEnv: Record<string, string> = Object.fromEntries(
   values.env.map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]),
@@ -47,7 +53,22 @@ interface DrainFigures {
   readonly eventsPerSecond: number;
   readonly cpuMicrosPerEvent: number;
   readonly peakRssMiB: number;
+  /** The influx-gate's, with `--through-gate`. */
+  readonly gate?: { readonly cpuMicrosPerEvent: number; readonly peakRssMiB: number };
 }
+
+/** The built influx-gate before `database`, with a fresh writer token for it; stopped by the caller. */
+const startGate = async (influxd: Awaited<ReturnType<typeof startInfluxd>>, database: string) => {
+  const token = randomBytes(24).toString("hex");
+  const gate = await startService("influx-gate", {
+    ...serviceEnv("nats://unused", influxd.config("writer", database), {}),
+    INFLUX_GATE_PORT: "0",
+    INFLUX_GATE_TOKEN: token,
+  });
+  const port = gate.process.logs().find((line) => line.msg === "serving the write gate")?.port;
+  const url = `http://127.0.0.1:${String(port)}`;
+  return { gate, config: { url, database, auth: { kind: "token" as const, token }, timeoutMs: 10_000 } };
+};
 
 const drainOnce = async (influxd: Awaited<ReturnType<typeof startInfluxd>>, run: number): Promise<DrainFigures> => {
   const nats = await startNatsServer();
@@ -69,19 +90,37 @@ const drainOnce = async (influxd: Awaited<ReturnType<typeof startInfluxd>>, run:
 
     const database = `drain_${run}`;
     await influxd.createDatabase(database);
-    const writer = await startService("writer", serviceEnv(nats.url, influxd.config("writer", database), writerEnv));
+    const gate = throughGate ? await startGate(influxd, database) : undefined;
+    const storage = gate?.config ?? influxd.config("writer", database);
+    const writer = await startService("writer", serviceEnv(nats.url, storage, writerEnv));
     try {
-      const [written0, cpu0, t0] = [await writer.metric(WRITTEN), cpuMicros(writer.pid), performance.now()];
+      const gatePid = gate?.gate.pid;
+      const [written0, cpu0, gateCpu0, t0] = [
+        await writer.metric(WRITTEN),
+        cpuMicros(writer.pid),
+        gatePid === undefined ? 0 : cpuMicros(gatePid),
+        performance.now(),
+      ];
       await waitFor("the backlog to drain", async () => (await writer.metric(WRITTEN)) >= events, 600_000, 100);
-      const [cpu1, t1] = [cpuMicros(writer.pid), performance.now()];
+      const [cpu1, gateCpu1, t1] = [
+        cpuMicros(writer.pid),
+        gatePid === undefined ? 0 : cpuMicros(gatePid),
+        performance.now(),
+      ];
       const drained = events - written0;
       return {
         eventsPerSecond: drained / ((t1 - t0) / 1000),
         cpuMicrosPerEvent: (cpu1 - cpu0) / drained,
         peakRssMiB: peakRssBytes(writer.pid) / 2 ** 20,
+        ...(gatePid === undefined
+          ? {}
+          : {
+              gate: { cpuMicrosPerEvent: (gateCpu1 - gateCpu0) / drained, peakRssMiB: peakRssBytes(gatePid) / 2 ** 20 },
+            }),
       };
     } finally {
       await writer.process.stop("SIGTERM", 30_000);
+      await gate?.gate.process.stop("SIGTERM", 30_000);
     }
   } finally {
     await nc.close();
@@ -99,13 +138,16 @@ try {
     figures.push(one);
     console.log(
       `run ${run}: ${Math.round(one.eventsPerSecond).toLocaleString("en")} events/s, ` +
-        `${one.cpuMicrosPerEvent.toFixed(1)} µs CPU/event, peak RSS ${one.peakRssMiB.toFixed(0)} MiB`,
+        `${one.cpuMicrosPerEvent.toFixed(1)} µs CPU/event, peak RSS ${one.peakRssMiB.toFixed(0)} MiB` +
+        (one.gate === undefined
+          ? ""
+          : `; influx-gate ${one.gate.cpuMicrosPerEvent.toFixed(2)} µs CPU/event, peak RSS ${one.gate.peakRssMiB.toFixed(0)} MiB`),
     );
   }
   const rate = summarise(figures.map((f) => f.eventsPerSecond));
   const cpu = summarise(figures.map((f) => f.cpuMicrosPerEvent));
   console.log(
-    `writer draining ${events.toLocaleString("en")} events${settingsNote === "" ? "" : ` (${settingsNote})`}: ` +
+    `writer draining ${events.toLocaleString("en")} events${throughGate ? " through the influx-gate" : ""}${settingsNote === "" ? "" : ` (${settingsNote})`}: ` +
       `median ${Math.round(rate.median).toLocaleString("en")} events/s, ${cpu.median.toFixed(1)} µs CPU/event ` +
       `(CPU ${cpu.min.toFixed(1)}–${cpu.max.toFixed(1)} over ${runs} run${runs === 1 ? "" : "s"})`,
   );

@@ -28,9 +28,10 @@ const COMPOSE_SERVICE: Partial<Record<NatsService, string>> = { setup: "nats-set
 const SECRET_VOLUMES = [
   ...NATS_SERVICES,
   "influxdb",
+  "writer-gate-token",
   "gateway-auth",
   "gateway-first-start",
-  "writer-influx-token",
+  "gate-influx-token",
   "reader-influx-token",
   "nats-data",
 ];

@@ -35,9 +35,11 @@ const ONE_SHOTS = new Set([ROOT_INIT, "influxdb-init", "nats-setup", "gateway-in
 const fromBase = services.filter(([, service]) => service.build?.dockerfile === "Dockerfile.base");
 /** The long-running services, one per service folder, keyed by the SERVICE build argument. */
 const built = fromBase.filter(([name]) => !ONE_SHOTS.has(name));
+/** The service that talks to InfluxDB and the writer only, never to NATS. */
+const INFLUX_GATE = "influx-gate";
 /** Who logs in to NATS, as which user: the services, each as itself, and the one-shot set-up. */
 const natsLogins: [string, string][] = [
-  ...built.map(([name]) => [name, name] as [string, string]),
+  ...built.filter(([name]) => name !== INFLUX_GATE).map(([name]) => [name, name] as [string, string]),
   ["nats-setup", "setup"],
 ];
 /** Services without an operations endpoint (the client is a command-line tool). */
@@ -90,6 +92,20 @@ describe("docker-compose.yml hardening", () => {
     for (const [name, service] of services.filter(([name]) => name !== "gateway")) {
       expect(service.networks ?? [], name).not.toContain("edge");
     }
+  });
+
+  it("keeps InfluxDB on `storage`, which the writer is not on, and the writer and the gate alone on `influx-writes`", () => {
+    const on = (network: string) =>
+      services.filter(([, service]) => ((service.networks ?? []) as string[]).includes(network)).map(([n]) => n);
+    expect(compose.networks?.storage?.internal).toBe(true);
+    expect(compose.networks?.["influx-writes"]?.internal).toBe(true);
+    expect(compose.services.influxdb?.networks).toEqual(["storage"]);
+    expect(on("storage").sort()).toEqual(["influxdb", "influxdb-init", INFLUX_GATE, "reader"].sort());
+    expect(on("influx-writes").sort()).toEqual([INFLUX_GATE, "writer"].sort());
+    expect(compose.services[INFLUX_GATE]?.networks).not.toContain("vigil");
+    // The debugging override publishes InfluxDB, but does not put it where the writer is.
+    const debug = readCompose("deploy/compose.debug.yml");
+    expect(debug.services.influxdb?.networks).toEqual(["storage", "debug"]);
   });
 
   it.each(services.filter(([name]) => !ONE_SHOTS.has(name)))("%s restarts unless stopped", (_name, service) => {
@@ -155,7 +171,9 @@ describe("docker-compose.yml start order and health", () => {
     expect(dependsOn("nats-setup")).toEqual(["nats"]);
     expect(dependsOn("gateway-init")).toEqual([ROOT_INIT]);
     expect(dependsOn("daemon")).toEqual(["nats-setup"]);
-    expect(dependsOn("writer")).toEqual(["influxdb-init", "nats-setup"]);
+    expect(dependsOn("writer")).toEqual([INFLUX_GATE, "nats-setup"]);
+    expect(dependsOn(INFLUX_GATE)).toEqual(["influxdb-init"]);
+    expect(compose.services.writer?.depends_on?.[INFLUX_GATE]?.condition).toBe("service_healthy");
     expect(dependsOn("reader")).toEqual(["influxdb-init", "nats"]);
     expect(dependsOn("client")).toEqual(["reader"]);
     expect(dependsOn("gateway")).toEqual(["gateway-init", "nats-setup", "reader"]);
@@ -186,8 +204,13 @@ describe("docker-compose.yml secrets wiring", () => {
     expect(env(service, "NATS_PASSWORD")).toBeUndefined();
   });
 
-  it("defines exactly one NATS user per service, and one for the set-up", () => {
-    expect(natsUsers(natsConf).sort()).toEqual([...serviceFolders, "setup"].sort());
+  it("defines exactly one NATS user per service but the influx-gate, and one for the set-up", () => {
+    expect(natsUsers(natsConf).sort()).toEqual(
+      [...serviceFolders.filter((name) => name !== INFLUX_GATE), "setup"].sort(),
+    );
+    expect(
+      Object.keys(compose.services[INFLUX_GATE]?.environment ?? {}).filter((name) => name.startsWith("NATS_")),
+    ).toEqual([]);
   });
 
   it.each(natsLogins)("%s has its own inbox prefix, the only inboxes nats.conf lets it subscribe to", (name, user) => {
@@ -219,23 +242,47 @@ describe("docker-compose.yml secrets wiring", () => {
     for (const [name, value] of passed) expect(withDefaults(String(value)), name).toBe(defaults.get(name));
   });
 
-  it.each(["writer", "reader"])("%s reads the InfluxDB token that the init script writes for it", (name) => {
+  it.each([
+    [INFLUX_GATE, "gate-influx-token", "VIGIL_GATE_TOKEN_FILE"],
+    ["reader", "reader-influx-token", "VIGIL_READER_TOKEN_FILE"],
+  ])("%s reads the InfluxDB token that the init script writes for it into %s", (name, volume, variable) => {
     const service = compose.services[name] ?? {};
     const tokenFile = env(service, "INFLUX_TOKEN_FILE") ?? "";
-    expect(mounts(service)).toContainEqual({
-      source: `${name}-influx-token`,
-      target: dirname(tokenFile),
-      readOnly: true,
-    });
+    expect(mounts(service)).toContainEqual({ source: volume, target: dirname(tokenFile), readOnly: true });
     const init = compose.services["influxdb-init"] ?? {};
-    const written = env(init, `VIGIL_${name.toUpperCase()}_TOKEN_FILE`) ?? "";
-    expect(mounts(init)).toContainEqual({
-      source: `${name}-influx-token`,
-      target: dirname(written),
-      readOnly: false,
-    });
+    const written = env(init, variable) ?? "";
+    expect(mounts(init)).toContainEqual({ source: volume, target: dirname(written), readOnly: false });
     expect(tokenFile.split("/").at(-1)).toBe(written.split("/").at(-1));
     expect(env(service, "INFLUX_DATABASE")).toBe(env(init, "VIGIL_INFLUXDB_BUCKET"));
+    expect(readRepoFile("deploy/influxdb/init.sh")).toContain(`"$${variable}"`);
+    // Only the one service and the set-up that writes it mount the volume holding the token.
+    const holders = services.filter(([, other]) => mounts(other).some((m) => m.source === volume)).map(([n]) => n);
+    expect(holders.sort()).toEqual([ROOT_INIT, "influxdb-init", name].sort());
+  });
+
+  it("gives the writer no InfluxDB token, only the gate's, which secrets.sh makes and the writer and the gate alone mount", () => {
+    const writer = compose.services.writer ?? {};
+    const gate = compose.services[INFLUX_GATE] ?? {};
+    const presented = env(writer, "INFLUX_TOKEN_FILE") ?? "";
+    const accepted = env(gate, "INFLUX_GATE_TOKEN_FILE") ?? "";
+    expect(mounts(writer)).toContainEqual({ source: "writer-gate-token", target: dirname(presented), readOnly: true });
+    expect(mounts(gate)).toContainEqual({ source: "writer-gate-token", target: dirname(accepted), readOnly: true });
+    expect(presented.split("/").at(-1)).toBe(accepted.split("/").at(-1));
+    expect(readRepoFile("deploy/init/secrets.sh")).toContain(
+      `ensure_secret "$root/writer-gate-token/${accepted.split("/").at(-1)}"`,
+    );
+    const holders = services.filter(([, s]) => mounts(s).some((m) => m.source === "writer-gate-token")).map(([n]) => n);
+    expect(holders.sort()).toEqual([ROOT_INIT, INFLUX_GATE, "writer"].sort());
+    for (const m of mounts(writer)) expect(m.source).not.toMatch(/influx-token$/);
+  });
+
+  it("sends the writer's writes to the gate, and the gate's to InfluxDB, for the same bucket", () => {
+    const writer = compose.services.writer ?? {};
+    const gate = compose.services[INFLUX_GATE] ?? {};
+    expect(env(writer, "INFLUX_URL")).toBe(`http://${INFLUX_GATE}:${env(gate, "INFLUX_GATE_PORT")}`);
+    expect(env(gate, "INFLUX_GATE_HOST")).toBe("0.0.0.0");
+    expect(env(gate, "INFLUX_URL")).toBe("http://influxdb:8086");
+    expect(env(writer, "INFLUX_DATABASE")).toBe(env(gate, "INFLUX_DATABASE"));
   });
 
   it("mounts into the secrets container exactly the folders its script prepares", () => {

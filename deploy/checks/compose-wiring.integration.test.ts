@@ -37,8 +37,10 @@ import { ROOT, readCompose } from "./deployment-files.js";
 // containers. The services' real code paths then prove that each user's permissions are enough;
 // test/security/nats-permissions.integration.test.ts proves, against the same server setup, that
 // they are no more. The TLS mode (deploy/compose.tls.yml) runs the reader and the client over TLS.
-// InfluxDB is the Debian 1.x with its writer and reader users: the 2.x image, its tokens and its
-// init script need Docker (the GitHub workflow's smoke test covers those).
+// The writer reaches InfluxDB only through the built influx-gate, with the gate token secrets.sh
+// generated, as in compose. InfluxDB is the Debian 1.x with its writer and reader users (the gate
+// holds the writer's): the 2.x image, its tokens and its init script need Docker (the container
+// test, test/containers, covers those).
 
 const run = promisify(execFile);
 
@@ -47,6 +49,15 @@ let secrets: string;
 let nats: ComposeNats;
 let influx: Influxd;
 const running: RunningService[] = [];
+/** The influx-gate, and its URL (it listens on a port of its own choosing). */
+let gate: RunningService;
+let gateUrl: string;
+
+/** A file of the writer-gate-token volume, under the name docker-compose.yml gives the gate. */
+const gateTokenFile = () => {
+  const file = String(readCompose("docker-compose.yml").services["influx-gate"]?.environment?.INFLUX_GATE_TOKEN_FILE);
+  return join(secrets, "writer-gate-token", file.split("/").at(-1) as string);
+};
 
 const password = (service: NatsService) => readFileSync(nats.passwordFile(service), "utf8");
 
@@ -67,11 +78,15 @@ const streamsAccessEnv = (service: NatsService): Record<string, string> => {
  */
 const composeEnv = (service: NatsService, url: string, extra: Record<string, string> = {}) => {
   const { user, inboxPrefix } = composeNatsLogin(service);
-  const storage = service === "writer" || service === "reader" ? influx.config(service) : undefined;
+  const storage = service === "reader" ? influx.config(service) : undefined;
+  // As in compose: the writer's InfluxDB is the gate, and its token the gate's.
+  const throughGate =
+    service === "writer" ? { INFLUX_URL: gateUrl, INFLUX_DATABASE: "vigil", INFLUX_TOKEN_FILE: gateTokenFile() } : {};
   return serviceEnv(url, storage, {
     NATS_USER: user,
     NATS_INBOX_PREFIX: inboxPrefix,
     NATS_PASSWORD_FILE: nats.passwordFile(service),
+    ...throughGate,
     ...streamsAccessEnv(service),
     ...extra,
   });
@@ -126,6 +141,14 @@ beforeAll(async () => {
       composeEnv("daemon", nats.url, { DAEMON_RATE: "20", DAEMON_ENSURE_STREAM: ensureStream }),
     ),
   );
+  // The influx-gate, holding the writer's InfluxDB user; the writer gets only the gate's token.
+  gate = await startService("influx-gate", {
+    ...serviceEnv(nats.url, influx.config("writer"), {}),
+    INFLUX_GATE_PORT: "0",
+    INFLUX_GATE_TOKEN_FILE: gateTokenFile(),
+  });
+  running.push(gate);
+  gateUrl = `http://127.0.0.1:${String(gate.process.logs().find((line) => line.msg === "serving the write gate")?.port)}`;
   running.push(await startService("writer", composeEnv("writer", nats.url)));
   running.push(await startService("reader", composeEnv("reader", nats.url)));
   // The `gateway-init` one-shot, then the gateway with the files it made.
@@ -148,6 +171,13 @@ describe("deploy/init/secrets.sh", () => {
     for (const value of values) expect(value).toMatch(/^[A-Za-z][A-Za-z0-9]{39}$/);
     expect(new Set(values).size).toBe(values.length);
     expect(readFileSync(join(secrets, "influxdb/admin-password"), "utf8")).toMatch(/^[A-Za-z][A-Za-z0-9]{39}$/);
+  });
+
+  it("gives the writer a gate token of its own, which is no NATS password", () => {
+    const token = readFileSync(gateTokenFile(), "utf8");
+    expect(token).toMatch(/^[A-Za-z][A-Za-z0-9]{39}$/);
+    expect(NATS_SERVICES.map(password)).not.toContain(token);
+    expect(statSync(gateTokenFile()).mode & 0o777).toBe(0o400);
   });
 
   it("leaves the secret files readable by their owner only", () => {
@@ -247,6 +277,24 @@ describe("the services with their own NATS users", () => {
     expect(((await stats.json()) as { received: number }).received).toBeGreaterThan(0);
     const audit = await fetch(`${gatewayUrl}/v1/audit?limit=5`, { headers: await token("admin") });
     expect(((await audit.json()) as { records: unknown[] }).records.length).toBeGreaterThan(0);
+  });
+
+  it("store the writer's batches through the influx-gate, where the writer's token neither deletes nor queries", async () => {
+    const token = readFileSync(gateTokenFile(), "utf8");
+    await waitFor(
+      "the gate to have passed a write",
+      async () => (await gate.metric("vigil_influx_gate_request_bytes_total")) > 0,
+    );
+    const ask = (path: string, body: string) =>
+      fetch(`${gateUrl}${path}`, { method: "POST", headers: { authorization: `Token ${token}` }, body });
+    const deleted = await ask(
+      "/api/v2/delete?org=vigil&bucket=vigil",
+      '{"start":"1970-01-01T00:00:00Z","stop":"2100-01-01T00:00:00Z"}',
+    );
+    expect(deleted.status).toBe(403);
+    const dropped = await ask(`/query?db=vigil&q=${encodeURIComponent('DROP SERIES FROM "security_events"')}`, "");
+    expect(dropped.status).toBe(403);
+    expect(await askForEvents(composeEnv("client", nats.url))).toContain('"eventMessage"');
   });
 
   it("never needed a subject outside their permissions", () => {

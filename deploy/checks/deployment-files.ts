@@ -83,6 +83,3 @@ export const parseMount = (entry: string): { source: string; target: string; rea
   const [source = "", target = "", mode = ""] = withDefaults(entry).split(":");
   return { source, target, readOnly: mode.split(",").includes("ro") };
 };
-
-/** The folders under services/, each one service image. */
-export const SERVICE_FOLDERS = ["daemon", "writer", "reader", "client"] as const;

@@ -1,8 +1,10 @@
 #!/bin/sh
 # The `influxdb-init` one-shot of docker-compose.yml: sets InfluxDB up on its first start and gives
-# the writer a token that can only write the bucket and the reader one that can only read it, each
-# in a volume that only that service mounts (read through INFLUX_TOKEN_FILE). It runs on every
-# `docker compose up` and does only what is missing, so a restart changes nothing. It uses nothing
+# the influx-gate a token that can only write the bucket (and, on 2.x, delete from it: no scope
+# writes without deleting, which is why the writer never holds it and reaches InfluxDB only through
+# the gate) and the reader one that can only read it, each in a volume that only that service mounts
+# (read through INFLUX_TOKEN_FILE). It runs on every `docker compose up` and does only what is
+# missing, so a restart changes nothing. It uses nothing
 # but the influx CLI and the InfluxDB HTTP API, so it runs the same on the official influxdb image
 # and on the one scripts/build-images.sh builds; no image entrypoint does anything hidden.
 set -eu
@@ -13,7 +15,7 @@ set -eu
 : "${VIGIL_INFLUXDB_RETENTION:?set in docker-compose.yml}"
 : "${VIGIL_INFLUXDB_ADMIN_USER:?set in docker-compose.yml}"
 : "${VIGIL_INFLUXDB_SECRETS:?set in docker-compose.yml}"
-: "${VIGIL_WRITER_TOKEN_FILE:?set in docker-compose.yml}"
+: "${VIGIL_GATE_TOKEN_FILE:?set in docker-compose.yml}"
 : "${VIGIL_READER_TOKEN_FILE:?set in docker-compose.yml}"
 # The CLI keeps a config file; the root filesystem is read-only, /tmp is not.
 export INFLUX_CONFIGS_PATH="${INFLUX_CONFIGS_PATH:-/tmp/influx-configs}"
@@ -55,6 +57,6 @@ ensure_token() {
   echo "influxdb-init: created '$1'"
 }
 
-ensure_token "vigil writer: write-only on bucket $VIGIL_INFLUXDB_BUCKET" --write-bucket "$VIGIL_WRITER_TOKEN_FILE"
+ensure_token "vigil influx-gate: write-only on bucket $VIGIL_INFLUXDB_BUCKET" --write-bucket "$VIGIL_GATE_TOKEN_FILE"
 ensure_token "vigil reader: read-only on bucket $VIGIL_INFLUXDB_BUCKET" --read-bucket "$VIGIL_READER_TOKEN_FILE"
 echo "influxdb-init: done"

@@ -8,8 +8,10 @@
 #   /vigil/<service>   nats-password of setup, daemon, writer, reader, client, gateway (also
 #                      mounted into nats)
 #   /vigil/influxdb    admin-password and admin-token of InfluxDB's first-start setup
+#   /vigil/writer-gate-token  gate-token: the writer's credential for the influx-gate (mounted
+#                      into the writer and the gate only), not an InfluxDB token
 # It also hands two more volumes to uid 1000, the user every other container runs as:
-#   /vigil/writer-influx-token, /vigil/reader-influx-token  filled by InfluxDB's init script
+#   /vigil/gate-influx-token, /vigil/reader-influx-token    filled by InfluxDB's init script
 #   /vigil/gateway-auth, /vigil/gateway-first-start         filled by the gateway's init
 #   /vigil/nats-data                                        JetStream's store
 # A new named volume belongs to root, so this is the one container that starts as root; it has no
@@ -47,7 +49,7 @@ ensure_secret() {
   created=$((created + 1))
 }
 
-for dir in setup daemon writer reader client gateway influxdb gateway-auth gateway-first-start writer-influx-token reader-influx-token nats-data; do
+for dir in setup daemon writer reader client gateway influxdb writer-gate-token gateway-auth gateway-first-start gate-influx-token reader-influx-token nats-data; do
   if [ ! -d "$root/$dir" ]; then
     echo "secrets: $root/$dir is not mounted; docker-compose.yml and this script disagree" >&2
     exit 1
@@ -59,12 +61,14 @@ for service in setup daemon writer reader client gateway; do
 done
 ensure_secret "$root/influxdb/admin-password"
 ensure_secret "$root/influxdb/admin-token"
+ensure_secret "$root/writer-gate-token/gate-token"
 
-for dir in setup daemon writer reader client gateway influxdb gateway-auth gateway-first-start writer-influx-token reader-influx-token nats-data; do
+for dir in setup daemon writer reader client gateway influxdb writer-gate-token gateway-auth gateway-first-start gate-influx-token reader-influx-token nats-data; do
   chown -R "$owner" "$root/$dir"
   chmod 0700 "$root/$dir"
 done
-for file in "$root"/setup/* "$root"/daemon/* "$root"/writer/* "$root"/reader/* "$root"/client/* "$root"/gateway/* "$root"/influxdb/*; do
+for file in "$root"/setup/* "$root"/daemon/* "$root"/writer/* "$root"/reader/* "$root"/client/* "$root"/gateway/* \
+  "$root"/influxdb/* "$root"/writer-gate-token/*; do
   chmod 0400 "$file"
 done
 

@@ -139,7 +139,8 @@ describe("docker compose up", () => {
       ...(await Promise.all(
         ["daemon", "writer", "reader", "client"].map((service) => read(service, "/run/vigil/secrets/nats-password")),
       )),
-      await read("writer", "/run/vigil/influx/influx-token"),
+      await read("writer", "/run/vigil/influx/gate-token"),
+      await read("influx-gate", "/run/vigil/influx/influx-token"),
       await read("reader", "/run/vigil/influx/influx-token"),
       ...(
         await sh("docker", [
@@ -158,7 +159,7 @@ describe("docker compose up", () => {
     ]
       .map((value) => value.trim())
       .filter((value) => value !== "");
-    expect(secrets.length).toBe(8);
+    expect(secrets.length).toBe(9);
     for (const value of secrets) expect(value.length).toBeGreaterThanOrEqual(20);
 
     const places: [string, string][] = [
@@ -192,18 +193,23 @@ describe("docker compose up", () => {
     await rm(patterns);
   });
 
-  it("gives the writer a token that writes and cannot read, and the reader one that reads and cannot write", async () => {
+  it("gives the writer a gate token that writes and cannot read, the gate a write token that cannot read, and the reader one that reads and cannot write", async () => {
     const writer = stack.container("writer");
+    const gate = stack.container("influx-gate");
     const reader = stack.container("reader");
     const probe = `vigil_token_probe value=1i ${Date.now()}000000`;
 
+    // The writer's INFLUX_URL is the gate, and its token the gate's.
     const writerWrites = await influxFromService(writer, { path: "/write", body: probe });
     expect(writerWrites.status).toBe(204);
     const writerReads = await influxFromService(writer, { path: "/query", query: 'SELECT * FROM "security_events"' });
+    expect(writerReads.status).toBe(403);
+    expect(writerReads.body).toMatch(/"code":"FORBIDDEN"/);
+    const gateReads = await influxFromService(gate, { path: "/query", query: 'SELECT * FROM "security_events"' });
     // InfluxDB 2.x answers 200 with the error in the body: a token that may not read a bucket
     // does not see it at all.
-    expect(writerReads.body).toMatch(/"error":"[^"]*(database not found|insufficient permissions)/);
-    expect(writerReads.body).not.toMatch(/"series"/);
+    expect(gateReads.body).toMatch(/"error":"[^"]*(database not found|insufficient permissions)/);
+    expect(gateReads.body).not.toMatch(/"series"/);
 
     const readerReads = await influxFromService(reader, {
       path: "/query",
@@ -221,6 +227,26 @@ describe("docker compose up", () => {
       query: 'SELECT count("value") FROM "vigil_token_probe"',
     });
     expect(after.body).toMatch(/"values":\[\["[^"]+",1\]\]/);
+  });
+
+  it("stores the events through the gate, while InfluxDB is out of the writer's reach and the gate refuses it a delete", async () => {
+    const writer = stack.container("writer");
+    expect(await metric(stack.container("influx-gate"), "vigil_influx_gate_request_bytes_total")).toBeGreaterThan(0);
+    const before = (await storedIds(stack.container("reader"))).length;
+    expect(before).toBeGreaterThan(0);
+    // No name, no route: InfluxDB is on `storage`, which the writer is not on.
+    const direct = await execIn(writer, [
+      "node",
+      "-e",
+      'fetch("http://influxdb:8086/ping", { signal: AbortSignal.timeout(5000) }).then((r) => console.log("answered " + r.status), (e) => console.log("unreachable " + (e.cause?.code ?? e.name)))',
+    ]);
+    expect(direct.trim()).toMatch(/^unreachable (ENOTFOUND|EAI_AGAIN|TimeoutError)$/);
+    const deleted = await influxFromService(writer, {
+      path: "/api/v2/delete",
+      body: JSON.stringify({ start: "1970-01-01T00:00:00Z", stop: "2100-01-01T00:00:00Z" }),
+    });
+    expect(deleted.status).toBe(403);
+    expect((await storedIds(stack.container("reader"))).length).toBeGreaterThanOrEqual(before);
   });
 
   it("loses and duplicates nothing when the writer is stopped under load and started again", async () => {

@@ -51,7 +51,7 @@ export const localImages = async (): Promise<Record<string, string>> => {
 };
 
 /** Services that run until stopped and have a health check. */
-export const HEALTHY_SERVICES = ["nats", "influxdb", "daemon", "writer", "reader", "gateway"] as const;
+export const HEALTHY_SERVICES = ["nats", "influxdb", "influx-gate", "daemon", "writer", "reader", "gateway"] as const;
 /** Every service that runs until stopped. */
 export const LONG_RUNNING = [...HEALTHY_SERVICES, "client"] as const;
 /** One-shot services, which must exit 0. */
@@ -173,12 +173,13 @@ export const execIn = async (container: StartedTestContainer, command: readonly 
 };
 
 /**
- * A request to InfluxDB's v1 API from inside `container`, with the token that container mounts at
- * INFLUX_TOKEN_FILE (the writer's or the reader's): proves what that service's own credential may do.
+ * A request to InfluxDB's v1 API from inside `container`, to its INFLUX_URL with the token that
+ * container mounts at INFLUX_TOKEN_FILE (the reader's or the influx-gate's InfluxDB token; for the
+ * writer, the gate's token, sent to the gate): proves what that service's own credential may do.
  */
 export const influxFromService = async (
   container: StartedTestContainer,
-  request: { readonly path: "/query" | "/write"; readonly query?: string; readonly body?: string },
+  request: { readonly path: string; readonly query?: string; readonly body?: string },
 ): Promise<{ status: number; body: string }> => {
   const script = `
     const token = require("node:fs").readFileSync(process.env.INFLUX_TOKEN_FILE, "utf8").trim();

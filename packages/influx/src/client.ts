@@ -58,7 +58,8 @@ interface QueryResponse {
   readonly error?: string;
 }
 
-const authorization = (auth: InfluxAuth): Record<string, string> => {
+/** The `authorization` header that `auth` sends (none for `none`). */
+export const authorizationHeader = (auth: InfluxAuth): Record<string, string> => {
   switch (auth.kind) {
     case "token":
       return { authorization: `Token ${auth.token}` };
@@ -72,7 +73,7 @@ const authorization = (auth: InfluxAuth): Record<string, string> => {
 /** Creates a client for one database. No connection is made until the first call. */
 export const createInfluxClient = (config: InfluxConfig): InfluxClient => {
   const base = config.url.replace(/\/+$/, "");
-  const headers = authorization(config.auth);
+  const headers = authorizationHeader(config.auth);
   const target = new URLSearchParams({ db: config.database, precision: "ns" });
   if (config.retentionPolicy !== undefined) target.set("rp", config.retentionPolicy);
   const writeUrl = `${base}/write?${target.toString()}`;

@@ -10,7 +10,7 @@ import { intVar } from "./units.js";
  * Default operations port of each long-running service: one each, so that all of them run side by
  * side on one host with their defaults. A new service takes the next port and a row here.
  */
-export const DEFAULT_OPS_PORTS = { daemon: 9464, writer: 9465, reader: 9466, gateway: 9467 } as const;
+export const DEFAULT_OPS_PORTS = { daemon: 9464, writer: 9465, reader: 9466, gateway: 9467, influxGate: 9468 } as const;
 
 /** Where a service serves `/healthz`, `/readyz` and `/metrics`, with the service's own default port. */
 export const opsEnv = (defaultPort: number) =>

@@ -8,5 +8,3 @@ export type { ReaderMetrics } from "./metrics.js";
 export { createReaderMetrics } from "./metrics.js";
 export type { Reader, ReaderDeps } from "./reader.js";
 export { startReader } from "./reader.js";
-export type { StorageHealth } from "./storage-health.js";
-export { watchStorage } from "./storage-health.js";

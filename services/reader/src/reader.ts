@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type ServiceMsg, Svcm } from "@nats-io/services";
-import type { InfluxClient } from "@vigil/influx";
+import { type InfluxClient, watchInflux } from "@vigil/influx";
 import type { Logger } from "@vigil/runtime";
 import {
   type AggregatesReply,
@@ -22,7 +22,6 @@ import { createCoalescer } from "./coalesce.js";
 import { createConcurrencyLimit } from "./concurrency-limit.js";
 import type { ReaderSettings } from "./config.js";
 import { createReaderMetrics } from "./metrics.js";
-import { watchStorage } from "./storage-health.js";
 
 /** What the reader runs on. The caller owns the connection and closes it after {@link Reader.stop}. */
 export interface ReaderDeps {
@@ -73,7 +72,10 @@ export const startReader = async (deps: ReaderDeps, settings: ReaderSettings): P
       "Answers events.query (the newest events above a criticality threshold) and events.aggregates (counts per criticality over a window), from InfluxDB",
     queue: READER_QUEUE,
   });
-  const health = watchStorage(deps.influx, settings.healthIntervalMs, deps.log.child({ module: "storage-health" }));
+  const health = watchInflux(deps.influx, settings.healthIntervalMs, deps.log.child({ module: "storage-health" }), {
+    down: "InfluxDB does not answer; queries get STORAGE_UNAVAILABLE until it does",
+    back: "InfluxDB answers",
+  });
   const queryDeps = {
     influx: deps.influx,
     limit,
