@@ -184,7 +184,8 @@ const pipelineFigures = async (): Promise<PipelineResults> => {
 
     log(`figure 1: sustained end-to-end for ${plan.sustainedSeconds}s`);
     const sustained = [];
-    for (let run = 0; run < plan.runs; run++) sustained.push(await sustainedEndToEnd(context, plan.sustainedSeconds, plan.warmupSeconds));
+    for (let run = 0; run < plan.runs; run++)
+      sustained.push(await sustainedEndToEnd(context, plan.sustainedSeconds, plan.warmupSeconds));
 
     log(`figure 2: publish-to-queryable at ${plan.latencyRate}/s`);
     const latency = [];
