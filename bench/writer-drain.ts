@@ -12,13 +12,12 @@
  * reports the gate's CPU per event and peak memory. The InfluxDB is the one `VIGIL_INFLUXDB` names
  * (`2` with `INFLUXD2_BIN` for the version compose runs).
  */
-import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { createLogger, EventsStreamEnv, ensureEventsStream } from "@vigil/runtime";
 import { EVENTS_SUBJECT, encodeEvent } from "@vigil/shared";
-import { serviceEnv, startInfluxd, startNatsServer, startService, waitFor } from "@vigil/testing";
+import { serviceEnv, startInfluxd, startInfluxGate, startNatsServer, startService, waitFor } from "@vigil/testing";
 import { ensureWriterConsumer, WriterConsumerEnv, writerConsumerSettings } from "@vigil/writer";
 import { syntheticEvent } from "./fixtures.js";
 import { cpuMicros, peakRssBytes } from "./process-stats.js";
@@ -57,19 +56,6 @@ interface DrainFigures {
   readonly gate?: { readonly cpuMicrosPerEvent: number; readonly peakRssMiB: number };
 }
 
-/** The built influx-gate before `database`, with a fresh writer token for it; stopped by the caller. */
-const startGate = async (influxd: Awaited<ReturnType<typeof startInfluxd>>, database: string) => {
-  const token = randomBytes(24).toString("hex");
-  const gate = await startService("influx-gate", {
-    ...serviceEnv("nats://unused", influxd.config("writer", database), {}),
-    INFLUX_GATE_PORT: "0",
-    INFLUX_GATE_TOKEN: token,
-  });
-  const port = gate.process.logs().find((line) => line.msg === "serving the write gate")?.port;
-  const url = `http://127.0.0.1:${String(port)}`;
-  return { gate, config: { url, database, auth: { kind: "token" as const, token }, timeoutMs: 10_000 } };
-};
-
 const drainOnce = async (influxd: Awaited<ReturnType<typeof startInfluxd>>, run: number): Promise<DrainFigures> => {
   const nats = await startNatsServer();
   const nc = await connect({ servers: nats.url });
@@ -90,11 +76,11 @@ const drainOnce = async (influxd: Awaited<ReturnType<typeof startInfluxd>>, run:
 
     const database = `drain_${run}`;
     await influxd.createDatabase(database);
-    const gate = throughGate ? await startGate(influxd, database) : undefined;
+    const gate = throughGate ? await startInfluxGate(influxd.config("writer", database)) : undefined;
     const storage = gate?.config ?? influxd.config("writer", database);
     const writer = await startService("writer", serviceEnv(nats.url, storage, writerEnv));
     try {
-      const gatePid = gate?.gate.pid;
+      const gatePid = gate?.service.pid;
       const [written0, cpu0, gateCpu0, t0] = [
         await writer.metric(WRITTEN),
         cpuMicros(writer.pid),
@@ -120,7 +106,7 @@ const drainOnce = async (influxd: Awaited<ReturnType<typeof startInfluxd>>, run:
       };
     } finally {
       await writer.process.stop("SIGTERM", 30_000);
-      await gate?.gate.process.stop("SIGTERM", 30_000);
+      await gate?.service.process.stop("SIGTERM", 30_000);
     }
   } finally {
     await nc.close();
