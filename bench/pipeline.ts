@@ -24,6 +24,7 @@ import {
   waitFor,
 } from "@vigil/testing";
 import { ensureWriterConsumer, WriterConsumerEnv, writerConsumerSettings } from "@vigil/writer";
+import { readCompose } from "../deploy/checks/deployment-files.js";
 import { syntheticEvent } from "./fixtures.js";
 import { cpuMicros, peakRssBytes } from "./process-stats.js";
 
@@ -63,14 +64,18 @@ const withNats = async <T>(use: (nats: NatsServer, nc: NatsConnection) => Promis
   }
 };
 
+/** The writer's NODE_OPTIONS (its heap cap) as docker-compose.yml sets them. */
+const WRITER_NODE_OPTIONS = String(readCompose("docker-compose.yml").services.writer?.environment?.NODE_OPTIONS ?? "");
+
 /**
- * The writer as compose runs it: storing through an influx-gate of its own, which holds the
+ * The writer as compose runs it (its NODE_OPTIONS included): storing through an influx-gate of its own, which holds the
  * InfluxDB credential. Both are stopped by `stop`.
  */
 const startStoringWriter = async (natsUrl: string, context: PipelineContext, database: string) => {
   const gate = await startInfluxGate(context.influxd.config("writer", database));
   const stopGate = () => gate.service.process.stop("SIGTERM", 30_000);
-  const writer = await startService("writer", serviceEnv(natsUrl, gate.config, {})).catch(async (err: unknown) => {
+  const shipped = { NODE_OPTIONS: WRITER_NODE_OPTIONS };
+  const writer = await startService("writer", serviceEnv(natsUrl, gate.config, shipped)).catch(async (err: unknown) => {
     await stopGate();
     throw err;
   });
