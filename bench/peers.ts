@@ -28,8 +28,8 @@ import {
 import { ensureWriterConsumer, WriterConsumerEnv, WriterEnv, writerConsumerSettings } from "@vigil/writer";
 import { syntheticEvent } from "./fixtures.js";
 import { prefill, storedCount, withNats } from "./pipeline.js";
-import { cpuMicros, peakRssBytes } from "./process-stats.js";
-import { shippedServers, versionOf } from "./servers.js";
+import { busyShare, cpuMicros, machineTicks, peakRssBytes } from "./process-stats.js";
+import { benchCommit, shippedServers, versionOf } from "./servers.js";
 
 /** How much work the peer comparison does. */
 export interface PeersPlan {
@@ -194,6 +194,9 @@ export interface PeersResults {
   readonly natsServer: string;
   readonly influxdb: string;
   readonly date: string;
+  readonly commit: string;
+  /** Share of the machine's CPU time (both cores) busy while the peers ran, theirs and every other process's. */
+  readonly machineBusy: number;
   readonly vigil: PeerFigures;
   readonly telegraf: PeerFigures;
 }
@@ -389,6 +392,7 @@ export const peersFigures = async (plan: PeersPlan, log: (text: string) => void)
     telegraf: { rate: [], kill: [] },
   };
   let databases = 0;
+  const ticks = machineTicks();
   try {
     for (let run = 0; run < plan.runs; run++) {
       for (const peer of peers) {
@@ -415,6 +419,8 @@ export const peersFigures = async (plan: PeersPlan, log: (text: string) => void)
     natsServer: servers.natsServerVersion(),
     influxdb: servers.influxdbVersion(),
     date,
+    commit: benchCommit(),
+    machineBusy: busyShare(ticks, machineTicks()),
     ...figures,
   };
 };

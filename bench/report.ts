@@ -861,11 +861,12 @@ export const renderPeers = (p: PeersResults): string[] => {
   return [
     "## Beside a real peer: Telegraf",
     "",
-    `Measured on ${p.date.slice(0, 10)} by \`pnpm bench --peers\` (not part of CI), ${plan.runs} run(s) of each peer, ` +
+    `Measured on ${p.date.slice(0, 10)} at commit \`${p.commit}\` by \`pnpm bench --peers\` (not part of CI), ${plan.runs} run(s) of each peer, ` +
       `interleaved, on ${p.natsServer} and ${p.influxdb}: Vigil's writer (\`services/writer/dist/main.js\`, its ` +
       `defaults) and ${p.telegrafVersion} (\`${p.telegrafBuild}\`, built by \`scripts/build-servers.sh --peers\`) with ` +
       "`inputs.nats_consumer` on JetStream and `outputs.influxdb_v2`. Each figure is the median (min – max) over runs; " +
-      "the machine's two cores were shared with other work, so the figures are noisy.",
+      `the machine's two cores were shared with other work (${pct(p.machineBusy)} of both busy over the whole part, the ` +
+      "peers' own work included), so the figures are noisy.",
     "",
     `- *Rate*: ${n(plan.backlog)} events of \`bench/fixtures.ts\` published into a fresh \`EVENTS\` stream (on a ` +
       "fresh nats-server) before the peer starts; it drains them into a fresh bucket. Rate and CPU per event are " +
