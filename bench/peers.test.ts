@@ -113,7 +113,9 @@ describe("renderPeers", () => {
     })),
     kill: [0, lost, 0].map((x) => ({
       published: 1_000,
-      storedAtKill: 400,
+      publishedAtKill: 600,
+      storedAtKill: 250,
+      unackedAtKill: 300,
       drained: true,
       stored: 1_000 - x,
       points: 1_000,
@@ -142,6 +144,10 @@ describe("renderPeers", () => {
     expect(lines).toContain(
       "| Telegraf 1.37.2 | 4,000 (2,000 – 6,000) | 20.0 (10.0 – 30.0) | 200.0 MiB (100.0 MiB – 300.0 MiB) | 0, 7, 0 of 1,000 | 0, 7, 0 of 1,000 |",
     );
+  });
+
+  it("shows how far behind each peer was when it was killed", () => {
+    expect(renderPeers(results).join("\n")).toContain("writer 250 / 600 / 300; 250 / 600 / 300; 250 / 600 / 300;");
   });
 
   it("says when a restarted peer did not empty the stream", () => {

@@ -3,7 +3,7 @@
  * (`inputs.nats_consumer` on JetStream → `outputs.influxdb_v2`), on the same events, servers and
  * machine in the same run. Each peer drains the same backlog of bench/fixtures.ts events from the
  * `EVENTS` stream into a fresh InfluxDB 2.x bucket (its rate, CPU per event, peak RSS), and is killed
- * with SIGKILL halfway through a publish and restarted (what it lost, counted by distinct event id).
+ * with SIGKILL while behind a publish and restarted (what it lost, counted by distinct event id).
  */
 import { execFileSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
@@ -14,7 +14,7 @@ import { AckPolicy, DeliverPolicy, type JetStreamManager, jetstreamManager } fro
 import type { NatsConnection } from "@nats-io/transport-node";
 import { EVENTS_MEASUREMENT, type InfluxClient, type InfluxConfig } from "@vigil/influx";
 import { createLogger, EventsStreamEnv, ensureEventsStream } from "@vigil/runtime";
-import { EVENTS_STREAM, EVENTS_SUBJECT, encodeEvent } from "@vigil/shared";
+import { EVENTS_STREAM, EVENTS_SUBJECT, encodeEvent, WRITER_CONSUMER } from "@vigil/shared";
 import {
   type Influxd,
   type ManagedProcess,
@@ -162,8 +162,12 @@ export interface PeerRateRun {
 /** One peer killed with SIGKILL mid-stream and restarted. */
 export interface PeerKillRun {
   readonly published: number;
-  /** Distinct events stored when it was killed: above 0 and below `published`, it was mid-stream. */
+  /** Events the stream had taken when the peer was killed. */
+  readonly publishedAtKill: number;
+  /** Distinct events stored when it was killed: below `publishedAtKill`, it was behind. */
   readonly storedAtKill: number;
+  /** Messages delivered to it and not acknowledged when it was killed: what it held. */
+  readonly unackedAtKill: number;
   /** Whether the restarted peer emptied the stream within the plan's drain timeout. */
   readonly drained: boolean;
   /** Distinct event ids stored. */
@@ -226,6 +230,8 @@ interface RunningPeer {
 /** How to set up, start and stop one peer. */
 interface Peer {
   readonly name: "vigil" | "telegraf";
+  /** Its durable consumer on the events stream. */
+  readonly consumer: string;
   createConsumer(jsm: JetStreamManager): Promise<void>;
   start(natsUrl: string, influx: InfluxConfig): Promise<RunningPeer>;
 }
@@ -234,6 +240,7 @@ const silent = createLogger("bench", "silent");
 
 const vigilWriter = (): Peer => ({
   name: "vigil",
+  consumer: WRITER_CONSUMER,
   createConsumer: (jsm) => ensureWriterConsumer(jsm, writerConsumerSettings(WriterConsumerEnv.parse({})), silent),
   async start(natsUrl, influx) {
     const writer = await startService("writer", serviceEnv(natsUrl, influx, {}));
@@ -251,6 +258,7 @@ const TELEGRAF_STARTED = "Started the NATS consumer service";
 
 const telegraf = (bin: string, tuning: PeerTuning): Peer => ({
   name: "telegraf",
+  consumer: TELEGRAF_CONSUMER,
   // Created here rather than by the plugin, whose consumer would take the server's default
   // max_ack_pending (1,000) instead of the in-flight bound the writer is given.
   createConsumer: async (jsm) => {
@@ -345,14 +353,32 @@ const measureRate = (influxd: Influxd, database: string, peer: Peer, backlog: nu
     }
   });
 
+/** Share of the published events acknowledged when the peer is killed: it is then behind, holding some. */
+const KILL_AT = 0.25;
+
 const measureKill = (influxd: Influxd, database: string, peer: Peer, plan: PeersPlan): Promise<PeerKillRun> =>
   withNats(async (nats, nc) => {
     const { jsm, admin, writer } = await setUp(influxd, database, nc, peer);
-    const half = Math.floor(plan.killEvents / 2);
     const first = await peer.start(nats.url, writer);
-    await prefill(nc, half, fixtures(0)).finally(() => first.kill());
+    const publishing = prefill(nc, plan.killEvents, fixtures(0));
+    // Awaited below; this only keeps a failed publish from being unhandled while the kill waits.
+    publishing.catch(() => {});
+    try {
+      // Both peers acknowledge what they stored; the consumer's ack floor is cheaper to read than a count.
+      await waitFor(
+        `${peer.name} to store a quarter of the events`,
+        async () =>
+          (await jsm.consumers.info(EVENTS_STREAM, peer.consumer)).ack_floor.stream_seq >= KILL_AT * plan.killEvents,
+        plan.drainTimeoutMs,
+        20,
+      );
+    } finally {
+      await first.kill();
+    }
+    const publishedAtKill = (await jsm.streams.info(EVENTS_STREAM)).state.last_seq;
+    const unackedAtKill = (await jsm.consumers.info(EVENTS_STREAM, peer.consumer)).num_ack_pending;
     const storedAtKill = (await storedIds(admin)).distinct;
-    await prefill(nc, plan.killEvents - half, fixtures(half));
+    await publishing;
     const second = await peer.start(nats.url, writer);
     try {
       // A work-queue stream forgets a message once it is acknowledged: empty, every message was.
@@ -368,7 +394,9 @@ const measureKill = (influxd: Influxd, database: string, peer: Peer, plan: Peers
       const { distinct, points } = await storedIds(admin);
       return {
         published: plan.killEvents,
+        publishedAtKill,
         storedAtKill,
+        unackedAtKill,
         drained,
         stored: distinct,
         points,
@@ -382,6 +410,7 @@ const measureKill = (influxd: Influxd, database: string, peer: Peer, plan: Peers
 /** Measures both peers, runs interleaved so that the machine's other load falls on both alike. */
 export const peersFigures = async (plan: PeersPlan, log: (text: string) => void): Promise<PeersResults> => {
   const date = new Date().toISOString();
+  const commit = benchCommit();
   const tuning = writerDefaults();
   const bin = telegrafBinary();
   const peers = [vigilWriter(), telegraf(bin, tuning)];
@@ -419,7 +448,7 @@ export const peersFigures = async (plan: PeersPlan, log: (text: string) => void)
     natsServer: servers.natsServerVersion(),
     influxdb: servers.influxdbVersion(),
     date,
-    commit: benchCommit(),
+    commit,
     machineBusy: busyShare(ticks, machineTicks()),
     ...figures,
   };

@@ -856,7 +856,8 @@ export const renderPeers = (p: PeersResults): string[] => {
       ),
     ].join(" | ")} |`;
   };
-  const atKill = (f: PeersResults["vigil"]) => f.kill.map((x) => n(x.storedAtKill)).join(", ");
+  const atKill = (f: PeersResults["vigil"]) =>
+    f.kill.map((x) => `${n(x.storedAtKill)} / ${n(x.publishedAtKill)} / ${n(x.unackedAtKill)}`).join("; ");
   const undrained = [...p.vigil.kill, ...p.telegraf.kill].filter((x) => !x.drained).length;
   return [
     "## Beside a real peer: Telegraf",
@@ -872,11 +873,11 @@ export const renderPeers = (p: PeersResults): string[] => {
       "fresh nats-server) before the peer starts; it drains them into a fresh bucket. Rate and CPU per event are " +
       "counted from the peer being ready (the writer's `/readyz`, Telegraf's log line that it subscribed) to the whole " +
       "backlog stored (InfluxDB counted every 250 ms), so start-up is left out; peak RSS is the process's VmHWM at the end.",
-    `- *Lost after a kill*: the peer runs while ${n(Math.floor(plan.killEvents / 2))} events are published, is ` +
-      `killed with SIGKILL as the last is confirmed (distinct events stored by then, per run: writer ${atKill(p.vigil)}; ` +
-      `Telegraf ${atKill(p.telegraf)}), the other ${n(plan.killEvents - Math.floor(plan.killEvents / 2))} are ` +
-      "published, and it is started again until the stream is empty (a work queue: every message acknowledged). Lost " +
-      "is published minus distinct event ids stored; stored twice is points minus distinct ids." +
+    `- *Lost after a kill*: the peer starts, ${n(plan.killEvents)} events are published, and it is killed with ` +
+      "SIGKILL once a quarter of them are acknowledged, while it is behind the publisher (per run, stored / published / " +
+      `delivered and not acknowledged at the kill: writer ${atKill(p.vigil)}; Telegraf ${atKill(p.telegraf)}). The ` +
+      "publish completes and the peer is started again until the stream is empty (a work queue: every message " +
+      "acknowledged). Lost is published minus distinct event ids stored; stored twice is points minus distinct ids." +
       (undrained > 0 ? ` **${undrained} restarted run(s) did not empty the stream within the timeout.**` : ""),
     `- *Tuned alike*: Telegraf gets the writer's defaults: \`metric_batch_size = ${tuning.batchSize}\`, ` +
       `\`flush_interval = "${tuning.flushIntervalMs}ms"\`, \`concurrent_writes = ${tuning.concurrentWrites}\`, ` +
