@@ -292,7 +292,7 @@ const resultsFile = quick ? ".vigil/bench/results.json" : "bench/results.json";
 const previousResults = (): Results => {
   if (!existsSync(resultsFile)) {
     throw new Error(
-      `${only === undefined ? "--peers" : `--only ${only}`} keeps the other figures from ${resultsFile}, which does not exist: run without --only once`,
+      `${only === undefined ? "--peers" : `--only ${only}`} keeps the other figures from ${resultsFile}, which does not exist: run the whole bench once`,
     );
   }
   const previous = JSON.parse(readFileSync(resultsFile, "utf8")) as Results;
