@@ -877,7 +877,10 @@ export const renderPeers = (p: PeersResults): string[] => {
       "SIGKILL once a quarter of them are acknowledged, while it is behind the publisher (per run, stored / published / " +
       `delivered and not acknowledged at the kill: writer ${atKill(p.vigil)}; Telegraf ${atKill(p.telegraf)}). The ` +
       "publish completes and the peer is started again until the stream is empty (a work queue: every message " +
-      "acknowledged). Lost is published minus distinct event ids stored; stored twice is points minus distinct ids." +
+      "acknowledged). Lost is published minus distinct event ids stored; stored twice is points minus distinct ids. " +
+      "Telegraf's `nats_consumer` (1.37.2's source) acknowledges a JetStream message only once its outputs have " +
+      "written the metric, as the writer does; an event it wrote but had not acknowledged when killed is delivered " +
+      "again and written as a second point, where the writer's point, keyed by stream sequence, overwrites itself." +
       (undrained > 0 ? ` **${undrained} restarted run(s) did not empty the stream within the timeout.**` : ""),
     `- *Tuned alike*: Telegraf gets the writer's defaults: \`metric_batch_size = ${tuning.batchSize}\`, ` +
       `\`flush_interval = "${tuning.flushIntervalMs}ms"\`, \`concurrent_writes = ${tuning.concurrentWrites}\`, ` +
