@@ -53,7 +53,8 @@ const deadLetterCount = async (nc: NatsConnection): Promise<number> =>
 const streamedCount = async (nc: NatsConnection): Promise<number> =>
   (await (await jetstreamManager(nc)).streams.info(EVENTS_STREAM)).state.last_seq;
 
-const withNats = async <T>(use: (nats: NatsServer, nc: NatsConnection) => Promise<T>): Promise<T> => {
+/** Runs `use` against a fresh nats-server and a connection to it, both closed afterwards. */
+export const withNats = async <T>(use: (nats: NatsServer, nc: NatsConnection) => Promise<T>): Promise<T> => {
   const nats = await startNatsServer();
   const nc = await connect({ servers: nats.url });
   try {
@@ -264,7 +265,12 @@ export const publishToQueryable = (
   });
 
 /** Publishes `count` payloads into the events stream as fast as confirmations allow. */
-const prefill = async (nc: NatsConnection, count: number, payloadFor: (i: number) => Uint8Array, inFlight = 2_000) => {
+export const prefill = async (
+  nc: NatsConnection,
+  count: number,
+  payloadFor: (i: number) => Uint8Array,
+  inFlight = 2_000,
+) => {
   const js = jetstream(nc);
   const pending = new Set<Promise<unknown>>();
   for (let i = 0; i < count; i++) {

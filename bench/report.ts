@@ -1,6 +1,7 @@
 import type { GatewayResults } from "./gateway.js";
 import type { AggregatesResult as AggregatesRun } from "./gateway-load.js";
 import type { LiveResults } from "./live.js";
+import type { PeersResults } from "./peers.js";
 import type { DrainRun, LatencyRun, SustainedRun } from "./pipeline.js";
 import type { ThresholdLatency } from "./reader-latency.js";
 import { type Summary, summarise } from "./stats.js";
@@ -49,6 +50,8 @@ export interface Results {
   readonly gateway?: GatewayResults;
   /** The live tail's figures (absent from results measured before they existed). */
   readonly live?: LiveResults;
+  /** The writer beside Telegraf (`--peers` only; absent until measured). */
+  readonly peers?: PeersResults;
 }
 
 const n = (value: number, digits = 0) =>
@@ -275,6 +278,7 @@ export const renderReport = (r: Results): { markdown: string; summary: string } 
   if (gateway !== undefined) lines.push(...gateway.lines);
   const live = r.live === undefined ? undefined : renderLive(r.live);
   if (live !== undefined) lines.push(...live.lines);
+  if (r.peers !== undefined) lines.push(...renderPeers(r.peers));
   const summary = [...targets, ...(gateway?.targets ?? []), ...(live?.targets ?? [])]
     .map((row) => `${row[2] === "met" ? "✓" : "✗"} ${row[0]}: ${row[1]}`)
     .join("\n");
@@ -858,4 +862,74 @@ const liveLimits = (l: LiveResults): string[] => {
     "",
   );
   return parts;
+};
+
+/** Each run's figure in turn, and of how many: "0, 0, 0 of 100,000". */
+const perRun = (runs: readonly number[], total: number) => `${runs.map((x) => n(x)).join(", ")} of ${n(total)}`;
+
+/** The section `pnpm bench --peers` writes: the writer beside Telegraf on the same events. */
+export const renderPeers = (p: PeersResults): string[] => {
+  const { plan, tuning } = p;
+  const row = (name: string, f: PeersResults["vigil"]) => {
+    const rss = of(f.rate, (x) => x.peakRssBytes);
+    return `| ${[
+      name,
+      cell(of(f.rate, (x) => x.eventsPerSecond)),
+      cell(
+        of(f.rate, (x) => x.cpuMicrosPerEvent),
+        1,
+      ),
+      `${mb(rss.median)} (${mb(rss.min)} – ${mb(rss.max)})`,
+      perRun(
+        f.kill.map((x) => x.lost),
+        plan.killEvents,
+      ),
+      perRun(
+        f.kill.map((x) => x.duplicates),
+        plan.killEvents,
+      ),
+    ].join(" | ")} |`;
+  };
+  const atKill = (f: PeersResults["vigil"]) =>
+    f.kill.map((x) => `${n(x.storedAtKill)} / ${n(x.publishedAtKill)} / ${n(x.unackedAtKill)}`).join("; ");
+  const undrained = [...p.vigil.kill, ...p.telegraf.kill].filter((x) => !x.drained).length;
+  return [
+    "## Beside a real peer: Telegraf",
+    "",
+    `Measured on ${p.date.slice(0, 10)} at commit \`${p.commit}\` by \`pnpm bench --peers\` (not part of CI), ${plan.runs} run(s) of each peer, ` +
+      `interleaved, on ${p.natsServer} and ${p.influxdb}: Vigil's writer (\`services/writer/dist/main.js\`, its ` +
+      `defaults) and ${p.telegrafVersion} (\`${p.telegrafBuild}\`, built by \`scripts/build-servers.sh --peers\`) with ` +
+      "`inputs.nats_consumer` on JetStream and `outputs.influxdb_v2`. Each figure is the median (min – max) over runs; " +
+      `the machine's two cores were shared with other work (${pct(p.machineBusy)} of both busy over the whole part, the ` +
+      "peers' own work included), so the figures are noisy.",
+    "",
+    `- *Rate*: ${n(plan.backlog)} events of \`bench/fixtures.ts\` published into a fresh \`EVENTS\` stream (on a ` +
+      "fresh nats-server) before the peer starts; it drains them into a fresh bucket. Rate and CPU per event are " +
+      "counted from the peer being ready (the writer's `/readyz`, Telegraf's log line that it subscribed) to the whole " +
+      "backlog stored (InfluxDB counted every 250 ms), so start-up is left out; peak RSS is the process's VmHWM at the end.",
+    `- *Lost after a kill*: the peer starts, ${n(plan.killEvents)} events are published, and it is killed with ` +
+      "SIGKILL once a quarter of them are acknowledged, while it is behind the publisher (per run, stored / published / " +
+      `delivered and not acknowledged at the kill: writer ${atKill(p.vigil)}; Telegraf ${atKill(p.telegraf)}). The ` +
+      "publish completes and the peer is started again until the stream is empty (a work queue: every message " +
+      "acknowledged). Lost is published minus distinct event ids stored; stored twice is points minus distinct ids. " +
+      "Telegraf's `nats_consumer` (1.37.2's source) acknowledges a JetStream message only once its outputs have " +
+      "written the metric, as the writer does; an event it wrote but had not acknowledged when killed is delivered " +
+      "again and written as a second point, where the writer's point, keyed by stream sequence, overwrites itself." +
+      (undrained > 0 ? ` **${undrained} restarted run(s) did not empty the stream within the timeout.**` : ""),
+    `- *Tuned alike*: Telegraf gets the writer's defaults: \`metric_batch_size = ${tuning.batchSize}\`, ` +
+      `\`flush_interval = "${tuning.flushIntervalMs}ms"\`, \`concurrent_writes = ${tuning.concurrentWrites}\`, ` +
+      `\`max_undelivered_messages = ${tuning.maxInFlight}\` and a durable push consumer made beforehand with ` +
+      `\`max_ack_pending\` ${tuning.maxInFlight} and \`ack_wait\` ${n(tuning.ackWaitMs / 1000)} s (the plugin's own would take ` +
+      "the server's default of 1,000 in flight), `metric_buffer_limit` twice that so no metric is dropped, and " +
+      '`content_encoding = "identity"` (the writer does not compress). Its `json` parser makes the writer\'s point: ' +
+      "measurement `security_events`, tag `criticality`, string fields `eventMessage`, `timestamp`, `id`, `source`. " +
+      "It has no stream sequence, so it writes no `seq` and its point time is when it parsed the event (the event's " +
+      "millisecond would let events of one criticality overwrite each other).",
+    "",
+    "| Peer | Events/s stored | CPU µs/event | Peak RSS | Lost after kill -9 (per run) | Stored twice (per run) |",
+    "| --- | --- | --- | --- | --- | --- |",
+    row("Vigil writer", p.vigil),
+    row(p.telegrafVersion, p.telegraf),
+    "",
+  ];
 };

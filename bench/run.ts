@@ -1,7 +1,8 @@
 /**
- * `pnpm bench [--quick] [--only pipeline|gateway|live] [--gateway-node-options=...]`: measures the
- * pipeline on this machine against ceilings and a baseline measured in the same run, the gateway
- * (bench/gateway.ts) and its live tail (bench/live.ts). The full run writes BENCHMARKS.md and
+ * `pnpm bench [--quick] [--only pipeline|gateway|live] [--peers] [--gateway-node-options=...]`: measures
+ * the pipeline on this machine against ceilings and a baseline measured in the same run, the gateway
+ * (bench/gateway.ts) and its live tail (bench/live.ts); `--peers` measures the writer beside Telegraf
+ * (bench/peers.ts), alone or with the `--only` part, never by default. The full run writes BENCHMARKS.md and
  * bench/results.json; the quick smoke run (CI) writes to .vigil/bench/ and fails only when a figure
  * shows loss. `--only` measures one part and keeps the others' figures from the results file of the
  * same mode; `--render` rewrites BENCHMARKS.md from bench/results.json without measuring.
@@ -14,6 +15,7 @@ import { oneWritePerEventBaseline } from "./baseline.js";
 import { influxIngestCeiling, jetStreamCeilings, natsTransportCeiling } from "./ceilings.js";
 import { type GatewayPlan, gatewayFigures } from "./gateway.js";
 import { type LivePlan, liveFigures } from "./live.js";
+import { PEERS_PLANS, peersFigures } from "./peers.js";
 import { drainBacklog, publishToQueryable, sustainedEndToEnd } from "./pipeline.js";
 import { loadHistory, readerLatency } from "./reader-latency.js";
 import { type BenchPlan, type Results, renderReport } from "./report.js";
@@ -25,6 +27,7 @@ const { values: flags } = parseArgs({
     quick: { type: "boolean", default: false },
     render: { type: "boolean", default: false },
     only: { type: "string" },
+    peers: { type: "boolean", default: false },
     /** NODE_OPTIONS of the gateway process, e.g. `--import ./bench/cpu-profile.mjs` for a CPU profile. */
     "gateway-node-options": { type: "string" },
   },
@@ -36,7 +39,9 @@ if (only !== undefined && !PARTS.includes(only as Part)) {
   console.error(`[bench] --only takes ${PARTS.join(", ")}, not ${only}`);
   process.exit(2);
 }
-const measures = (part: Part) => only === undefined || only === part;
+/** `--peers` without `--only` measures the peers alone, keeping every other figure as `--only` does. */
+const peersAlone = flags.peers && only === undefined;
+const measures = (part: Part) => !peersAlone && (only === undefined || only === part);
 
 const quick = flags.quick;
 const plan: BenchPlan = quick
@@ -153,7 +158,7 @@ const rerender = () => {
 };
 
 /** The pipeline's figures: everything but the gateway and its live tail. */
-type PipelineResults = Omit<Results, "gateway" | "live">;
+type PipelineResults = Omit<Results, "gateway" | "live" | "peers">;
 
 const pipelineFigures = async (): Promise<PipelineResults> => {
   const startedAt = new Date();
@@ -270,6 +275,8 @@ const failures = (r: Results): string[] => {
   );
   const problems = lost.length > 0 ? [`${lost.length} pipeline run(s) did not store every event`] : [];
   problems.push(...liveFailures(r));
+  const writerLost = (r.peers?.vigil.kill ?? []).filter((x) => x.lost !== 0);
+  if (writerLost.length > 0) problems.push(`${writerLost.length} writer kill run(s) beside Telegraf lost events`);
   if (r.gateway === undefined) return problems;
   const batch = r.gateway.batch.filter((x) => x.failed !== 0 || x.missingFromStream !== 0);
   if (batch.length > 0) problems.push(`${batch.length} gateway batch run(s) refused, failed or lost events`);
@@ -288,7 +295,7 @@ const resultsFile = quick ? ".vigil/bench/results.json" : "bench/results.json";
 const previousResults = (): Results => {
   if (!existsSync(resultsFile)) {
     throw new Error(
-      `--only ${only} keeps the other figures from ${resultsFile}, which does not exist: run without --only once`,
+      `${only === undefined ? "--peers" : `--only ${only}`} keeps the other figures from ${resultsFile}, which does not exist: run the whole bench once`,
     );
   }
   const previous = JSON.parse(readFileSync(resultsFile, "utf8")) as Results;
@@ -296,10 +303,22 @@ const previousResults = (): Results => {
   return previous;
 };
 
-const pipelineOf = ({ gateway: _gateway, live: _live, ...pipeline }: Results): PipelineResults => pipeline;
+/** The last results of this mode, if there are any. */
+const lastResults = (): Results | undefined => {
+  try {
+    return previousResults();
+  } catch {
+    return undefined;
+  }
+};
+
+const pipelineOf = ({ gateway: _gateway, live: _live, peers: _peers, ...pipeline }: Results): PipelineResults =>
+  pipeline;
 
 const main = async () => {
-  const previous = only === undefined ? undefined : previousResults();
+  const previous = only === undefined && !peersAlone ? undefined : previousResults();
+  // Never measured by default: a run without --peers keeps the last peer figures of its mode, if any.
+  let peers = (previous ?? lastResults())?.peers;
   const pipeline = measures("pipeline") ? await pipelineFigures() : pipelineOf(previous as Results);
   let gateway = previous?.gateway;
   if (measures("gateway")) {
@@ -311,10 +330,15 @@ const main = async () => {
     log(`live tail: ${livePlan.runs} run(s), ${livePlan.clients} clients at ${livePlan.rate} events/s`);
     live = await liveFigures(livePlan, log, { gatewayNodeOptions: flags["gateway-node-options"] });
   }
+  if (flags.peers) {
+    log("peers: the writer beside Telegraf on the same events, servers and machine");
+    peers = await peersFigures(PEERS_PLANS[quick ? "quick" : "full"], log);
+  }
   const results: Results = {
     ...pipeline,
     ...(gateway === undefined ? {} : { gateway }),
     ...(live === undefined ? {} : { live }),
+    ...(peers === undefined ? {} : { peers }),
   };
   const report = renderReport(results);
   const dir = quick ? ".vigil/bench" : ".";

@@ -7,10 +7,12 @@
 #   docker-compose, docker-buildx  Compose v2 and Buildx, built and installed as Docker CLI
 #                   plugins only when the CLI has none (a Docker CLI from 23 on builds with BuildKit
 #                   through buildx only; Compose builds through it)
+#   telegraf      only with --peers: the peer `pnpm bench --peers` measures beside the writer (never in CI)
 # Each binary lands in $VIGIL_CACHE/bin (default ~/.cache/vigil/bin) under a versioned name, so a
 # second run skips what is built, and a new pin builds beside the old. Prints the paths at the end.
 #
-# Usage: scripts/build-servers.sh [--print]   (--print: only the paths, building nothing)
+# Usage: scripts/build-servers.sh [--print] [--peers]
+#   --print: only the paths, building nothing; --peers: Telegraf too
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +21,8 @@ bin=$cache/bin
 readonly COMPOSE_VERSION=2.40.3
 # The Buildx that this Compose release is built against.
 readonly BUILDX_VERSION=0.29.1
+# The newest release the Go module proxy serves (`go list -m -versions github.com/influxdata/telegraf`).
+readonly TELEGRAF_VERSION=1.37.2
 
 # pinned VAR IMAGE: the version in docker-compose.yml's `${VAR:-IMAGE:<version>-...}` default.
 pinned() {
@@ -39,6 +43,7 @@ influxd=$bin/influxd-$INFLUXDB_VERSION
 influx=$bin/influx-for-influxd-$INFLUXDB_VERSION
 compose=$bin/docker-compose-$COMPOSE_VERSION
 buildx=$bin/docker-buildx-$BUILDX_VERSION
+telegraf=$bin/telegraf-$TELEGRAF_VERSION
 
 print_paths() {
   echo "NATS_SERVER_BIN=$nats_server"
@@ -46,8 +51,21 @@ print_paths() {
   echo "INFLUX_CLI_BIN=$influx"
   echo "DOCKER_COMPOSE_BIN=$compose"
   echo "DOCKER_BUILDX_BIN=$buildx"
+  echo "TELEGRAF_BIN=$telegraf"
 }
-if [ "${1:-}" = "--print" ]; then
+print_only=false
+peers=false
+for arg in "$@"; do
+  case $arg in
+    --print) print_only=true ;;
+    --peers) peers=true ;;
+    *)
+      echo "build-servers: unknown option $arg" >&2
+      exit 2
+      ;;
+  esac
+done
+if $print_only; then
   print_paths
   exit 0
 fi
@@ -135,6 +153,21 @@ if command -v docker >/dev/null; then
     mkdir -p "$HOME/.docker/cli-plugins"
     ln -sf "$compose" "$HOME/.docker/cli-plugins/docker-compose"
   fi
+fi
+
+# Telegraf with only the plugins the peer benchmark configures (its `custom` build tags), not the
+# hundreds of modules its other plugins need.
+# Its go.mod has no replace directives, so `go install` builds it as its release does.
+if $peers && [ ! -x "$telegraf" ]; then
+  echo "build-servers: building $(basename "$telegraf") from github.com/influxdata/telegraf@v$TELEGRAF_VERSION"
+  gobin=$(mktemp -d)
+  GOBIN=$gobin CGO_ENABLED=0 go install -trimpath \
+    -ldflags "-s -w -X github.com/influxdata/telegraf/internal.Version=$TELEGRAF_VERSION" \
+    -tags "custom,inputs.nats_consumer,outputs.influxdb_v2,parsers.json" \
+    "github.com/influxdata/telegraf/cmd/telegraf@v$TELEGRAF_VERSION"
+  mkdir -p "$bin"
+  mv -f "$gobin/telegraf" "$telegraf"
+  rm -rf "$gobin"
 fi
 
 print_paths
