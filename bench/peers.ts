@@ -27,7 +27,7 @@ import {
 } from "@vigil/testing";
 import { ensureWriterConsumer, WriterConsumerEnv, WriterEnv, writerConsumerSettings } from "@vigil/writer";
 import { syntheticEvent } from "./fixtures.js";
-import { prefill, storedCount, withNats } from "./pipeline.js";
+import { prefill, storedCount, WRITER_NODE_OPTIONS, withNats } from "./pipeline.js";
 import { busyShare, cpuMicros, machineTicks, peakRssBytes } from "./process-stats.js";
 import { benchCommit, shippedServers, versionOf } from "./servers.js";
 
@@ -243,7 +243,8 @@ const vigilWriter = (): Peer => ({
   consumer: WRITER_CONSUMER,
   createConsumer: (jsm) => ensureWriterConsumer(jsm, writerConsumerSettings(WriterConsumerEnv.parse({})), silent),
   async start(natsUrl, influx) {
-    const writer = await startService("writer", serviceEnv(natsUrl, influx, {}));
+    // With compose's heap cap; straight to InfluxDB, as Telegraf writes (no influx-gate).
+    const writer = await startService("writer", serviceEnv(natsUrl, influx, { NODE_OPTIONS: WRITER_NODE_OPTIONS }));
     return {
       pid: writer.pid,
       kill: async () => void (await writer.process.stop("SIGKILL")),

@@ -66,7 +66,9 @@ export const withNats = async <T>(use: (nats: NatsServer, nc: NatsConnection) =>
 };
 
 /** The writer's NODE_OPTIONS (its heap cap) as docker-compose.yml sets them. */
-const WRITER_NODE_OPTIONS = String(readCompose("docker-compose.yml").services.writer?.environment?.NODE_OPTIONS ?? "");
+export const WRITER_NODE_OPTIONS = String(
+  readCompose("docker-compose.yml").services.writer?.environment?.NODE_OPTIONS ?? "",
+);
 
 /**
  * The writer as compose runs it (its NODE_OPTIONS included): storing through an influx-gate of its own, which holds the
