@@ -17,6 +17,7 @@ import {
 import {
   type Influxd,
   type NatsServer,
+  type RunningService,
   serviceEnv,
   startInfluxGate,
   startNatsServer,
@@ -74,22 +75,22 @@ export const WRITER_NODE_OPTIONS = String(
  * The writer as compose runs it (its NODE_OPTIONS included): storing through an influx-gate of its own, which holds the
  * InfluxDB credential. Both are stopped by `stop`.
  */
-const startStoringWriter = async (natsUrl: string, context: PipelineContext, database: string) => {
+const startStoringWriter = async (natsUrl: string, context: PipelineContext, database: string, count = 1) => {
   const gate = await startInfluxGate(context.influxd.config("writer", database));
-  const stopGate = () => gate.service.process.stop("SIGTERM", 30_000);
-  const shipped = { NODE_OPTIONS: WRITER_NODE_OPTIONS };
-  const writer = await startService("writer", serviceEnv(natsUrl, gate.config, shipped)).catch(async (err: unknown) => {
-    await stopGate();
-    throw err;
-  });
-  return {
-    writer,
-    gate: gate.service,
-    async stop() {
-      await writer.process.stop("SIGTERM", 30_000);
-      await stopGate();
-    },
+  const writers: RunningService[] = [];
+  const stop = async () => {
+    await Promise.all(writers.map((writer) => writer.process.stop("SIGTERM", 30_000)));
+    await gate.service.process.stop("SIGTERM", 30_000);
   };
+  const shipped = { NODE_OPTIONS: WRITER_NODE_OPTIONS };
+  try {
+    for (let i = 0; i < count; i++)
+      writers.push(await startService("writer", serviceEnv(natsUrl, gate.config, shipped)));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { writers, writer: writers[0] as RunningService, gate: gate.service, stop };
 };
 
 /** Creates the events stream and writer consumer exactly as the services would. */
@@ -132,44 +133,43 @@ export interface SustainedRun {
 /**
  * Figure 1 (and the sustained half of figure 4): the real daemon publishing as fast as its
  * confirmations allow and the real writer storing, both as their own processes. Throughput is
- * measured on the writer after a warm-up; loss is checked by count after the daemon stops.
+ * measured on the writer after a warm-up; loss is checked by count after the daemon stops. With
+ * `writerCount` writers sharing the durable consumer (how cost grows), their figures are summed
+ * (CPU) or the highest (RSS).
  */
 export const sustainedEndToEnd = (
   context: PipelineContext,
   seconds: number,
   warmupSeconds = 3,
+  writerCount = 1,
 ): Promise<SustainedRun> =>
   withNats(async (nats, nc) => {
     const database = await context.nextDatabase();
     const admin = context.influxd.client("admin", database);
-    const { writer, gate, stop } = await startStoringWriter(nats.url, context, database);
+    const { writers, gate, stop } = await startStoringWriter(nats.url, context, database, writerCount);
     const daemon = await startService("daemon", serviceEnv(nats.url, undefined, { DAEMON_RATE: "0" }));
+    const sample = async () => ({
+      written: (await Promise.all(writers.map((writer) => writer.metric(WRITTEN)))).reduce((a, b) => a + b, 0),
+      streamed: await streamedCount(nc),
+      cpu: writers.reduce((sum, writer) => sum + cpuMicros(writer.pid), 0),
+      gateCpu: cpuMicros(gate.pid),
+      at: performance.now(),
+    });
     try {
       await wait(warmupSeconds * 1000);
-      const [w0, p0, c0, g0, t0] = [
-        await writer.metric(WRITTEN),
-        await streamedCount(nc),
-        cpuMicros(writer.pid),
-        cpuMicros(gate.pid),
-        performance.now(),
-      ];
+      const before = await sample();
       await wait(seconds * 1000);
-      const [w1, p1, c1, g1, t1] = [
-        await writer.metric(WRITTEN),
-        await streamedCount(nc),
-        cpuMicros(writer.pid),
-        cpuMicros(gate.pid),
-        performance.now(),
-      ];
+      const after = await sample();
       await daemon.process.stop("SIGTERM", 30_000);
       const loss = await awaitNoLoss(nc, admin);
-      const elapsed = (t1 - t0) / 1000;
+      const elapsed = (after.at - before.at) / 1000;
+      const stored = Math.max(1, after.written - before.written);
       return {
-        eventsPerSecond: (w1 - w0) / elapsed,
-        publishedPerSecond: (p1 - p0) / elapsed,
-        writerCpuMicrosPerEvent: (c1 - c0) / Math.max(1, w1 - w0),
-        gateCpuMicrosPerEvent: (g1 - g0) / Math.max(1, w1 - w0),
-        writerPeakRssBytes: peakRssBytes(writer.pid),
+        eventsPerSecond: (after.written - before.written) / elapsed,
+        publishedPerSecond: (after.streamed - before.streamed) / elapsed,
+        writerCpuMicrosPerEvent: (after.cpu - before.cpu) / stored,
+        gateCpuMicrosPerEvent: (after.gateCpu - before.gateCpu) / stored,
+        writerPeakRssBytes: Math.max(...writers.map((writer) => peakRssBytes(writer.pid))),
         confirmed: loss.expected,
         stored: loss.stored,
         missing: loss.missing,

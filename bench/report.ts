@@ -26,6 +26,9 @@ export interface BenchPlan {
   readonly maxOverloadBacklog: number;
   readonly overloadRuns: number;
   readonly mixBacklog: number;
+  /** Writer counts sharing the durable consumer beside figure 1's one (how cost grows). */
+  readonly scalingWriters?: readonly number[];
+  readonly scalingSeconds?: number;
 }
 
 /** Everything one `pnpm bench` run measured. */
@@ -41,6 +44,8 @@ export interface Results {
   };
   readonly baselineEventsPerSecond: Summary;
   readonly sustained: readonly SustainedRun[];
+  /** Figure 1 again with more writers (absent from results measured before it existed). */
+  readonly scaling?: readonly { readonly writers: number; readonly runs: readonly SustainedRun[] }[];
   readonly latency: readonly LatencyRun[];
   readonly history: { readonly events: number; readonly loadPointsPerSecond: number };
   readonly reader: readonly ThresholdLatency[];
@@ -73,6 +78,32 @@ const gateCell = (runs: readonly { readonly gateCpuMicrosPerEvent?: number }[]) 
       )
     : "not measured";
 
+/** How cost grows with writers: figure 1 with 1 writer, then each count of `r.scaling`. */
+const renderScaling = (r: Results): string[] => {
+  if (r.scaling === undefined || r.scaling.length === 0) return [];
+  const rows = [
+    { writers: 1, runs: r.sustained, seconds: r.plan.sustainedSeconds },
+    ...r.scaling.map((x) => ({ ...x, seconds: r.plan.scalingSeconds })),
+  ];
+  return [
+    "### How cost grows with writers",
+    "",
+    "Writers share the durable consumer on the same two cores; CPU is all writers' together, per stored event.",
+    "",
+    "| Writers | Stored events/s | Writer CPU per event | influx-gate CPU per event | Lost | Seconds per run |",
+    "|---|---|---|---|---|---|",
+    ...rows.map(
+      (row) =>
+        `| ${row.writers} | ${cell(of(row.runs, (x) => x.eventsPerSecond))} | ${cell(
+          of(row.runs, (x) => x.writerCpuMicrosPerEvent),
+          1,
+          " µs",
+        )} | ${gateCell(row.runs)} | ${row.runs.reduce((sum, x) => sum + x.missing, 0)} | ${row.seconds ?? "n/a"} |`,
+    ),
+    "",
+  ];
+};
+
 /** Renders the Markdown report and a short console summary. */
 export const renderReport = (r: Results): { markdown: string; summary: string } => {
   const e2e = of(r.sustained, (x) => x.eventsPerSecond);
@@ -83,7 +114,10 @@ export const renderReport = (r: Results): { markdown: string; summary: string } 
   const readerWorst = Math.max(...r.reader.map((t) => t.sequential.p99Ms));
   const readerWorstConcurrent = Math.max(...r.reader.map((t) => t.concurrent.p99Ms));
   const overloadRss = of(r.overload, (x) => x.writerPeakRssBytes);
-  const lost = [...r.sustained, ...r.overload].reduce((sum, x) => sum + Math.max(0, x.missing), 0);
+  const lost = [...r.sustained, ...(r.scaling ?? []).flatMap((x) => x.runs), ...r.overload].reduce(
+    (sum, x) => sum + Math.max(0, x.missing),
+    0,
+  );
   const clean = of(r.invalidMix.clean, (x) => x.validPerSecond);
   const mixed = of(r.invalidMix.mixed, (x) => x.validPerSecond);
 
@@ -177,6 +211,7 @@ export const renderReport = (r: Results): { markdown: string; summary: string } 
     `| Ratio to baseline | ${n(ratioBaseline)} × |`,
     `| Loss check (confirmed − stored, after drain) | ${r.sustained.map((x) => `${n(x.confirmed)} − ${n(x.stored)} = ${x.missing}`).join("; ")} |`,
     "",
+    ...renderScaling(r),
     `## 2. Publish-to-queryable latency (load ${r.plan.latencyRate} events/s, ${r.plan.latencySeconds} s)`,
     "",
     "| p50 | p99 | max | probes seen |",

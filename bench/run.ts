@@ -62,6 +62,8 @@ const plan: BenchPlan = quick
       maxOverloadBacklog: 10_000,
       overloadRuns: 1,
       mixBacklog: 5_000,
+      scalingWriters: [2],
+      scalingSeconds: 2,
     }
   : {
       runs: 3,
@@ -81,6 +83,8 @@ const plan: BenchPlan = quick
       // One run: prefilling and draining millions of events takes minutes on two cores.
       overloadRuns: 1,
       mixBacklog: 300_000,
+      scalingWriters: [2, 4],
+      scalingSeconds: 30,
     };
 
 const gatewayPlan: GatewayPlan = quick
@@ -192,6 +196,16 @@ const pipelineFigures = async (): Promise<PipelineResults> => {
     for (let run = 0; run < plan.runs; run++)
       sustained.push(await sustainedEndToEnd(context, plan.sustainedSeconds, plan.warmupSeconds));
 
+    const scaling = [];
+    const scalingSeconds = plan.scalingSeconds ?? plan.sustainedSeconds;
+    for (const writers of plan.scalingWriters ?? []) {
+      log(`how cost grows: ${writers} writers for ${scalingSeconds}s`);
+      const runs = [];
+      for (let run = 0; run < plan.runs; run++)
+        runs.push(await sustainedEndToEnd(context, scalingSeconds, plan.warmupSeconds, writers));
+      scaling.push({ writers, runs });
+    }
+
     log(`figure 2: publish-to-queryable at ${plan.latencyRate}/s`);
     const latency = [];
     for (let run = 0; run < plan.runs; run++)
@@ -242,6 +256,7 @@ const pipelineFigures = async (): Promise<PipelineResults> => {
       },
       baselineEventsPerSecond: baseline,
       sustained,
+      scaling,
       latency,
       history: { events: plan.historyEvents, loadPointsPerSecond: historyRate },
       reader,
@@ -270,9 +285,13 @@ const liveFailures = (r: Results): string[] => {
 
 /** Runs that lost an event, refused one, or counted wrong; the smoke run fails on any. */
 const failures = (r: Results): string[] => {
-  const lost = [...r.sustained, ...r.overload, ...r.invalidMix.clean, ...r.invalidMix.mixed].filter(
-    (x) => x.missing !== 0,
-  );
+  const lost = [
+    ...r.sustained,
+    ...(r.scaling ?? []).flatMap((x) => x.runs),
+    ...r.overload,
+    ...r.invalidMix.clean,
+    ...r.invalidMix.mixed,
+  ].filter((x) => x.missing !== 0);
   const problems = lost.length > 0 ? [`${lost.length} pipeline run(s) did not store every event`] : [];
   problems.push(...liveFailures(r));
   const writerLost = (r.peers?.vigil.kill ?? []).filter((x) => x.lost !== 0);
