@@ -27,13 +27,15 @@ import {
 import { ensureWriterConsumer, WriterConsumerEnv, writerConsumerSettings } from "@vigil/writer";
 import { readCompose } from "../deploy/checks/deployment-files.js";
 import { syntheticEvent } from "./fixtures.js";
-import { cpuMicros, peakRssBytes } from "./process-stats.js";
+import { busyShare, childPids, cpuMicros, machineTicks, peakRssBytes } from "./process-stats.js";
 
 import { percentile } from "./stats.js";
 
 /** Servers and settings shared by the pipeline figures. */
 export interface PipelineContext {
   readonly influxd: Influxd;
+  /** The influxd binary, to find its process for the CPU split. */
+  readonly influxdBin?: string;
   /** A fresh database name for each measurement, so runs never see each other's points. */
   nextDatabase(): Promise<string>;
 }
@@ -124,6 +126,13 @@ export interface SustainedRun {
   readonly writerCpuMicrosPerEvent: number;
   /** The influx-gate's CPU per stored event (absent from results measured before the gate). */
   readonly gateCpuMicrosPerEvent?: number;
+  /** The other processes' CPU per stored event, and the share of the machine busy (absent from older results). */
+  readonly cpuMicrosPerEvent?: {
+    readonly daemon: number;
+    readonly natsServer: number;
+    readonly influxd: number;
+    readonly machineBusy: number;
+  };
   readonly writerPeakRssBytes: number;
   readonly confirmed: number;
   readonly stored: number;
@@ -148,11 +157,19 @@ export const sustainedEndToEnd = (
     const admin = context.influxd.client("admin", database);
     const { writers, gate, stop } = await startStoringWriter(nats.url, context, database, writerCount);
     const daemon = await startService("daemon", serviceEnv(nats.url, undefined, { DAEMON_RATE: "0" }));
+    // Where the CPU goes, per process: the servers are this process's only children of their binary.
+    const natsPid = childPids(process.env.NATS_SERVER_BIN ?? "nats-server")[0];
+    const influxdPid = context.influxdBin === undefined ? undefined : childPids(context.influxdBin)[0];
+    const cpuOf = (pid: number | undefined) => (pid === undefined ? Number.NaN : cpuMicros(pid));
     const sample = async () => ({
       written: (await Promise.all(writers.map((writer) => writer.metric(WRITTEN)))).reduce((a, b) => a + b, 0),
       streamed: await streamedCount(nc),
       cpu: writers.reduce((sum, writer) => sum + cpuMicros(writer.pid), 0),
       gateCpu: cpuMicros(gate.pid),
+      daemonCpu: cpuMicros(daemon.pid),
+      natsCpu: cpuOf(natsPid),
+      influxdCpu: cpuOf(influxdPid),
+      ticks: machineTicks(),
       at: performance.now(),
     });
     try {
@@ -169,6 +186,12 @@ export const sustainedEndToEnd = (
         publishedPerSecond: (after.streamed - before.streamed) / elapsed,
         writerCpuMicrosPerEvent: (after.cpu - before.cpu) / stored,
         gateCpuMicrosPerEvent: (after.gateCpu - before.gateCpu) / stored,
+        cpuMicrosPerEvent: {
+          daemon: (after.daemonCpu - before.daemonCpu) / stored,
+          natsServer: (after.natsCpu - before.natsCpu) / stored,
+          influxd: (after.influxdCpu - before.influxdCpu) / stored,
+          machineBusy: busyShare(before.ticks, after.ticks),
+        },
         writerPeakRssBytes: Math.max(...writers.map((writer) => peakRssBytes(writer.pid))),
         confirmed: loss.expected,
         stored: loss.stored,

@@ -78,6 +78,78 @@ const gateCell = (runs: readonly { readonly gateCpuMicrosPerEvent?: number }[]) 
       )
     : "not measured";
 
+/** Figure 1's CPU per stored event, process by process (medians of runs), when it was measured. */
+const cpuSplit = (r: Results): Record<string, number> | undefined => {
+  if (!r.sustained.every((x) => x.cpuMicrosPerEvent !== undefined && x.gateCpuMicrosPerEvent !== undefined))
+    return undefined;
+  const median = (pick: (x: SustainedRun) => number) => of(r.sustained, pick).median;
+  return {
+    "nats-server": median((x) => x.cpuMicrosPerEvent?.natsServer ?? 0),
+    daemon: median((x) => x.cpuMicrosPerEvent?.daemon ?? 0),
+    writer: median((x) => x.writerCpuMicrosPerEvent),
+    "influx-gate": median((x) => x.gateCpuMicrosPerEvent ?? 0),
+    influxd: median((x) => x.cpuMicrosPerEvent?.influxd ?? 0),
+  };
+};
+
+/** The "What holds the figures back" section: each target's bound, from this run's own figures. */
+const holdingBack = (
+  r: Results,
+  f: {
+    readonly e2e: number;
+    readonly tightestName: string;
+    readonly tightest: number;
+    readonly p99: number;
+    readonly latencyMax: number;
+    readonly mixRatio: number;
+  },
+): string[] => {
+  const budget = ((r.machine.cores as number) * 1_000_000) / f.e2e;
+  const split = cpuSplit(r);
+  const splitText =
+    split === undefined
+      ? "This run did not split the CPU by process."
+      : `Measured per stored event in figure 1: ${Object.entries(split)
+          .sort((a, b) => b[1] - a[1])
+          .map(([name, micros]) => `${name} ${n(micros, 1)} µs`)
+          .join(", ")} (together ${n(
+          Object.values(split).reduce((a, b) => a + b, 0),
+          1,
+        )} µs of the ${n(budget, 1)} µs the ${r.machine.cores} cores give each event at this rate).`;
+  const worstReader = r.reader.reduce((worst, t) =>
+    Math.max(t.sequential.p99Ms, t.concurrent.p99Ms) > Math.max(worst.sequential.p99Ms, worst.concurrent.p99Ms)
+      ? t
+      : worst,
+  );
+  return [
+    "## What holds the figures back",
+    "",
+    `- **Throughput** (${n(f.e2e)} events/s; the tightest ceiling measured alone is ${f.tightestName} at ` +
+      `${n(f.tightest)}/s). Every process of the path shares the same ${r.machine.cores} cores, so the end-to-end ` +
+      `rate is bounded by the CPU each event costs all of them together. ${splitText} nats-server's share is ` +
+      "the JetStream work per message: store the event, answer the daemon's confirmation, deliver it to the writer " +
+      "and take the writer's acknowledgement, which is a NATS message of its own per event. What would cut it: one " +
+      "acknowledgement per batch (`ack_policy: all`) is only safe with one active writer per consumer (2.11's pinned " +
+      "priority groups, or subjects partitioned per writer, which the one-subject contract does not give); not built.",
+    f.p99 <= 250 && f.latencyMax < 1_000
+      ? `- **Publish-to-queryable** (p99 ${n(f.p99)} ms, max ${n(f.latencyMax)} ms) is bounded by ` +
+        "WRITER_FLUSH_INTERVAL (100 ms) plus one write through the influx-gate."
+      : `- **Publish-to-queryable** (p99 ${n(f.p99)} ms, max ${n(f.latencyMax)} ms): WRITER_FLUSH_INTERVAL (100 ms) ` +
+        "and one write through the influx-gate set the floor; the tail above it is the writer's pull loop, which " +
+        "asks for the next batch only when the last one has ended, and the CPU the load leaves it.",
+    `- **Reader latency** (worst p99 ${n(Math.max(worstReader.sequential.p99Ms, worstReader.concurrent.p99Ms), 1)} ms, ` +
+      `at threshold ${worstReader.minCriticality}, on ${r.machine.influxdb}): see figure 3 and the reader's ` +
+      "README section for how a query is answered newest window first.",
+    `- **Writer memory** is bounded by what it holds (at most WRITER_MAX_IN_FLIGHT events, whatever the backlog) ` +
+      "and by V8's heap cap, which compose sets (`NODE_OPTIONS` in docker-compose.yml, used by this bench too); " +
+      "the cap makes the writer collect more often, which is part of its CPU per event.",
+    `- **Invalid input**: the valid rate with 20% invalid messages is ${n(f.mixRatio, 2)} × the all-valid rate. ` +
+      "Each dead-letter record is one confirmed publish through the same one-inbox publisher the daemon uses, " +
+      "counted once in the DEADLETTERS stream.",
+    "",
+  ];
+};
+
 /** How cost grows with writers: figure 1 with 1 writer, then each count of `r.scaling`. */
 const renderScaling = (r: Results): string[] => {
   if (r.scaling === undefined || r.scaling.length === 0) return [];
@@ -207,6 +279,15 @@ export const renderReport = (r: Results): { markdown: string; summary: string } 
     "|---|---|",
     `| Stored | ${cell(e2e)} events/s |`,
     `| Published (confirmed by JetStream) | ${cell(published)} events/s |`,
+    ...(cpuSplit(r) === undefined
+      ? []
+      : [
+          `| CPU per stored event (median of runs) | ${Object.entries(cpuSplit(r) ?? {})
+            .map(([name, micros]) => `${name} ${n(micros, 1)} µs`)
+            .join(
+              ", ",
+            )}; machine busy ${n(100 * of(r.sustained, (x) => x.cpuMicrosPerEvent?.machineBusy ?? 0).median)}% |`,
+        ]),
     `| Ratio to InfluxDB raw ceiling | ${n(ratioInflux, 2)} × |`,
     `| Ratio to baseline | ${n(ratioBaseline)} × |`,
     `| Loss check (confirmed − stored, after drain) | ${r.sustained.map((x) => `${n(x.confirmed)} − ${n(x.stored)} = ${x.missing}`).join("; ")} |`,
@@ -266,49 +347,7 @@ export const renderReport = (r: Results): { markdown: string; summary: string } 
     `Valid throughput with 20% invalid input is ${n((mixed.median / clean.median) * 100)}% of the all-valid rate.`,
     "",
   ];
-  const cpuBudget = (r.machine.cores as number) * 1_000_000;
-  const writerCpu = of(r.sustained, (x) => x.writerCpuMicrosPerEvent).median;
-  const perEvent = cpuBudget / e2e.median;
-  lines.push(
-    "## What holds the figures back",
-    "",
-    `- **Throughput is bounded by CPU per event across all four processes.** At ${n(e2e.median)} events/s the ` +
-      `${r.machine.cores} cores give ${n(perEvent, 1)} µs of CPU per event to everything together; the writer ` +
-      `uses ${n(writerCpu, 1)} µs of it. The rest goes to nats-server (store each event, deliver it, and take two ` +
-      "acknowledgements: the publish ack to the daemon and the writer's ack), to the daemon (generate, encode, publish, " +
-      "read the PubAck) and to influxd. Profiles (`node --cpu-prof`, `pnpm bench:micro`) put the writer's own work at " +
-      "about 5 µs per event; the rest of its cost is the NATS client (a protocol parse and one ack publish per " +
-      "message) and garbage collection (about 4.5 KB allocated per event, half of it inside the client). " +
-      "What would close the gap: one acknowledgement per batch instead of per event (one consumer per writer on " +
-      "partitioned subjects `events.<n>`, `ack_policy: all`), which removes a NATS message per event on both the " +
-      "writer and the server; and producers that publish several events per NATS message.",
-    p99.median <= 1_000
-      ? `- **Publish-to-queryable** is bounded by WRITER_FLUSH_INTERVAL (100 ms) plus one InfluxDB write; ` +
-          "in other runs on a busier machine a writer fetch now and then received nothing for about two seconds and " +
-          '"heartbeats missed" ended it, which shows as a tail of about 2–3 s. A `consume()`-based pull with a bounded ' +
-          "buffer, or a shorter heartbeat, would remove that tail."
-      : `- **Publish-to-queryable p99** (${n(p99.median)} ms): the tail comes from the writer's pull: now and then a ` +
-          'fetch receives nothing for about two seconds and ends with "heartbeats missed", and events published ' +
-          "meanwhile wait for the next pull. A `consume()`-based pull with a bounded buffer, or a shorter heartbeat, " +
-          "would remove that tail.",
-    `- **Reader latency** (worst p99 ${n(readerWorst, 1)} ms, at threshold ` +
-      `${r.reader.reduce((worst, t) => (t.sequential.p99Ms > worst.sequential.p99Ms ? t : worst)).minCriticality}). ` +
-      "The query reads only the series of the qualifying criticalities (one tag per level): a threshold that cannot " +
-      "match (10 and above) never reaches InfluxDB, and a high one reads only its own short series. No time bound is " +
-      "applied, so a low threshold makes InfluxDB 1.6 open a descending cursor on every qualifying series in every " +
-      "weekly shard of the 30 days and merge them, although the newest 10 events are seconds old; that is where the " +
-      "time goes. What would close it: ask the newest window first (`time > now() - 1h`, a bound parameter) and widen " +
-      "it (1 d, 7 d, then unbounded) only while fewer than `limit` events came back, so a common threshold touches one " +
-      "shard's tail and a rare one pays for the history it needs. With 100 requests in flight, identical requests " +
-      "already share one InfluxDB query.",
-    `- **Writer memory** is bounded by what it holds: at most WRITER_BATCH_SIZE × (WRITER_MAX_CONCURRENT_WRITES + 1) ` +
-      "events (15,000 by default) whatever the backlog; the rest of the peak is V8's heap headroom, which " +
-      "`NODE_OPTIONS=--max-old-space-size=…` would cap.",
-    `- **Invalid input** costs more than it should: each dead-letter record is a nats.js \`js.publish\` (a request with ` +
-      "its own timer and inbox bookkeeping, several times the CPU of the daemon's pipelined confirmed publish). Recording " +
-      "dead letters with the daemon's confirmed publisher would bring the 20% case close to the all-valid rate.",
-    "",
-  );
+  lines.push(...holdingBack(r, { e2e: e2e.median, tightestName, tightest, p99: p99.median, latencyMax, mixRatio }));
   const gateway = r.gateway === undefined ? undefined : renderGateway(r.gateway);
   if (gateway !== undefined) lines.push(...gateway.lines);
   const live = r.live === undefined ? undefined : renderLive(r.live);

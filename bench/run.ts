@@ -170,6 +170,7 @@ const pipelineFigures = async (): Promise<PipelineResults> => {
   let databases = 0;
   const context = {
     influxd,
+    influxdBin: servers.INFLUXD2_BIN,
     nextDatabase: async () => {
       const name = `run_${++databases}`;
       await influxd.createDatabase(name);
