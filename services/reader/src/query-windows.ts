@@ -7,6 +7,12 @@ import type { QuerySeries } from "@vigil/influx";
  */
 export const DEFAULT_QUERY_WINDOWS = "1h,1d,7d";
 
+/** {@link DEFAULT_QUERY_WINDOWS} in milliseconds. */
+export const DEFAULT_QUERY_WINDOWS_MS: readonly number[] = Object.freeze([3_600_000, 86_400_000, 604_800_000]);
+
+/** Most windows a reader takes, so that each step count has its own bucket in the metrics. */
+export const MAX_QUERY_WINDOWS = 8;
+
 /** The rows of a windowed read, and how many InfluxDB queries it took. */
 export interface NewestRows {
   readonly series: QuerySeries[];
