@@ -222,13 +222,12 @@ export const renderReport = (r: Results): { markdown: string; summary: string } 
     `- **Reader latency** (worst p99 ${n(readerWorst, 1)} ms, at threshold ` +
       `${r.reader.reduce((worst, t) => (t.sequential.p99Ms > worst.sequential.p99Ms ? t : worst)).minCriticality}). ` +
       "The query reads only the series of the qualifying criticalities (one tag per level): a threshold that cannot " +
-      "match (10 and above) never reaches InfluxDB, and a high one reads only its own short series. No time bound is " +
-      "applied, so a low threshold makes InfluxDB 1.6 open a descending cursor on every qualifying series in every " +
-      "weekly shard of the 30 days and merge them, although the newest 10 events are seconds old; that is where the " +
-      "time goes. What would close it: ask the newest window first (`time > now() - 1h`, a bound parameter) and widen " +
-      "it (1 d, 7 d, then unbounded) only while fewer than `limit` events came back, so a common threshold touches one " +
-      "shard's tail and a rare one pays for the history it needs. With 100 requests in flight, identical requests " +
-      "already share one InfluxDB query.",
+      "match (10 and above) never reaches InfluxDB, and a high one reads only its own short series. It asks the " +
+      "newest hour first (`time > $since`) and widens (1 d, 7 d, then unbounded; READER_QUERY_WINDOWS) only while " +
+      "fewer than 10 events came back, so a common threshold reads the tail of one shard instead of a descending " +
+      "cursor on every qualifying series in every shard of the 30 days; a threshold whose events are rarer than " +
+      "10 an hour pays one query per window it needs (`vigil_reader_query_steps`). With 100 requests in flight, " +
+      "identical requests share one answer.",
     `- **Writer memory** is bounded by what it holds: at most WRITER_BATCH_SIZE × (WRITER_MAX_CONCURRENT_WRITES + 1) ` +
       "events (15,000 by default) whatever the backlog; the rest of the peak is V8's heap headroom, which " +
       "`NODE_OPTIONS=--max-old-space-size=…` would cap.",
