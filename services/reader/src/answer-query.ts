@@ -163,14 +163,10 @@ const runQueries = async <T>(
         throw err;
       }
     };
-    const asking =
-      (signal: AbortSignal): Ask =>
-      (bound) =>
-        deps.limit.run(() => query(bound), signal);
     // Every query of the plan, shared or not, runs within the deadline of the request that started
     // it, which is never later than the deadline of a request that joins it: once it has passed,
     // the plan's next query is refused before it is sent.
-    const ask = asking(controller.signal);
+    const ask: Ask = (bound) => deps.limit.run(() => query(bound), controller.signal);
     const result = await untilAborted(
       deps.coalescer === undefined ? plan(ask) : deps.coalescer.run(key, () => plan(ask)),
       controller.signal,

@@ -31,8 +31,11 @@ export const countRows = (series: readonly QuerySeries[]): number =>
  *
  * The answer is the unbounded read's, row for row: a window holds every point newer than its bound
  * and none older, so when it holds `limit` rows the rows left out are all older than the last one
- * returned. This holds whatever `now` is: a reader clock behind or ahead of the points' only costs
- * steps. Rows are counted before they are decoded, as InfluxDB counts them for `LIMIT`.
+ * returned. Points of one point time are all inside a window or all outside it, and InfluxDB orders
+ * them by their column values (criticality, then message, ...), the same in a window as unbounded;
+ * only rows equal up to a missing `id` are left to its merge order. This holds whatever `now` is: a
+ * reader clock behind or ahead of the points' only costs steps. Rows are counted before they are
+ * decoded, as InfluxDB counts them for `LIMIT`.
  */
 export const readNewestFirst = async (
   windowsMs: readonly number[],
