@@ -138,8 +138,13 @@ const holdingBack = (
         "and one write through the influx-gate set the floor; the tail above it is the writer's pull loop, which " +
         "asks for the next batch only when the last one has ended, and the CPU the load leaves it.",
     `- **Reader latency** (worst p99 ${n(Math.max(worstReader.sequential.p99Ms, worstReader.concurrent.p99Ms), 1)} ms, ` +
-      `at threshold ${worstReader.minCriticality}, on ${r.machine.influxdb}): see figure 3 and the reader's ` +
-      "README section for how a query is answered newest window first.",
+      `at threshold ${worstReader.minCriticality}, on ${r.machine.influxdb}). The query reads only the series of ` +
+      "the qualifying criticalities (one tag per level): a threshold that cannot match (10 and above) never reaches " +
+      "InfluxDB. It asks the newest hour first (`time > $since`) and widens (1 d, 7 d, then unbounded; " +
+      "READER_QUERY_WINDOWS) only while fewer than 10 events came back, so a common threshold reads the tail of one " +
+      "shard instead of every shard of the 30 days; a threshold whose events are rarer than 10 an hour pays one query " +
+      "per window it needs (`vigil_reader_query_steps`). What is left at low thresholds is reading every qualifying " +
+      "series in the newest shard. With 100 requests in flight, identical requests share one answer.",
     `- **Writer memory** is bounded by what it holds (at most WRITER_MAX_IN_FLIGHT events, whatever the backlog) ` +
       "and by V8's heap cap, which compose sets (`NODE_OPTIONS` in docker-compose.yml, used by this bench too); " +
       "the cap makes the writer collect more often, which is part of its CPU per event.",

@@ -1,16 +1,16 @@
 /**
- * `pnpm bench [--quick] [--only pipeline|gateway|live] [--peers] [--gateway-node-options=...]`: measures
- * the pipeline on this machine against ceilings and a baseline measured in the same run, the gateway
- * (bench/gateway.ts) and its live tail (bench/live.ts); `--peers` measures the writer beside Telegraf
- * (bench/peers.ts), alone or with the `--only` part, never by default. The full run writes BENCHMARKS.md and
+ * `pnpm bench [--quick] [--only pipeline|reader|gateway|live] [--peers] [--gateway-node-options=...]`:
+ * measures the pipeline on this machine against ceilings and a baseline measured in the same run, the
+ * gateway (bench/gateway.ts) and its live tail (bench/live.ts); `--peers` measures the writer beside
+ * Telegraf (bench/peers.ts), alone or with the `--only` part, never by default. The full run writes BENCHMARKS.md and
  * bench/results.json; the quick smoke run (CI) writes to .vigil/bench/ and fails only when a figure
  * shows loss. `--only` measures one part and keeps the others' figures from the results file of the
- * same mode; `--render` rewrites BENCHMARKS.md from bench/results.json without measuring.
+ * same mode (`reader` is figure 3 of the pipeline alone, on an InfluxDB of its own); `--render` rewrites BENCHMARKS.md from bench/results.json without measuring.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
-import { startInfluxd, startNatsServer } from "@vigil/testing";
+import { type Influxd, startInfluxd, startNatsServer } from "@vigil/testing";
 import { oneWritePerEventBaseline } from "./baseline.js";
 import { influxIngestCeiling, jetStreamCeilings, natsTransportCeiling } from "./ceilings.js";
 import { type GatewayPlan, gatewayFigures } from "./gateway.js";
@@ -32,7 +32,7 @@ const { values: flags } = parseArgs({
     "gateway-node-options": { type: "string" },
   },
 });
-const PARTS = ["pipeline", "gateway", "live"] as const;
+const PARTS = ["pipeline", "reader", "gateway", "live"] as const;
 type Part = (typeof PARTS)[number];
 const only = flags.only;
 if (only !== undefined && !PARTS.includes(only as Part)) {
@@ -212,10 +212,7 @@ const pipelineFigures = async (): Promise<PipelineResults> => {
     for (let run = 0; run < plan.runs; run++)
       latency.push(await publishToQueryable(context, plan.latencyRate, plan.latencySeconds, plan.warmupSeconds));
 
-    log(`figure 3: reader latency over ${plan.historyEvents} events spread over 30 days`);
-    const history = await context.nextDatabase();
-    const historyRate = await loadHistory(influxd.client("writer", history), plan.historyEvents);
-    const reader = await readerLatency(influxd, history, plan.sequentialRequests, plan.concurrentRequests);
+    const { history, reader } = await readerFigures(influxd, await context.nextDatabase());
 
     const sustainedRate = summarise(sustained.map((r) => r.eventsPerSecond)).median;
     const overloadBacklog = Math.min(
@@ -259,11 +256,32 @@ const pipelineFigures = async (): Promise<PipelineResults> => {
       sustained,
       scaling,
       latency,
-      history: { events: plan.historyEvents, loadPointsPerSecond: historyRate },
+      history,
       reader,
       overload,
       invalidMix: { clean, mixed },
     };
+  } finally {
+    await influxd.dispose();
+  }
+};
+
+/** Figure 3: the reader's latency over `plan.historyEvents` events loaded into `database`. */
+const readerFigures = async (
+  influxd: Influxd,
+  database: string,
+): Promise<Pick<PipelineResults, "history" | "reader">> => {
+  log(`figure 3: reader latency over ${plan.historyEvents} events spread over 30 days`);
+  const loadPointsPerSecond = await loadHistory(influxd.client("writer", database), plan.historyEvents);
+  const reader = await readerLatency(influxd, database, plan.sequentialRequests, plan.concurrentRequests);
+  return { history: { events: plan.historyEvents, loadPointsPerSecond }, reader };
+};
+
+/** `--only reader`: figure 3 on an InfluxDB of its own, the rest of the pipeline's figures kept. */
+const readerOnly = async (previous: PipelineResults): Promise<PipelineResults> => {
+  const influxd = await startInfluxd("bench", { version: 2, bin: servers.INFLUXD2_BIN });
+  try {
+    return { ...previous, ...(await readerFigures(influxd, "bench")) };
   } finally {
     await influxd.dispose();
   }
@@ -339,7 +357,11 @@ const main = async () => {
   const previous = only === undefined && !peersAlone ? undefined : previousResults();
   // Never measured by default: a run without --peers keeps the last peer figures of its mode, if any.
   let peers = (previous ?? lastResults())?.peers;
-  const pipeline = measures("pipeline") ? await pipelineFigures() : pipelineOf(previous as Results);
+  const pipeline = measures("pipeline")
+    ? await pipelineFigures()
+    : only === "reader"
+      ? await readerOnly(pipelineOf(previous as Results))
+      : pipelineOf(previous as Results);
   let gateway = previous?.gateway;
   if (measures("gateway")) {
     log(`gateway: ${gatewayPlan.runs} run(s) on the servers users run`);

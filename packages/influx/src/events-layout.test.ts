@@ -96,6 +96,21 @@ describe("latestEventsStatement", () => {
     expect(latestEventsStatement(-100, 5)?.params).toEqual({ limit: 5 });
   });
 
+  it("reads only points after `since` when given, as a bound parameter", () => {
+    const since = new Date("2026-11-24T09:00:00.000Z");
+    const bound = latestEventsStatement(8, 10, since);
+    expect(bound?.statement).toBe(
+      'SELECT "criticality", "eventMessage", "timestamp", "id", "source" FROM "security_events" WHERE ("criticality" = $c9 OR "criticality" = $c10) AND time > $since ORDER BY time DESC LIMIT $limit',
+    );
+    expect(bound?.params).toEqual({ limit: 10, c9: "9", c10: "10", since: "2026-11-24T09:00:00.000Z" });
+    expect(latestEventsStatement(-1, 5, since)).toEqual({
+      statement:
+        'SELECT "criticality", "eventMessage", "timestamp", "id", "source" FROM "security_events" WHERE time > $since ORDER BY time DESC LIMIT $limit',
+      params: { limit: 5, since: "2026-11-24T09:00:00.000Z" },
+    });
+    expect(latestEventsStatement(10, 5, since)).toBeUndefined();
+  });
+
   it("has no statement when nothing can match", () => {
     expect(latestEventsStatement(10, 5)).toBeUndefined();
     expect(latestEventsStatement(1_000_000, 5)).toBeUndefined();

@@ -120,21 +120,39 @@ export interface BoundStatement {
 /**
  * The InfluxQL statement for "newest `limit` events with criticality strictly above
  * `minCriticality`", or `undefined` when no criticality can match. The statement text depends
- * only on how many criticality values qualify; every value, and the limit, is a bound parameter.
+ * only on how many criticality values qualify and on whether `since` is given; every value, the
+ * limit and `since` are bound parameters.
+ *
+ * With `since`, only points whose time is strictly after it are read (`time > $since`, no upper
+ * bound, so points stamped in the future are read too). Equal point times fall wholly on one side
+ * of the bound, so when this returns `limit` rows they are exactly the first `limit` rows of the
+ * statement without `since`, in the same order: every point it leaves out is older than every
+ * point it returns.
  */
-export const latestEventsStatement = (minCriticality: number, limit: number): BoundStatement | undefined => {
+export const latestEventsStatement = (
+  minCriticality: number,
+  limit: number,
+  since?: Date,
+): BoundStatement | undefined => {
   const lowest = Math.max(CRITICALITY_RANGE.min, minCriticality + 1);
   if (lowest > CRITICALITY_RANGE.max) return undefined;
-  const order = " ORDER BY time DESC LIMIT $limit";
-  // Every criticality qualifies: no filter at all, InfluxDB merges all series directly.
-  if (lowest === CRITICALITY_RANGE.min) return { statement: `${SELECT}${order}`, params: { limit } };
   const params: Record<string, QueryParam> = { limit };
-  const matches: string[] = [];
-  for (let level = lowest; level <= CRITICALITY_RANGE.max; level++) {
-    params[`c${level}`] = String(level);
-    matches.push(`"criticality" = $c${level}`);
+  const conditions: string[] = [];
+  // Every criticality qualifies: no filter at all, InfluxDB merges all series directly.
+  if (lowest > CRITICALITY_RANGE.min) {
+    const matches: string[] = [];
+    for (let level = lowest; level <= CRITICALITY_RANGE.max; level++) {
+      params[`c${level}`] = String(level);
+      matches.push(`"criticality" = $c${level}`);
+    }
+    conditions.push(since === undefined ? matches.join(" OR ") : `(${matches.join(" OR ")})`);
   }
-  return { statement: `${SELECT} WHERE ${matches.join(" OR ")}${order}`, params };
+  if (since !== undefined) {
+    params.since = since.toISOString();
+    conditions.push("time > $since");
+  }
+  const where = conditions.length === 0 ? "" : ` WHERE ${conditions.join(" AND ")}`;
+  return { statement: `${SELECT}${where} ORDER BY time DESC LIMIT $limit`, params };
 };
 
 /**

@@ -3,7 +3,7 @@ import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 // The client does not depend on these; the test needs a real reader and real stored events.
 import { createInfluxClient, encodePoints, type SequencedEvent } from "@vigil/influx";
-import { type Reader, startReader } from "@vigil/reader";
+import { DEFAULT_QUERY_WINDOWS_MS, type Reader, startReader } from "@vigil/reader";
 import { createLogger, printable, queryEvents, ReaderError } from "@vigil/runtime";
 import { EVENTS_QUERY_SUBJECT, type SecurityEvent } from "@vigil/shared";
 import {
@@ -74,6 +74,7 @@ describe("client against a real reader", () => {
         maxQueued: 10,
         maxBytesInFlight: 8 * 1024 * 1024,
         maxAnswerBytes: 8 * 1024 * 1024,
+        queryWindowsMs: DEFAULT_QUERY_WINDOWS_MS,
         healthIntervalMs: 500,
       },
     );

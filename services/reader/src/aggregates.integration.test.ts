@@ -6,6 +6,7 @@ import { EVENTS_AGGREGATES_SUBJECT } from "@vigil/shared";
 import { freePort, type Influxd, type NatsServer, startInfluxd, startNatsServer, waitFor } from "@vigil/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ReaderSettings } from "./config.js";
+import { DEFAULT_QUERY_WINDOWS_MS } from "./query-windows.js";
 import { type Reader, startReader } from "./reader.js";
 
 const SETTINGS: ReaderSettings = {
@@ -15,6 +16,7 @@ const SETTINGS: ReaderSettings = {
   maxBytesInFlight: 32 * 1024 * 1024,
   maxAnswerBytes: 8 * 1024 * 1024,
   maxQueued: 10,
+  queryWindowsMs: DEFAULT_QUERY_WINDOWS_MS,
   healthIntervalMs: 200,
 };
 const TIMEOUT_MS = 20_000;

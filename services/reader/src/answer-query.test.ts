@@ -13,6 +13,7 @@ import { answerQuery, type QueryDeps } from "./answer-query.js";
 import { createByteBudget } from "./byte-budget.js";
 import { createCoalescer } from "./coalesce.js";
 import { createConcurrencyLimit } from "./concurrency-limit.js";
+import { DEFAULT_QUERY_WINDOWS_MS } from "./query-windows.js";
 
 const encode = (value: unknown) => new TextEncoder().encode(typeof value === "string" ? value : JSON.stringify(value));
 
@@ -251,5 +252,164 @@ describe("answerQuery, bounding the bytes of InfluxDB's answers", () => {
     expect(late).toMatchObject({ ok: false, reply: { error: { code: "STORAGE_UNAVAILABLE" } } });
     expect([calls.length, patient.waiting]).toEqual([0, 0]);
     holder.release();
+  });
+});
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const NOW = Date.parse("2026-12-02T12:00:00.000Z");
+
+/** Stored rows at these instants (ms), newest first, criticality 9, answered as InfluxDB would. */
+const storedAt = (instants: readonly number[]) => {
+  const rows = instants.map((ms, i) => [ms, "9", `event ${i}`, new Date(ms).toISOString(), null, null]);
+  return fakeInflux(async ({ params }) => {
+    const since = typeof params?.since === "string" ? Date.parse(params.since) : Number.NEGATIVE_INFINITY;
+    const values = rows.filter(([ms]) => (ms as number) > since).slice(0, Number(params?.limit));
+    return values.length === 0 ? [] : [{ name: "security_events", columns: COLUMNS, values }];
+  });
+};
+
+describe("answerQuery, newest window first", () => {
+  const windowed = (influx: InfluxClient, overrides: Partial<QueryDeps> = {}) =>
+    deps(influx, { windowsMs: DEFAULT_QUERY_WINDOWS_MS, now: () => NOW, ...overrides });
+
+  it("asks the newest hour first, with since as a bound parameter, and stops there when it holds the limit", async () => {
+    const { client, calls } = storedAt([NOW - 1_000, NOW - 2_000, NOW - 3 * DAY]);
+    const steps: number[] = [];
+    const answer = await answerQuery(
+      encode({ minCriticality: 8, limit: 2 }),
+      windowed(client, { onSteps: (n) => steps.push(n) }),
+    );
+    expect(answer).toMatchObject({
+      ok: true,
+      reply: { events: [{ eventMessage: "event 0" }, { eventMessage: "event 1" }] },
+    });
+    expect(calls.map((call) => call.params?.since)).toEqual([new Date(NOW - HOUR).toISOString()]);
+    expect(calls[0]?.statement).toMatch(/AND time > \$since ORDER BY time DESC LIMIT \$limit$/);
+    expect(calls[0]?.statement).not.toContain("2026");
+    expect(steps).toEqual([1]);
+  });
+
+  it("widens hour, day, week, then unbounded, and answers what the unbounded query answers", async () => {
+    const { client, calls } = storedAt([NOW - 1_000, NOW - 3 * DAY, NOW - 30 * DAY]);
+    const steps: number[] = [];
+    const answer = await answerQuery(
+      encode({ minCriticality: 8, limit: 10 }),
+      windowed(client, { onSteps: (n) => steps.push(n) }),
+    );
+    const unbounded = await answerQuery(
+      encode({ minCriticality: 8, limit: 10 }),
+      deps(storedAt([NOW - 1_000, NOW - 3 * DAY, NOW - 30 * DAY]).client),
+    );
+    expect(answer).toEqual(unbounded);
+    expect(answer.ok && answer.reply.events.map((event) => event.eventMessage)).toEqual([
+      "event 0",
+      "event 1",
+      "event 2",
+    ]);
+    expect(calls.map((call) => call.params?.since)).toEqual([
+      new Date(NOW - HOUR).toISOString(),
+      new Date(NOW - DAY).toISOString(),
+      new Date(NOW - 7 * DAY).toISOString(),
+      undefined,
+    ]);
+    expect(calls.at(-1)?.statement).not.toContain("$since");
+    expect(steps).toEqual([4]);
+  });
+
+  it("counts rows that are not valid events towards the limit, as the unbounded query's LIMIT does", async () => {
+    const { client, calls } = fakeInflux(async () => [
+      {
+        name: "security_events",
+        columns: COLUMNS,
+        values: [
+          [2, "99", "not an event", "2026-12-02T11:59:59Z", null, null],
+          [1, "9", "valid", "2026-12-02T11:59:58Z", null, null],
+        ],
+      },
+    ]);
+    const answer = await answerQuery(encode({ minCriticality: 8, limit: 2 }), windowed(client));
+    expect(answer).toMatchObject({ ok: true, reply: { events: [{ eventMessage: "valid" }] } });
+    expect(calls).toHaveLength(1);
+  });
+
+  it("shares the whole ladder among identical requests in flight, counting its steps once", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { client, calls } = storedAt([NOW - 3 * DAY]);
+    const gated: InfluxClient = {
+      ...client,
+      query: async (...args) => {
+        await gate;
+        return client.query(...args);
+      },
+    };
+    const steps: number[] = [];
+    const shared = windowed(gated, { coalescer: createCoalescer(), onSteps: (n) => steps.push(n) });
+    const answers = Promise.all([1, 2, 3].map(() => answerQuery(encode({ minCriticality: 5, limit: 1 }), shared)));
+    release();
+    for (const answer of await answers)
+      expect(answer).toMatchObject({ ok: true, reply: { events: [{ eventMessage: "event 0" }] } });
+    expect([calls.length, steps]).toEqual([3, [3]]);
+  });
+
+  it("holds one byte reservation for all its steps, and caps each step's answer with it", async () => {
+    const { client, calls } = storedAt([NOW - 30 * DAY]);
+    const budget = createByteBudget(10_000_000, 10);
+    const reservation = budget.reserve();
+    await answerQuery(encode({ minCriticality: 5, limit: 3 }), windowed(client, { reserve: reservation.acquire }));
+    expect(calls.map((call) => call.maxBytes)).toEqual(Array(4).fill(answerBytesBound(3)));
+    expect(budget.held).toBe(answerBytesBound(3));
+    reservation.release();
+  });
+
+  it("runs its widening steps within the request's deadline, and sends none after it", async () => {
+    let firstStepAnswers: () => void = () => {};
+    const firstStep = new Promise<void>((resolve) => {
+      firstStepAnswers = resolve;
+    });
+    const { client, calls } = storedAt([]);
+    const slow: InfluxClient = {
+      ...client,
+      query: async (...args) => {
+        if (calls.length === 0) await firstStep;
+        return client.query(...args);
+      },
+    };
+    const ladders: Promise<unknown>[] = [];
+    // Records the shared ladder so that the test can wait for it to end after the answer was sent.
+    const coalescer = {
+      run: <T>(key: string, work: () => Promise<T>) => {
+        const ladder = createCoalescer().run(key, work);
+        ladders.push(ladder.catch(() => undefined));
+        return ladder;
+      },
+    };
+    const answer = await answerQuery(encode({ minCriticality: 5 }), windowed(slow, { timeoutMs: 30, coalescer }));
+    expect(answer).toEqual({
+      ok: false,
+      reply: { error: { code: "STORAGE_UNAVAILABLE", message: expect.stringMatching(/within 30ms/) } },
+    });
+    firstStepAnswers();
+    await Promise.all(ladders);
+    // The first window came back empty after the deadline: no wider window was asked for.
+    expect(calls).toHaveLength(1);
+  });
+
+  it("maps a failure of a widening step like any other, without asking further", async () => {
+    let asked = 0;
+    const { client } = fakeInflux(async () => {
+      asked++;
+      if (asked === 2) throw new InfluxUnavailableError("query: InfluxDB at http://10.0.0.9:8086 is unreachable");
+      return [];
+    });
+    const answer = await answerQuery(encode({ minCriticality: 5 }), windowed(client));
+    expect(answer).toEqual({
+      ok: false,
+      reply: { error: { code: "STORAGE_UNAVAILABLE", message: "InfluxDB is unavailable; retry later" } },
+    });
+    expect(asked).toBe(2);
   });
 });

@@ -21,6 +21,7 @@ import {
 } from "@vigil/shared";
 import type { Coalescer } from "./coalesce.js";
 import { type ConcurrencyLimit, OverloadedError } from "./concurrency-limit.js";
+import { readNewestFirst } from "./query-windows.js";
 
 /** No answer came within the reader's query timeout (waiting for a slot included). */
 export class QueryTimeoutError extends Error {
@@ -51,6 +52,16 @@ export interface QueryDeps {
    * answer. The caller gives them back once the reply has been sent.
    */
   readonly reserve?: (bytes: number, signal: AbortSignal) => Promise<number>;
+  /**
+   * How far back, in milliseconds and ascending, `events.query` reads before its last, unbounded
+   * step (query-windows.ts); every step runs within the request's deadline. Absent or empty: one
+   * unbounded query.
+   */
+  readonly windowsMs?: readonly number[];
+  /** Told how many InfluxDB queries each `events.query` answer took (once per shared answer). */
+  readonly onSteps?: (steps: number) => void;
+  /** The clock the windows end at; `Date.now` when absent. */
+  readonly now?: () => number;
 }
 
 /** The reply to send, already classified as success or error. */
@@ -70,10 +81,18 @@ export const answerQuery = async (payload: Uint8Array, deps: QueryDeps): Promise
   const decoded = decodeQuery(payload);
   if (!decoded.ok) return { ok: false, reply: decoded.error };
   const { minCriticality, limit } = decoded.query;
-  const bound = latestEventsStatement(minCriticality, limit);
+  const unbounded = latestEventsStatement(minCriticality, limit);
   // No criticality can be above the threshold: InfluxDB has nothing to say.
-  if (bound === undefined) return { ok: true, reply: { events: [] } };
-  const series = await runStatement(bound, answerBytesBound(limit), deps);
+  if (unbounded === undefined) return { ok: true, reply: { events: [] } };
+  // Identical requests share the whole ladder of windows, keyed by the question they ask.
+  const series = await runQueries(keyOf(unbounded), answerBytesBound(limit), deps, async (ask) => {
+    const now = (deps.now ?? Date.now)();
+    const rows = await readNewestFirst(deps.windowsMs ?? [], limit, now, (since) =>
+      ask(since === undefined ? unbounded : (latestEventsStatement(minCriticality, limit, since) as BoundStatement)),
+    );
+    deps.onSteps?.(rows.steps);
+    return rows.series;
+  });
   if (!series.ok) return series;
   const events = decodeEventRows(series.reply, (row, reason) =>
     deps.log.warn({ row, reason }, "skipped a stored point that is not a valid event"),
@@ -96,7 +115,8 @@ export const answerAggregates = async (
   const seconds = decoded.request.minutes * 60;
   const to = new Date(Math.floor(now() / 1_000) * 1_000);
   const from = new Date(to.getTime() - seconds * 1_000);
-  const series = await runStatement(countByCriticalityStatement(from, to), AGGREGATES_ANSWER_BYTES, deps);
+  const bound = countByCriticalityStatement(from, to);
+  const series = await runQueries(keyOf(bound), AGGREGATES_ANSWER_BYTES, deps, (ask) => ask(bound));
   if (!series.ok) return series;
   const byCriticality = decodeCountRows(series.reply);
   const total = Object.values(byCriticality).reduce((sum, count) => sum + count, 0);
@@ -109,21 +129,31 @@ export const answerAggregates = async (
 /** The largest answer to an aggregates request: one row per criticality level, like 11 events at most. */
 const AGGREGATES_ANSWER_BYTES = answerBytesBound(11);
 
+/** Identical statements with identical parameters ask the same question. */
+const keyOf = (bound: BoundStatement): string => `${bound.statement}\n${JSON.stringify(bound.params)}`;
+
+/** Sends one statement to InfluxDB; what a {@link runQueries} plan is given. */
+type Ask = (bound: BoundStatement) => Promise<QuerySeries[]>;
+
 /**
- * Runs one statement within the reader's bounds (deadline, byte budget, answer cap, concurrency
- * limit, sharing of identical statements in flight), reporting InfluxDB's reachability; a failure
- * becomes the error reply. `answerBytes` is the most the statement's answer can take.
+ * Runs the InfluxDB queries of one request, as `plan` sends them through `ask`, within the
+ * reader's bounds: one deadline and one byte reservation for them all, the answer cap and the
+ * concurrency limit on each, and sharing of the whole plan among identical requests in flight
+ * (`key`); reports InfluxDB's reachability after each. A failure becomes the error reply, and a
+ * query the plan asks for after the deadline is never sent. `answerBytes` is the most one query's
+ * answer can take.
  */
-const runStatement = async (
-  bound: BoundStatement,
+const runQueries = async <T>(
+  key: string,
   answerBytes: number,
   deps: QueryDeps,
-): Promise<Answer<QuerySeries[]>> => {
+  plan: (ask: Ask) => Promise<T>,
+): Promise<Answer<T>> => {
   const controller = timeoutController(deps.timeoutMs);
   try {
     const wanted = Math.min(answerBytes, deps.maxAnswerBytes ?? Number.POSITIVE_INFINITY);
     const maxBytes = deps.reserve === undefined ? wanted : await deps.reserve(wanted, controller.signal);
-    const query = async () => {
+    const query = async (bound: BoundStatement) => {
       try {
         const series = await deps.influx.query(bound.statement, bound.params, { maxBytes });
         deps.onStorage?.(true);
@@ -133,18 +163,15 @@ const runStatement = async (
         throw err;
       }
     };
-    // A shared query is bounded by the deadline of the request that started it, which is never
-    // later than the deadline of a request that joins it.
-    const series = await untilAborted(
-      deps.coalescer === undefined
-        ? deps.limit.run(query, controller.signal)
-        : deps.coalescer.run(`${bound.statement}\n${JSON.stringify(bound.params)}`, () => {
-            const shared = timeoutController(deps.timeoutMs);
-            return deps.limit.run(query, shared.signal).finally(shared.clear);
-          }),
+    // Every query of the plan, shared or not, runs within the deadline of the request that started
+    // it, which is never later than the deadline of a request that joins it: once it has passed,
+    // the plan's next query is refused before it is sent.
+    const ask: Ask = (bound) => deps.limit.run(() => query(bound), controller.signal);
+    const result = await untilAborted(
+      deps.coalescer === undefined ? plan(ask) : deps.coalescer.run(key, () => plan(ask)),
       controller.signal,
     );
-    return { ok: true, reply: series };
+    return { ok: true, reply: result };
   } catch (err) {
     return { ok: false, reply: describeFailure(err, deps.log) };
   } finally {

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { ConfigError } from "@vigil/runtime";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "./config.js";
+import { DEFAULT_QUERY_WINDOWS_MS } from "./query-windows.js";
 
 describe("loadConfig", () => {
   it("applies the documented defaults", () => {
@@ -13,6 +14,7 @@ describe("loadConfig", () => {
       maxQueued: 1_000,
       maxBytesInFlight: 32 * 1024 * 1024,
       maxAnswerBytes: 8 * 1024 * 1024,
+      queryWindowsMs: DEFAULT_QUERY_WINDOWS_MS,
       healthIntervalMs: 10_000,
     });
     expect(config.shutdownTimeoutMs).toBe(15_000);
@@ -47,6 +49,28 @@ describe("loadConfig", () => {
     expect(config.influx.auth).toEqual({ kind: "basic", username: "reader", password: "secret" });
     expect(config.nats).toMatchObject({ NATS_URL: ["nats://nats:4222"], NATS_TOKEN: "t" });
     expect(config.settings).toMatchObject({ maxConcurrent: 4, maxQueued: 0 });
+  });
+
+  it("reads READER_QUERY_WINDOWS as widening durations, or none", () => {
+    expect(DEFAULT_QUERY_WINDOWS_MS).toEqual([3_600_000, 86_400_000, 7 * 86_400_000]);
+    expect(loadConfig({ READER_QUERY_WINDOWS: "15m, 6h,30d" }).settings.queryWindowsMs).toEqual([
+      900_000,
+      21_600_000,
+      30 * 86_400_000,
+    ]);
+    expect(loadConfig({ READER_QUERY_WINDOWS: "none" }).settings.queryWindowsMs).toEqual([]);
+  });
+
+  it.each([
+    ["a window that does not widen", "1h,1h"],
+    ["a narrowing ladder", "1d,1h"],
+    ["a zero window", "0s,1h"],
+    ["not a duration", "1h,soon"],
+    ["an empty entry", "1h,,1d"],
+    ["more than eight windows", "1m,2m,3m,4m,5m,6m,7m,8m,9m"],
+    ["a window beyond ten years", "1h,3651d"],
+  ])("refuses READER_QUERY_WINDOWS with %s", (_what, value) => {
+    expect(() => loadConfig({ READER_QUERY_WINDOWS: value })).toThrow(/READER_QUERY_WINDOWS/);
   });
 
   it("names every wrong variable at once", () => {

@@ -10,9 +10,36 @@ import {
   NatsEnv,
   type OpsEnv,
   opsEnv,
+  parseDuration,
   parseEnv,
 } from "@vigil/runtime";
 import { z } from "zod";
+import { checkQueryWindows, DEFAULT_QUERY_WINDOWS, MAX_QUERY_WINDOWS } from "./query-windows.js";
+
+/** Longest window READER_QUERY_WINDOWS takes: ten years; past the last window a query is unbounded anyway. */
+const MAX_WINDOW_MS = 3_650 * 86_400_000;
+
+/** Comma-separated widening durations, or `none`; in milliseconds. */
+const queryWindowsVar = z
+  .string()
+  .default(DEFAULT_QUERY_WINDOWS)
+  .transform((text, ctx) => {
+    const windows = text.trim() === "none" ? [] : text.split(",").map((part) => parseDuration(part) ?? Number.NaN);
+    const problem =
+      windows.length > MAX_QUERY_WINDOWS
+        ? `at most ${MAX_QUERY_WINDOWS} windows`
+        : windows.some((ms) => Number.isNaN(ms) || ms > MAX_WINDOW_MS)
+          ? `every window a duration up to ${MAX_WINDOW_MS / 86_400_000}d such as 1h or 7d`
+          : checkQueryWindows(windows);
+    if (problem !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected "none" or widening durations such as ${DEFAULT_QUERY_WINDOWS} (${problem}), got "${text}"`,
+      });
+      return z.NEVER;
+    }
+    return Object.freeze(windows);
+  });
 
 /** Settings only the reader has. */
 export const ReaderEnv = z.object({
@@ -36,6 +63,11 @@ export const ReaderEnv = z.object({
   READER_MAX_BYTES_IN_FLIGHT: bytesVar("32MiB", 64 * 1024, 16 * 1024 * 1024 * 1024),
   /** Most bytes of one InfluxDB answer; past it reading stops and the reply is PAYLOAD_TOO_LARGE. */
   READER_MAX_ANSWER_BYTES: bytesVar("8MiB", 16 * 1024, 1024 * 1024 * 1024),
+  /**
+   * How far back `events.query` reads first, and then while fewer than `limit` events came back,
+   * before a last unbounded query (query-windows.ts); `none` asks the unbounded query alone.
+   */
+  READER_QUERY_WINDOWS: queryWindowsVar,
   /** How often InfluxDB is pinged to keep readiness current between queries. */
   READER_HEALTH_INTERVAL: durationVar("10s", 100, 3_600_000),
   /** How long stopping (finish in-flight requests, drain NATS) may take before the process exits anyway. */
@@ -57,6 +89,8 @@ export interface ReaderSettings {
   readonly maxBytesInFlight: number;
   /** Most bytes of one InfluxDB answer, never more than {@link maxBytesInFlight} in effect. */
   readonly maxAnswerBytes: number;
+  /** The windows `events.query` reads newest first, in milliseconds, ascending; empty: unbounded only. */
+  readonly queryWindowsMs: readonly number[];
   readonly healthIntervalMs: number;
 }
 
@@ -95,6 +129,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): ReaderConfig =
       maxQueued: parsed.READER_MAX_QUEUED,
       maxBytesInFlight: parsed.READER_MAX_BYTES_IN_FLIGHT,
       maxAnswerBytes: parsed.READER_MAX_ANSWER_BYTES,
+      queryWindowsMs: parsed.READER_QUERY_WINDOWS,
       healthIntervalMs: parsed.READER_HEALTH_INTERVAL,
     }),
     shutdownTimeoutMs: parsed.READER_SHUTDOWN_TIMEOUT,

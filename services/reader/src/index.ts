@@ -6,5 +6,7 @@ export type { ReaderConfig, ReaderSettings } from "./config.js";
 export { loadConfig, READER_VERSION, ReaderEnv } from "./config.js";
 export type { ReaderMetrics } from "./metrics.js";
 export { createReaderMetrics } from "./metrics.js";
+export type { NewestRows } from "./query-windows.js";
+export { DEFAULT_QUERY_WINDOWS_MS, readNewestFirst } from "./query-windows.js";
 export type { Reader, ReaderDeps } from "./reader.js";
 export { startReader } from "./reader.js";

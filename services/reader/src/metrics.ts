@@ -2,11 +2,14 @@ import { QueryErrorCode } from "@vigil/shared";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { ByteBudget } from "./byte-budget.js";
 import type { ConcurrencyLimit } from "./concurrency-limit.js";
+import { MAX_QUERY_WINDOWS } from "./query-windows.js";
 
 /** The reader's Prometheus metrics. */
 export interface ReaderMetrics {
   /** Counts one answered request: its outcome, its error code when it failed, and how long it took. */
   observe(seconds: number, code?: QueryErrorCode): void;
+  /** Counts one `events.query` answer read from InfluxDB in `steps` windows (query-windows.ts). */
+  observeSteps(steps: number): void;
 }
 
 /** Registers the reader's metrics on `registry`; the gauges read `limit` and `budget` when scraped. */
@@ -31,6 +34,12 @@ export const createReaderMetrics = (
     name: "vigil_reader_query_duration_seconds",
     help: "Time from a request's arrival to its reply, queueing included.",
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const steps = new Histogram({
+    name: "vigil_reader_query_steps",
+    help: "InfluxDB queries per events.query answer: 1 when the newest window held the events asked for, one more per wider window read (the unbounded one included). Identical requests sharing an answer count once.",
+    buckets: Array.from({ length: MAX_QUERY_WINDOWS + 1 }, (_, i) => i + 1),
     registers: [registry],
   });
   new Gauge({
@@ -76,6 +85,9 @@ export const createReaderMetrics = (
       duration.observe(seconds);
       queries.inc({ outcome: code === undefined ? "ok" : "error" });
       if (code !== undefined) errors.inc({ code });
+    },
+    observeSteps(count) {
+      steps.observe(count);
     },
   };
 };

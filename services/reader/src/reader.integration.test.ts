@@ -25,6 +25,7 @@ import {
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ReaderSettings } from "./config.js";
+import { DEFAULT_QUERY_WINDOWS_MS } from "./query-windows.js";
 import { type Reader, startReader } from "./reader.js";
 
 const SETTINGS: ReaderSettings = {
@@ -34,6 +35,7 @@ const SETTINGS: ReaderSettings = {
   maxQueued: 100,
   maxBytesInFlight: 32 * 1024 * 1024,
   maxAnswerBytes: 8 * 1024 * 1024,
+  queryWindowsMs: DEFAULT_QUERY_WINDOWS_MS,
   healthIntervalMs: 200,
 };
 const REQUEST_TIMEOUT_MS = 20_000;

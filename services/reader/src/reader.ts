@@ -84,6 +84,8 @@ export const startReader = async (deps: ReaderDeps, settings: ReaderSettings): P
     onStorage: health.record,
     coalescer: createCoalescer(),
     maxAnswerBytes: settings.maxAnswerBytes,
+    windowsMs: settings.queryWindowsMs,
+    onSteps: metrics.observeSteps,
   };
   const inFlight = new Set<Promise<void>>();
 
