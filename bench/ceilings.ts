@@ -2,6 +2,7 @@ import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } 
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connect } from "@nats-io/transport-node";
 import { encodePoints, type InfluxClient } from "@vigil/influx";
+import { createConfirmedPublish } from "@vigil/runtime";
 import { encodeEvent } from "@vigil/shared";
 import { syntheticEvent } from "./fixtures.js";
 
@@ -79,11 +80,16 @@ export const jetStreamCeilings = async (
   await jsm.consumers.add(stream, { durable_name: "ceiling", ack_policy: AckPolicy.Explicit, max_ack_pending: 20_000 });
   const js = jetstream(nc);
   const payload = encodeEvent(syntheticEvent(1));
+  // The publish the daemon and the gateway use (one inbox for every acknowledgement, a
+  // Nats-Msg-Id each), so that the ceiling is the server's, not a slower client's.
+  const confirmed = createConfirmedPublish(nc);
 
   let began = performance.now();
   const pending = new Set<Promise<unknown>>();
   for (let i = 0; i < messages; i++) {
-    const ack = js.publish("ceiling.js", payload).finally(() => pending.delete(ack));
+    const ack = confirmed
+      .publish("ceiling.js", payload, { msgID: `ceiling-${i}`, timeout: 30_000 })
+      .finally(() => pending.delete(ack));
     pending.add(ack);
     if (pending.size >= inFlight) await Promise.race(pending);
   }
@@ -100,6 +106,7 @@ export const jetStreamCeilings = async (
   }
   await nc.flush();
   const consume = messages / ((performance.now() - began) / 1000);
+  confirmed.close();
   await jsm.streams.delete(stream);
   await nc.close();
   return { publish, consume };

@@ -274,7 +274,7 @@ export const renderReport = (r: Results): { markdown: string; summary: string } 
     "|---|---|",
     `| InfluxDB raw ingest (pre-built line protocol, batches of 5,000, 2 in flight) | ${cell(r.ceilings.influxPointsPerSecond)} points/s |`,
     `| NATS core transport (no persistence) | ${cell(r.ceilings.natsMessagesPerSecond)} msgs/s |`,
-    `| JetStream confirmed publish (1,000 in flight) | ${cell(r.ceilings.jetStreamPublishPerSecond)} msgs/s |`,
+    `| JetStream confirmed publish (the daemon's publisher, 1,000 in flight) | ${cell(r.ceilings.jetStreamPublishPerSecond)} msgs/s |`,
     `| JetStream pull consume, ack each | ${cell(r.ceilings.jetStreamConsumePerSecond)} msgs/s |`,
     `| Baseline: one InfluxDB write and one ack per event | ${cell(r.baselineEventsPerSecond, 1)} events/s |`,
     "",
