@@ -16,6 +16,7 @@ import {
   serviceEnv,
   startGateway,
   startInfluxd,
+  startInfluxGateWith,
   startService,
   waitFor,
 } from "@vigil/testing";
@@ -142,13 +143,11 @@ beforeAll(async () => {
     ),
   );
   // The influx-gate, holding the writer's InfluxDB user; the writer gets only the gate's token.
-  gate = await startService("influx-gate", {
+  ({ service: gate, url: gateUrl } = await startInfluxGateWith({
     ...serviceEnv(nats.url, influx.config("writer"), {}),
-    INFLUX_GATE_PORT: "0",
     INFLUX_GATE_TOKEN_FILE: gateTokenFile(),
-  });
+  }));
   running.push(gate);
-  gateUrl = `http://127.0.0.1:${String(gate.process.logs().find((line) => line.msg === "serving the write gate")?.port)}`;
   running.push(await startService("writer", composeEnv("writer", nats.url)));
   running.push(await startService("reader", composeEnv("reader", nats.url)));
   // The `gateway-init` one-shot, then the gateway with the files it made.

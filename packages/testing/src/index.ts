@@ -1,7 +1,7 @@
 export type { GatewayFiles, RunningGateway } from "./gateway.js";
 export { prepareGatewayFiles, startGateway } from "./gateway.js";
-export type { RunningInfluxGate } from "./influx-gate.js";
-export { startInfluxGate } from "./influx-gate.js";
+export type { RunningInfluxGate, StartedInfluxGate } from "./influx-gate.js";
+export { startInfluxGate, startInfluxGateWith } from "./influx-gate.js";
 export type { Influxd, InfluxdOptions, InfluxRole } from "./influxd.js";
 export { startInfluxd } from "./influxd.js";
 export type { LogLine, LogSink } from "./log-sink.js";

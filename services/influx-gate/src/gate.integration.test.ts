@@ -2,7 +2,14 @@ import { randomBytes } from "node:crypto";
 import { request } from "node:http";
 import { createServer, type Socket } from "node:net";
 import { createInfluxClient, type InfluxClient, InfluxRejectedError, InfluxUnavailableError } from "@vigil/influx";
-import { createLogSink, type Influxd, type RunningService, startInfluxd, startService, waitFor } from "@vigil/testing";
+import {
+  createLogSink,
+  type Influxd,
+  type RunningService,
+  startInfluxd,
+  startInfluxGateWith,
+  waitFor,
+} from "@vigil/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createInfluxGate } from "./gate.js";
 
@@ -68,7 +75,7 @@ beforeAll(async () => {
   const auth = influx.config("writer").auth;
   if (auth.kind !== "token") throw new Error("expected a 2.x token");
   influxToken = auth.token;
-  gate = await startService("influx-gate", {
+  ({ service: gate, url: gateUrl } = await startInfluxGateWith({
     PATH: process.env.PATH ?? "",
     LOG_LEVEL: "info",
     OPS_HOST: "127.0.0.1",
@@ -76,13 +83,10 @@ beforeAll(async () => {
     INFLUX_DATABASE: DATABASE,
     INFLUX_TOKEN: influxToken,
     INFLUX_GATE_TOKEN: GATE_TOKEN,
-    INFLUX_GATE_PORT: "0",
     INFLUX_GATE_MAX_BODY_BYTES: String(MAX_BODY),
     INFLUX_GATE_MAX_CONCURRENT: "1",
     INFLUX_GATE_HEALTH_INTERVAL: "200ms",
-  });
-  const listening = gate.process.logs().find((line) => line.msg === "serving the write gate");
-  gateUrl = `http://127.0.0.1:${String(listening?.port)}`;
+  }));
   writer = clientFor(GATE_TOKEN);
 });
 
