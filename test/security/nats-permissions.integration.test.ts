@@ -615,6 +615,11 @@ describe("limits", () => {
     ["client", 8 * KIB],
   ] as const)("%s may publish at most %i bytes per message", async (service, limit) => {
     const nc = await nats.login(service);
+    // The server's first INFO carries its own max_payload; the account's comes in an INFO it sends
+    // once the login is processed, which may arrive after the connection is up.
+    await waitFor(`the ${service} account's max_payload in INFO`, () => nc.info?.max_payload === limit, 10_000).catch(
+      () => undefined,
+    );
     expect(nc.info?.max_payload).toBe(limit);
   });
 
