@@ -27,6 +27,11 @@ export interface HistorySpan {
   /** The instant the stretch ends (exclusive), in milliseconds since the epoch: now unless said. */
   readonly end?: number;
   readonly batchSize?: number;
+  /**
+   * The index of the first event (its id and stream sequence follow from it), so that a history
+   * can grow by loads that add events beside those already stored: 0 unless said.
+   */
+  readonly firstIndex?: number;
 }
 
 /**
@@ -37,7 +42,7 @@ export interface HistorySpan {
 export const loadHistory = async (
   writer: InfluxClient,
   count: number,
-  { spanMs = 30 * DAY_MS, end = Date.now(), batchSize = 10_000 }: HistorySpan = {},
+  { spanMs = 30 * DAY_MS, end = Date.now(), batchSize = 10_000, firstIndex = 0 }: HistorySpan = {},
 ): Promise<number> => {
   const start = end - spanMs;
   const step = (end - start) / count;
@@ -48,11 +53,12 @@ export const loadHistory = async (
       const first = next;
       next = Math.min(count, next + batchSize);
       const batch: { event: SecurityEvent; sequence: number }[] = [];
-      for (let i = first; i < next; i++) {
+      for (let at = first; at < next; at++) {
+        const i = firstIndex + at;
         batch.push({
           event: {
             criticality: criticalityAt(i),
-            timestamp: new Date(start + i * step).toISOString(),
+            timestamp: new Date(start + at * step).toISOString(),
             eventMessage: `Historic event ${i}: failed login for user${i % 977} from 198.51.100.${i % 254}`,
             id: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
             source: "history",
@@ -148,4 +154,49 @@ export const readerLatency = async (
     await reader.process.stop("SIGTERM", 30_000);
     await nats.dispose();
   }
+};
+
+/** Figure 3 at one size of history on one InfluxDB: how it was loaded, and every run's latencies. */
+export interface ReaderSize {
+  /** The InfluxDB that held the history, as its `influxd version` names itself. */
+  readonly influxdb: string;
+  readonly events: number;
+  /** Points per second of the load that brought the history to `events`. */
+  readonly loadPointsPerSecond: number;
+  readonly runs: readonly (readonly ThresholdLatency[])[];
+}
+
+/** How many requests, and how many runs, each size of {@link readerLatencyBySize} is measured with. */
+export interface ReaderWork {
+  readonly runs: number;
+  readonly sequentialRequests: number;
+  readonly concurrentRequests: number;
+}
+
+/**
+ * Figure 3 at each of `sizes` (ascending) in `database`: the history grows by loads spread over the
+ * same 30 days up to each size, and the reader is measured `work.runs` times at every size.
+ */
+export const readerLatencyBySize = async (
+  influxd: Influxd,
+  database: string,
+  influxdb: string,
+  sizes: readonly number[],
+  work: ReaderWork,
+  log: (line: string) => void,
+): Promise<ReaderSize[]> => {
+  const measured: ReaderSize[] = [];
+  let stored = 0;
+  for (const events of sizes) {
+    log(`figure 3: reader latency over ${events} events spread over 30 days, ${influxdb}, ${work.runs} run(s)`);
+    const loadPointsPerSecond = await loadHistory(influxd.client("writer", database), events - stored, {
+      firstIndex: stored,
+    });
+    stored = events;
+    const runs: ThresholdLatency[][] = [];
+    for (let run = 0; run < work.runs; run++)
+      runs.push(await readerLatency(influxd, database, work.sequentialRequests, work.concurrentRequests));
+    measured.push({ influxdb, events, loadPointsPerSecond, runs });
+  }
+  return measured;
 };

@@ -17,9 +17,9 @@ import { type GatewayPlan, gatewayFigures } from "./gateway.js";
 import { type LivePlan, liveFigures } from "./live.js";
 import { PEERS_PLANS, peersFigures } from "./peers.js";
 import { drainBacklog, publishToQueryable, sustainedEndToEnd } from "./pipeline.js";
-import { loadHistory, readerLatency } from "./reader-latency.js";
+import { type ReaderSize, readerLatencyBySize } from "./reader-latency.js";
 import { type BenchPlan, type Results, renderReport } from "./report.js";
-import { benchCommit, shippedServers } from "./servers.js";
+import { benchCommit, shippedServers, versionOf } from "./servers.js";
 import { repeat, summarise } from "./stats.js";
 
 const { values: flags } = parseArgs({
@@ -56,6 +56,9 @@ const plan: BenchPlan = quick
       latencySeconds: 2,
       latencyRate: 2_000,
       historyEvents: 20_000,
+      readerSizes: [20_000],
+      // A sliver on 1.x too, so that CI runs the path the full run takes.
+      readerSizesV1: [2_000],
       sequentialRequests: 10,
       concurrentRequests: 100,
       overloadSeconds: 2,
@@ -76,6 +79,8 @@ const plan: BenchPlan = quick
       latencySeconds: 30,
       latencyRate: 10_000,
       historyEvents: 10_000_000,
+      readerSizes: [1_000_000, 10_000_000, 30_000_000],
+      readerSizesV1: [10_000_000],
       sequentialRequests: 200,
       concurrentRequests: 2_000,
       overloadSeconds: 60,
@@ -212,7 +217,7 @@ const pipelineFigures = async (): Promise<PipelineResults> => {
     for (let run = 0; run < plan.runs; run++)
       latency.push(await publishToQueryable(context, plan.latencyRate, plan.latencySeconds, plan.warmupSeconds));
 
-    const { history, reader } = await readerFigures(influxd, await context.nextDatabase());
+    const readerSizes = await readerFigures(influxd, await context.nextDatabase());
 
     const sustainedRate = summarise(sustained.map((r) => r.eventsPerSecond)).median;
     const overloadBacklog = Math.min(
@@ -256,8 +261,7 @@ const pipelineFigures = async (): Promise<PipelineResults> => {
       sustained,
       scaling,
       latency,
-      history,
-      reader,
+      readerSizes,
       overload,
       invalidMix: { clean, mixed },
     };
@@ -266,26 +270,50 @@ const pipelineFigures = async (): Promise<PipelineResults> => {
   }
 };
 
-/** Figure 3: the reader's latency over `plan.historyEvents` events loaded into `database`. */
-const readerFigures = async (
-  influxd: Influxd,
-  database: string,
-): Promise<Pick<PipelineResults, "history" | "reader">> => {
-  log(`figure 3: reader latency over ${plan.historyEvents} events spread over 30 days`);
-  const loadPointsPerSecond = await loadHistory(influxd.client("writer", database), plan.historyEvents);
-  const reader = await readerLatency(influxd, database, plan.sequentialRequests, plan.concurrentRequests);
-  return { history: { events: plan.historyEvents, loadPointsPerSecond }, reader };
+/**
+ * Figure 3: the reader's latency at each of `plan.readerSizes` events on `influxd` (InfluxDB 2.x,
+ * in `database`), then at each of `plan.readerSizesV1` on an InfluxDB 1.x of its own.
+ */
+const readerFigures = async (influxd: Influxd, database: string): Promise<ReaderSize[]> => {
+  const work = {
+    runs: plan.runs,
+    sequentialRequests: plan.sequentialRequests,
+    concurrentRequests: plan.concurrentRequests,
+  };
+  const v2 = await readerLatencyBySize(influxd, database, servers.influxdbVersion(), plan.readerSizes, work, log);
+  const sizesV1 = plan.readerSizesV1;
+  if (sizesV1.length === 0) return v2;
+  const influxdV1 = await startInfluxd("bench_v1", { version: 1 });
+  try {
+    // Debian's build names no commit: "InfluxDB v1.6.7~rc0 (git: unknown unknown)".
+    const version = versionOf(process.env.INFLUXD_BIN ?? "influxd", ["version"]).replace(/ \(git: [^)]*\)$/, "");
+    return [...v2, ...(await readerLatencyBySize(influxdV1, "bench_v1", version, sizesV1, work, log))];
+  } finally {
+    await influxdV1.dispose();
+  }
 };
 
-/** `--only reader`: figure 3 on an InfluxDB of its own, the rest of the pipeline's figures kept. */
+/** `--only reader`: figure 3 on InfluxDBs of its own, the rest of the pipeline's figures kept. */
 const readerOnly = async (previous: PipelineResults): Promise<PipelineResults> => {
   const influxd = await startInfluxd("bench", { version: 2, bin: servers.INFLUXD2_BIN });
   try {
-    return { ...previous, ...(await readerFigures(influxd, "bench")) };
+    const readerSizes = await readerFigures(influxd, "bench");
+    // The figures of results measured before the reader had sizes are replaced, not kept beside them.
+    const { history: _history, reader: _reader, ...kept } = previous;
+    return { ...kept, plan: { ...previous.plan, ...readerPlan() }, readerSizes };
   } finally {
     await influxd.dispose();
   }
 };
+
+/** What of the plan figure 3 follows, for `--only reader` to record beside the other figures' plan. */
+const readerPlan = () => ({
+  historyEvents: plan.historyEvents,
+  readerSizes: plan.readerSizes,
+  readerSizesV1: plan.readerSizesV1,
+  sequentialRequests: plan.sequentialRequests,
+  concurrentRequests: plan.concurrentRequests,
+});
 
 /**
  * Live-tail runs in which a client got a duplicate, an event out of order or outside its filter, or

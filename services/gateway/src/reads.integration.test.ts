@@ -3,7 +3,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 // The gateway does not depend on these; the test needs a real reader and real stored events.
 import { createInfluxClient, encodePoints, type SequencedEvent } from "@vigil/influx";
-import { DEFAULT_QUERY_WINDOWS_MS, type Reader, startReader } from "@vigil/reader";
+import { DEFAULT_AGGREGATE_SLICES, DEFAULT_QUERY_WINDOWS_MS, type Reader, startReader } from "@vigil/reader";
 import { createLogger } from "@vigil/runtime";
 import { type Influxd, type NatsServer, startInfluxd, startNatsServer } from "@vigil/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -48,6 +48,7 @@ describe("GET /v1/events and /v1/aggregates through a real reader", () => {
         maxBytesInFlight: 32 * 1024 * 1024,
         maxAnswerBytes: 8 * 1024 * 1024,
         queryWindowsMs: DEFAULT_QUERY_WINDOWS_MS,
+        aggregateSlices: DEFAULT_AGGREGATE_SLICES,
       },
     );
   };

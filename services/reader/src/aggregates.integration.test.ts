@@ -5,6 +5,7 @@ import { createLogger, queryAggregates, ReaderError } from "@vigil/runtime";
 import { EVENTS_AGGREGATES_SUBJECT } from "@vigil/shared";
 import { freePort, type Influxd, type NatsServer, startInfluxd, startNatsServer, waitFor } from "@vigil/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_AGGREGATE_SLICES } from "./aggregate-slices.js";
 import type { ReaderSettings } from "./config.js";
 import { DEFAULT_QUERY_WINDOWS_MS } from "./query-windows.js";
 import { type Reader, startReader } from "./reader.js";
@@ -17,6 +18,7 @@ const SETTINGS: ReaderSettings = {
   maxAnswerBytes: 8 * 1024 * 1024,
   maxQueued: 10,
   queryWindowsMs: DEFAULT_QUERY_WINDOWS_MS,
+  aggregateSlices: DEFAULT_AGGREGATE_SLICES,
   healthIntervalMs: 200,
 };
 const TIMEOUT_MS = 20_000;
@@ -42,17 +44,19 @@ describe("events.aggregates against nats-server and influxd", () => {
     ...at(2 * 24 * 60 * MINUTE, [5, 5, 5, 5], now),
   ].map((item, index) => ({ ...item, sequence: index + 1 }));
 
-  const startOne = async (influxUrl?: string): Promise<Reader> => {
+  const startOne = async (
+    options: { influxUrl?: string; database?: string; aggregateSlices?: number } = {},
+  ): Promise<Reader> => {
     const nc = await connect({ servers: nats.url });
     connections.push(nc);
     const config = {
-      ...influx.config("reader"),
+      ...influx.config("reader", options.database),
       timeoutMs: 2_000,
-      ...(influxUrl === undefined ? {} : { url: influxUrl }),
+      ...(options.influxUrl === undefined ? {} : { url: options.influxUrl }),
     };
     const reader = await startReader(
       { nc, influx: createInfluxClient(config), log: createLogger("aggregates-test", "silent") },
-      SETTINGS,
+      { ...SETTINGS, aggregateSlices: options.aggregateSlices ?? SETTINGS.aggregateSlices },
     );
     readers.push(reader);
     return reader;
@@ -106,11 +110,40 @@ describe("events.aggregates against nats-server and influxd", () => {
   });
 
   it("answers STORAGE_UNAVAILABLE when InfluxDB cannot be reached", async () => {
-    const reader = await startOne(`http://127.0.0.1:${await freePort()}`);
+    const reader = await startOne({ influxUrl: `http://127.0.0.1:${await freePort()}` });
     await waitFor("the reader to find InfluxDB unreachable", () => !reader.storageReachable());
     const asking = queryAggregates(client, { minutes: 5 }, TIMEOUT_MS);
     await expect(asking).rejects.toBeInstanceOf(ReaderError);
     await expect(asking).rejects.toMatchObject({ code: "STORAGE_UNAVAILABLE" });
     await reader.stop();
+  });
+
+  it("counts the same in one query as in seven parts at once, with events on both sides of every part's edge", async () => {
+    // One event every 50 ms over the 8½ minutes before the test began: every edge of a 10-minute
+    // window cut in seven has events within 50 ms of it, and none leaves the window while asked.
+    const database = "aggregates_parts";
+    await influx.createDatabase(database);
+    const dense = Array.from({ length: 10_200 }, (_, index) => ({
+      event: {
+        criticality: index % 11,
+        timestamp: new Date(now - 1_000 - index * 50).toISOString(),
+        eventMessage: "dense",
+      },
+      sequence: index + 1,
+    }));
+    await influx.client("writer", database).write(encodePoints(dense));
+    const perLevel = Object.fromEntries(
+      Array.from({ length: 11 }, (_, level) => [
+        String(level),
+        dense.filter((one) => one.event.criticality === level).length,
+      ]),
+    );
+    for (const aggregateSlices of [1, 7]) {
+      const reader = await startOne({ database, aggregateSlices });
+      const answer = await queryAggregates(client, { minutes: 10 }, TIMEOUT_MS);
+      expect(answer.total, `${aggregateSlices} part(s)`).toBe(dense.length);
+      expect(answer.byCriticality, `${aggregateSlices} part(s)`).toEqual(perLevel);
+      await reader.stop();
+    }
   });
 });

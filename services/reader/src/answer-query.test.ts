@@ -9,7 +9,7 @@ import {
 } from "@vigil/influx";
 import { createLogger } from "@vigil/runtime";
 import { describe, expect, it } from "vitest";
-import { answerQuery, type QueryDeps } from "./answer-query.js";
+import { answerAggregates, answerQuery, type QueryDeps } from "./answer-query.js";
 import { createByteBudget } from "./byte-budget.js";
 import { createCoalescer } from "./coalesce.js";
 import { createConcurrencyLimit } from "./concurrency-limit.js";
@@ -411,5 +411,99 @@ describe("answerQuery, newest window first", () => {
       reply: { error: { code: "STORAGE_UNAVAILABLE", message: "InfluxDB is unavailable; retry later" } },
     });
     expect(asked).toBe(2);
+  });
+});
+
+describe("answerAggregates, counting its window in parts at once", () => {
+  // 10:00:00.700: the window ends at the whole second before it.
+  const NOW = Date.parse("2026-12-02T10:00:00.700Z");
+  const TO = "2026-12-02T10:00:00.000Z";
+  const FROM = "2026-12-02T09:00:00.000Z";
+  /** One count series per level, as InfluxDB answers a part: `count` events of each level given. */
+  const counted = (levels: Record<string, number>): QuerySeries[] =>
+    Object.entries(levels).map(([criticality, count]) => ({
+      name: "security_events",
+      tags: { criticality },
+      columns: ["time", "count"],
+      values: [[0, count]],
+    }));
+
+  it("sends one count per part, consecutive from the window's start to its end, all at once", async () => {
+    let answered: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      answered = resolve;
+    });
+    const { client, calls } = fakeInflux(async () => {
+      await held;
+      return [];
+    });
+    const answer = answerAggregates(encode({ minutes: 60 }), deps(client, { aggregateSlices: 3 }), () => NOW);
+    // Every part is asked before any has answered.
+    await expect.poll(() => calls.length).toBe(3);
+    answered();
+    expect(await answer).toMatchObject({ ok: true, reply: { from: FROM, to: TO, total: 0 } });
+    expect(calls.map((call) => [call.params?.from, call.params?.to])).toEqual([
+      [FROM, "2026-12-02T09:20:00.000Z"],
+      ["2026-12-02T09:20:00.000Z", "2026-12-02T09:40:00.000Z"],
+      ["2026-12-02T09:40:00.000Z", TO],
+    ]);
+    for (const call of calls) expect(call.statement).toMatch(/time >= \$from AND time < \$to/);
+  });
+
+  it("adds up the parts' counts per level, and answers what one query over the window would", async () => {
+    const parts = [counted({ "3": 2, "7": 1 }), counted({ "3": 5 }), counted({ "10": 4, "0": 1 })];
+    let part = 0;
+    const { client } = fakeInflux(async () => parts[part++] ?? []);
+    const answer = await answerAggregates(encode({ minutes: 60 }), deps(client, { aggregateSlices: 3 }), () => NOW);
+    expect(answer).toMatchObject({
+      ok: true,
+      reply: { total: 13, perSecond: 13 / 3_600, byCriticality: { "0": 1, "3": 7, "7": 1, "10": 4, "5": 0 } },
+    });
+    const whole = fakeInflux(async () => counted({ "0": 1, "3": 7, "7": 1, "10": 4 }));
+    expect(await answerAggregates(encode({ minutes: 60 }), deps(whole.client), () => NOW)).toEqual(answer);
+    expect(whole.calls).toHaveLength(1);
+  });
+
+  it("answers the error of a part that fails, not a partial count", async () => {
+    let part = 0;
+    const { client } = fakeInflux(async () => {
+      part++;
+      if (part === 2) throw new InfluxUnavailableError("connection refused");
+      return counted({ "3": 1 });
+    });
+    const answer = await answerAggregates(encode({ minutes: 60 }), deps(client, { aggregateSlices: 3 }), () => NOW);
+    expect(answer).toMatchObject({ ok: false, reply: { error: { code: "STORAGE_UNAVAILABLE" } } });
+  });
+
+  it("reserves the bytes of every part's answer, and caps each part at its share", async () => {
+    const { client, calls } = fakeInflux(async () => []);
+    const budget = createByteBudget(10_000_000, 10);
+    const reservation = budget.reserve();
+    await answerAggregates(
+      encode({ minutes: 60 }),
+      deps(client, { aggregateSlices: 4, reserve: reservation.acquire }),
+      () => NOW,
+    );
+    expect(budget.held).toBe(4 * answerBytesBound(11));
+    expect(calls.map((call) => call.maxBytes)).toEqual(Array(4).fill(answerBytesBound(11)));
+    reservation.release();
+  });
+
+  it("shares every part among identical requests in the same second", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { client, calls } = fakeInflux(async () => {
+      await gate;
+      return counted({ "4": 1 });
+    });
+    const shared = deps(client, { aggregateSlices: 2, coalescer: createCoalescer() });
+    const answers = Promise.all(
+      [0, 100, 200].map((later) => answerAggregates(encode({ minutes: 5 }), shared, () => NOW + later)),
+    );
+    release();
+    for (const answer of await answers) expect(answer).toMatchObject({ ok: true, reply: { total: 2 } });
+    expect(calls).toHaveLength(2);
   });
 });

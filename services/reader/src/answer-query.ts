@@ -19,6 +19,7 @@ import {
   type EventsQueryReply,
   errorReply,
 } from "@vigil/shared";
+import { sliceWindow } from "./aggregate-slices.js";
 import type { Coalescer } from "./coalesce.js";
 import { type ConcurrencyLimit, OverloadedError } from "./concurrency-limit.js";
 import { readNewestFirst } from "./query-windows.js";
@@ -62,6 +63,11 @@ export interface QueryDeps {
   readonly onSteps?: (steps: number) => void;
   /** The clock the windows end at; `Date.now` when absent. */
   readonly now?: () => number;
+  /**
+   * How many queries, over consecutive equal parts of its window, count one `events.aggregates`
+   * request at the same time (aggregate-slices.ts); 1 when absent.
+   */
+  readonly aggregateSlices?: number;
 }
 
 /** The reply to send, already classified as success or error. */
@@ -103,7 +109,9 @@ export const answerQuery = async (payload: Uint8Array, deps: QueryDeps): Promise
 /**
  * Answers one `events.aggregates` request payload: the events whose time falls in the last
  * `minutes` minutes, counted per criticality. The window ends at the current whole second, so that
- * identical requests in the same second share one InfluxDB query. Never throws, like {@link answerQuery}.
+ * identical requests in the same second share one answer. The window is counted in
+ * `aggregateSlices` consecutive parts at once, whose counts add up to the window's: InfluxDB counts
+ * one query on one core. Never throws, like {@link answerQuery}.
  */
 export const answerAggregates = async (
   payload: Uint8Array,
@@ -115,9 +123,18 @@ export const answerAggregates = async (
   const seconds = decoded.request.minutes * 60;
   const to = new Date(Math.floor(now() / 1_000) * 1_000);
   const from = new Date(to.getTime() - seconds * 1_000);
-  const bound = countByCriticalityStatement(from, to);
-  const series = await runQueries(keyOf(bound), AGGREGATES_ANSWER_BYTES, deps, (ask) => ask(bound));
+  const slices = sliceWindow(from, to, deps.aggregateSlices ?? 1);
+  const key = keyOf(countByCriticalityStatement(from, to));
+  const series = await runQueries(
+    key,
+    AGGREGATES_ANSWER_BYTES,
+    deps,
+    async (ask) =>
+      (await Promise.all(slices.map((slice) => ask(countByCriticalityStatement(slice.from, slice.to))))).flat(),
+    slices.length,
+  );
   if (!series.ok) return series;
+  // The series of every slice together: decodeCountRows adds up the counts of each level.
   const byCriticality = decodeCountRows(series.reply);
   const total = Object.values(byCriticality).reduce((sum, count) => sum + count, 0);
   return {
@@ -141,18 +158,21 @@ type Ask = (bound: BoundStatement) => Promise<QuerySeries[]>;
  * concurrency limit on each, and sharing of the whole plan among identical requests in flight
  * (`key`); reports InfluxDB's reachability after each. A failure becomes the error reply, and a
  * query the plan asks for after the deadline is never sent. `answerBytes` is the most one query's
- * answer can take.
+ * answer can take, and `atOnce` how many queries the plan runs at the same time: the reservation
+ * holds that many answers, and each query's answer is capped at its share.
  */
 const runQueries = async <T>(
   key: string,
   answerBytes: number,
   deps: QueryDeps,
   plan: (ask: Ask) => Promise<T>,
+  atOnce = 1,
 ): Promise<Answer<T>> => {
   const controller = timeoutController(deps.timeoutMs);
   try {
-    const wanted = Math.min(answerBytes, deps.maxAnswerBytes ?? Number.POSITIVE_INFINITY);
-    const maxBytes = deps.reserve === undefined ? wanted : await deps.reserve(wanted, controller.signal);
+    const wanted = Math.min(answerBytes, deps.maxAnswerBytes ?? Number.POSITIVE_INFINITY) * atOnce;
+    const granted = deps.reserve === undefined ? wanted : await deps.reserve(wanted, controller.signal);
+    const maxBytes = Math.floor(granted / atOnce);
     const query = async (bound: BoundStatement) => {
       try {
         const series = await deps.influx.query(bound.statement, bound.params, { maxBytes });

@@ -15,6 +15,7 @@ describe("loadConfig", () => {
       maxBytesInFlight: 32 * 1024 * 1024,
       maxAnswerBytes: 8 * 1024 * 1024,
       queryWindowsMs: DEFAULT_QUERY_WINDOWS_MS,
+      aggregateSlices: 2,
       healthIntervalMs: 10_000,
     });
     expect(config.shutdownTimeoutMs).toBe(15_000);
@@ -71,6 +72,14 @@ describe("loadConfig", () => {
     ["a window beyond ten years", "1h,3651d"],
   ])("refuses READER_QUERY_WINDOWS with %s", (_what, value) => {
     expect(() => loadConfig({ READER_QUERY_WINDOWS: value })).toThrow(/READER_QUERY_WINDOWS/);
+  });
+
+  it("reads READER_AGGREGATE_SLICES from 1 to 16, and refuses anything else", () => {
+    expect(loadConfig({ READER_AGGREGATE_SLICES: "1" }).settings.aggregateSlices).toBe(1);
+    expect(loadConfig({ READER_AGGREGATE_SLICES: "16" }).settings.aggregateSlices).toBe(16);
+    for (const value of ["0", "17", "two", "1.5"]) {
+      expect(() => loadConfig({ READER_AGGREGATE_SLICES: value })).toThrow(/READER_AGGREGATE_SLICES/);
+    }
   });
 
   it("names every wrong variable at once", () => {

@@ -14,6 +14,7 @@ import {
   parseEnv,
 } from "@vigil/runtime";
 import { z } from "zod";
+import { DEFAULT_AGGREGATE_SLICES, MAX_AGGREGATE_SLICES } from "./aggregate-slices.js";
 import { checkQueryWindows, DEFAULT_QUERY_WINDOWS, MAX_QUERY_WINDOWS } from "./query-windows.js";
 
 /** Longest window READER_QUERY_WINDOWS takes: ten years; past the last window a query is unbounded anyway. */
@@ -68,6 +69,12 @@ export const ReaderEnv = z.object({
    * before a last unbounded query (query-windows.ts); `none` asks the unbounded query alone.
    */
   READER_QUERY_WINDOWS: queryWindowsVar,
+  /**
+   * How many queries, over consecutive equal parts of its window, count one `events.aggregates`
+   * request at once (aggregate-slices.ts): InfluxDB counts one query on one core. Each part takes a
+   * query slot (READER_MAX_CONCURRENT); 1 counts the window in one query.
+   */
+  READER_AGGREGATE_SLICES: intVar(DEFAULT_AGGREGATE_SLICES, 1, MAX_AGGREGATE_SLICES),
   /** How often InfluxDB is pinged to keep readiness current between queries. */
   READER_HEALTH_INTERVAL: durationVar("10s", 100, 3_600_000),
   /** How long stopping (finish in-flight requests, drain NATS) may take before the process exits anyway. */
@@ -91,6 +98,8 @@ export interface ReaderSettings {
   readonly maxAnswerBytes: number;
   /** The windows `events.query` reads newest first, in milliseconds, ascending; empty: unbounded only. */
   readonly queryWindowsMs: readonly number[];
+  /** How many parts `events.aggregates` counts its window in, at once (aggregate-slices.ts). */
+  readonly aggregateSlices: number;
   readonly healthIntervalMs: number;
 }
 
@@ -130,6 +139,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): ReaderConfig =
       maxBytesInFlight: parsed.READER_MAX_BYTES_IN_FLIGHT,
       maxAnswerBytes: parsed.READER_MAX_ANSWER_BYTES,
       queryWindowsMs: parsed.READER_QUERY_WINDOWS,
+      aggregateSlices: parsed.READER_AGGREGATE_SLICES,
       healthIntervalMs: parsed.READER_HEALTH_INTERVAL,
     }),
     shutdownTimeoutMs: parsed.READER_SHUTDOWN_TIMEOUT,

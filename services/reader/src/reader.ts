@@ -85,6 +85,7 @@ export const startReader = async (deps: ReaderDeps, settings: ReaderSettings): P
     coalescer: createCoalescer(),
     maxAnswerBytes: settings.maxAnswerBytes,
     windowsMs: settings.queryWindowsMs,
+    aggregateSlices: settings.aggregateSlices,
     onSteps: metrics.observeSteps,
   };
   const inFlight = new Set<Promise<void>>();
