@@ -13,7 +13,14 @@ import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect, createInbox, headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
-import { AuditStreamEnv, checkEventsStream, createLogger, isPermissionError, StreamEnv } from "@vigil/runtime";
+import {
+  AuditStreamEnv,
+  checkEventsStream,
+  createConfirmedPublish,
+  createLogger,
+  isPermissionError,
+  StreamEnv,
+} from "@vigil/runtime";
 import {
   AUDIT_STREAM,
   AUDIT_SUBJECT,
@@ -337,6 +344,24 @@ describe("allowed", () => {
     const { reader } = await serveQueries('{"events":[]}');
     expect((await gateway.request(EVENTS_QUERY_SUBJECT, "{}", { timeout: 5_000 })).string()).toBe('{"events":[]}');
     await reader.close();
+  });
+
+  it("the gateway's confirmed publisher, on its own inbox, writes events and audit records", async () => {
+    const gateway = await nats.login("gateway");
+    const publisher = createConfirmedPublish(gateway, { inboxPrefix: composeNatsLogin("gateway").inboxPrefix });
+    const payload = new TextEncoder().encode('{"probe":"confirmed audit"}');
+    const record = await publisher.publish(AUDIT_SUBJECT, payload, { timeout: 5_000 });
+    expect(record.stream).toBe(AUDIT_STREAM);
+    const event = await publisher.publish(EVENTS_SUBJECT, new TextEncoder().encode(intrusion("confirmed")), {
+      msgID: crypto.randomUUID(),
+      timeout: 5_000,
+    });
+    expect(event.stream).toBe(EVENTS_STREAM);
+    const jsm = await jetstreamManager(gateway, streamsApi);
+    expect((await jsm.streams.getMessage(AUDIT_STREAM, { seq: record.seq }))?.string()).toBe(
+      '{"probe":"confirmed audit"}',
+    );
+    publisher.close();
   });
 
   it("the gateway follows LIVE with a consumer of its own, through its imports", async () => {

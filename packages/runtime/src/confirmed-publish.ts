@@ -11,11 +11,14 @@ import {
 
 /** Options of one confirmed publish, as in `JetStreamClient.publish`. */
 export interface ConfirmedPublishOptions {
-  /** `Nats-Msg-Id`: the stream stores a second publish with the same id only once. */
-  readonly msgID: string;
+  /**
+   * `Nats-Msg-Id`: the stream stores a second publish with the same id only once. Without one the
+   * message carries no id (a record that is never retried needs none).
+   */
+  readonly msgID?: string;
   /** Milliseconds to wait for the stream's acknowledgement. */
   readonly timeout: number;
-  /** More headers of this message; `Nats-Msg-Id` is set on them. */
+  /** More headers of this message; `Nats-Msg-Id`, when given, is set on them. */
   readonly headers?: MsgHdrs;
 }
 
@@ -119,10 +122,11 @@ export const createConfirmedPublish = (
           reject(broken);
           return;
         }
-        const messageHeaders = options.headers ?? msgIdHeader;
-        messageHeaders.set(PubHeaders.MsgIdHdr, options.msgID);
+        const messageHeaders = options.msgID === undefined ? options.headers : (options.headers ?? msgIdHeader);
+        if (options.msgID !== undefined) messageHeaders?.set(PubHeaders.MsgIdHdr, options.msgID);
         try {
-          nc.publish(subject, payload, { reply: prefix + token, headers: messageHeaders });
+          const reply = prefix + token;
+          nc.publish(subject, payload, messageHeaders === undefined ? { reply } : { reply, headers: messageHeaders });
         } catch (err) {
           reject(err);
           return;

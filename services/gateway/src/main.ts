@@ -65,8 +65,10 @@ await runService(log, {
       await checkStream(jsm, auditStreamConfig(config.auditStream));
       await checkLiveStream(jsm, config.liveStream);
     }
+    // One wildcard inbox and one sweep for every confirmed publish: the events and the audit records.
+    const publisher = createConfirmedPublish(nc, { inboxPrefix: config.nats.NATS_INBOX_PREFIX });
     const audit = createAuditTrail({
-      js,
+      publisher,
       jsm,
       log: log.child({ module: "audit" }),
       timeoutMs: settings.publishTimeoutMs,
@@ -91,7 +93,6 @@ await runService(log, {
       log: log.child({ module: "live" }),
       metrics: createLiveMetrics(registry, () => tail.hub.size),
     });
-    const publisher = createConfirmedPublish(nc, { inboxPrefix: config.nats.NATS_INBOX_PREFIX });
     const ingest = createEventIngest({
       publisher,
       connected: () => natsConnected,

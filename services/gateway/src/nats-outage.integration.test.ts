@@ -70,13 +70,8 @@ describe("the gateway while its nats-server is stopped and started again", () =>
     apiKey = created.key;
     const credentials = await parseCredentials(`${created.line}\n`);
     const signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-    audit = createAuditTrail({
-      js: jetstream(gatewayNc),
-      jsm: await jetstreamManager(gatewayNc),
-      log,
-      timeoutMs: 2_000,
-    });
     publisher = createConfirmedPublish(gatewayNc);
+    audit = createAuditTrail({ publisher, jsm: await jetstreamManager(gatewayNc), log, timeoutMs: 2_000 });
     app = await buildGateway({
       log,
       settings,

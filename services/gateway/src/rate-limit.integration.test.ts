@@ -3,7 +3,14 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { AuditStreamEnv, createLogger, EventsStreamEnv, ensureAuditStream, ensureEventsStream } from "@vigil/runtime";
+import {
+  AuditStreamEnv,
+  createConfirmedPublish,
+  createLogger,
+  EventsStreamEnv,
+  ensureAuditStream,
+  ensureEventsStream,
+} from "@vigil/runtime";
 import { GATEWAY_RATE_BUCKET } from "@vigil/shared";
 import { type NatsServer, startNatsServer } from "@vigil/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -46,7 +53,7 @@ describe("rate limits shared by two gateways on one nats-server", () => {
       const tokens = await createAccessTokens(signingKey, settings.accessTokenTtlMs);
       if (i === 0) {
         accessToken = await tokens.sign({ name: "vic", role: "viewer", via: "token" }, "family-of-vic");
-        audit = createAuditTrail({ js: jetstream(nc), jsm, log, timeoutMs: 5_000 });
+        audit = createAuditTrail({ publisher: createConfirmedPublish(nc), jsm, log, timeoutMs: 5_000 });
       }
       apps.push(
         await buildGateway({
