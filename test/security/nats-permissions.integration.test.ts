@@ -17,6 +17,7 @@ import {
   AuditStreamEnv,
   checkEventsStream,
   createConfirmedPublish,
+  createInboxRequests,
   createLogger,
   isPermissionError,
   StreamEnv,
@@ -376,6 +377,25 @@ describe("allowed", () => {
     const kv = await new Kvm(await nats.login("gateway")).create(GATEWAY_RATE_BUCKET, { ttl: 60_000 });
     await kv.put("probe", "1");
     expect((await kv.get("probe"))?.string()).toBe("1");
+  });
+
+  it("the gateway counts rates over its own inbox: a direct get, then a compare-and-set publish", async () => {
+    const gateway = await nats.login("gateway");
+    const { inboxPrefix } = composeNatsLogin("gateway");
+    await new Kvm(gateway).create(GATEWAY_RATE_BUCKET, { ttl: 60_000 });
+    const requests = createInboxRequests(gateway, { inboxPrefix });
+    const publisher = createConfirmedPublish(gateway, { inboxPrefix });
+    const key = `$KV.${GATEWAY_RATE_BUCKET}.key.inbox-probe.1`;
+    const read = () =>
+      requests.request(`$JS.API.DIRECT.GET.KV_${GATEWAY_RATE_BUCKET}.${key}`, new Uint8Array(), { timeout: 5_000 });
+    expect((await read()).headers?.code).toBe(404);
+    const expected = headers();
+    expected.set("Nats-Expected-Last-Subject-Sequence", "0");
+    const written = await publisher.publish(key, new TextEncoder().encode("3"), { timeout: 5_000, headers: expected });
+    const found = await read();
+    expect([found.string(), found.headers?.get("Nats-Sequence")]).toEqual(["3", String(written.seq)]);
+    requests.close();
+    publisher.close();
   });
 
   it("the client discovers readers through $SRV, answered by the reader", async () => {

@@ -6,6 +6,7 @@ import { connect } from "@nats-io/transport-node";
 import {
   AuditStreamEnv,
   createConfirmedPublish,
+  createInboxRequests,
   createLogger,
   EventsStreamEnv,
   ensureAuditStream,
@@ -20,6 +21,7 @@ import { createAccessTokens } from "./auth/access-tokens.js";
 import { createAuthenticator } from "./auth/authenticator.js";
 import { createApiKey, parseCredentials } from "./auth/credentials.js";
 import { createPipelineStats, readPipeline } from "./pipeline-stats.js";
+import { openRateCounters } from "./rate-counters.js";
 import { createRateLimiter, RATE_WINDOW_MS } from "./rate-limit.js";
 import { statsRoutes } from "./routes/stats.js";
 import { testSettings } from "./settings.fixture.js";
@@ -48,12 +50,13 @@ describe("rate limits shared by two gateways on one nats-server", () => {
       const nc = await connect({ servers: nats.url });
       connections.push(nc);
       const jsm = await jetstreamManager(nc);
+      const publisher = createConfirmedPublish(nc);
       await ensureEventsStream(jsm, EventsStreamEnv.parse({}), log);
       await ensureAuditStream(jsm, AuditStreamEnv.parse({}), log);
       const tokens = await createAccessTokens(signingKey, settings.accessTokenTtlMs);
       if (i === 0) {
         accessToken = await tokens.sign({ name: "vic", role: "viewer", via: "token" }, "family-of-vic");
-        audit = createAuditTrail({ publisher: createConfirmedPublish(nc), jsm, log, timeoutMs: 5_000 });
+        audit = createAuditTrail({ publisher, jsm, log, timeoutMs: 5_000 });
       }
       apps.push(
         await buildGateway({
@@ -62,7 +65,10 @@ describe("rate limits shared by two gateways on one nats-server", () => {
           authenticator: createAuthenticator(tokens, credentials),
           routes: [statsRoutes(createPipelineStats({ read: () => readPipeline(jsm), connected: () => true }))],
           rateLimiter: createRateLimiter({
-            kv: await new Kvm(jetstream(nc)).create(GATEWAY_RATE_BUCKET, { ttl: 2 * RATE_WINDOW_MS }),
+            counters: await openRateCounters(
+              await new Kvm(jetstream(nc)).create(GATEWAY_RATE_BUCKET, { ttl: 2 * RATE_WINDOW_MS }),
+              { requests: createInboxRequests(nc), publisher, timeoutMs: 5_000 },
+            ),
             limits: LIMITS,
             isApiKey: (principal) => principal.via === "apiKey",
             log,
