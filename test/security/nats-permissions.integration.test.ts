@@ -13,7 +13,15 @@ import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect, createInbox, headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
-import { AuditStreamEnv, checkEventsStream, createLogger, isPermissionError, StreamEnv } from "@vigil/runtime";
+import {
+  AuditStreamEnv,
+  checkEventsStream,
+  createConfirmedPublish,
+  createInboxRequests,
+  createLogger,
+  isPermissionError,
+  StreamEnv,
+} from "@vigil/runtime";
 import {
   AUDIT_STREAM,
   AUDIT_SUBJECT,
@@ -339,6 +347,24 @@ describe("allowed", () => {
     await reader.close();
   });
 
+  it("the gateway's confirmed publisher, on its own inbox, writes events and audit records", async () => {
+    const gateway = await nats.login("gateway");
+    const publisher = createConfirmedPublish(gateway, { inboxPrefix: composeNatsLogin("gateway").inboxPrefix });
+    const payload = new TextEncoder().encode('{"probe":"confirmed audit"}');
+    const record = await publisher.publish(AUDIT_SUBJECT, payload, { timeout: 5_000 });
+    expect(record.stream).toBe(AUDIT_STREAM);
+    const event = await publisher.publish(EVENTS_SUBJECT, new TextEncoder().encode(intrusion("confirmed")), {
+      msgID: crypto.randomUUID(),
+      timeout: 5_000,
+    });
+    expect(event.stream).toBe(EVENTS_STREAM);
+    const jsm = await jetstreamManager(gateway, streamsApi);
+    expect((await jsm.streams.getMessage(AUDIT_STREAM, { seq: record.seq }))?.string()).toBe(
+      '{"probe":"confirmed audit"}',
+    );
+    publisher.close();
+  });
+
   it("the gateway follows LIVE with a consumer of its own, through its imports", async () => {
     await jetstream(await nats.login("daemon")).publish(EVENTS_SUBJECT, intrusion("live"));
     const js = jetstream(await nats.login("gateway"), { apiPrefix: STREAMS_API_PREFIX });
@@ -351,6 +377,25 @@ describe("allowed", () => {
     const kv = await new Kvm(await nats.login("gateway")).create(GATEWAY_RATE_BUCKET, { ttl: 60_000 });
     await kv.put("probe", "1");
     expect((await kv.get("probe"))?.string()).toBe("1");
+  });
+
+  it("the gateway counts rates over its own inbox: a direct get, then a compare-and-set publish", async () => {
+    const gateway = await nats.login("gateway");
+    const { inboxPrefix } = composeNatsLogin("gateway");
+    await new Kvm(gateway).create(GATEWAY_RATE_BUCKET, { ttl: 60_000 });
+    const requests = createInboxRequests(gateway, { inboxPrefix });
+    const publisher = createConfirmedPublish(gateway, { inboxPrefix });
+    const key = `$KV.${GATEWAY_RATE_BUCKET}.key.inbox-probe.1`;
+    const read = () =>
+      requests.request(`$JS.API.DIRECT.GET.KV_${GATEWAY_RATE_BUCKET}.${key}`, new Uint8Array(), { timeout: 5_000 });
+    expect((await read()).headers?.code).toBe(404);
+    const expected = headers();
+    expected.set("Nats-Expected-Last-Subject-Sequence", "0");
+    const written = await publisher.publish(key, new TextEncoder().encode("3"), { timeout: 5_000, headers: expected });
+    const found = await read();
+    expect([found.string(), found.headers?.get("Nats-Sequence")]).toEqual(["3", String(written.seq)]);
+    requests.close();
+    publisher.close();
   });
 
   it("the client discovers readers through $SRV, answered by the reader", async () => {

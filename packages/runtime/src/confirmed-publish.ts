@@ -1,21 +1,17 @@
 import { type ApiError, JetStreamApiError, JetStreamError, type PubAck, PubHeaders } from "@nats-io/jetstream";
-import {
-  createInbox,
-  headers,
-  type Msg,
-  type MsgHdrs,
-  type NatsConnection,
-  NoRespondersError,
-  TimeoutError,
-} from "@nats-io/nats-core";
+import { headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
+import { createInboxRequests } from "./inbox-requests.js";
 
 /** Options of one confirmed publish, as in `JetStreamClient.publish`. */
 export interface ConfirmedPublishOptions {
-  /** `Nats-Msg-Id`: the stream stores a second publish with the same id only once. */
-  readonly msgID: string;
+  /**
+   * `Nats-Msg-Id`: the stream stores a second publish with the same id only once. Without one the
+   * message carries no id (a record that is never retried needs none).
+   */
+  readonly msgID?: string;
   /** Milliseconds to wait for the stream's acknowledgement. */
   readonly timeout: number;
-  /** More headers of this message; `Nats-Msg-Id` is set on them. */
+  /** More headers of this message; `Nats-Msg-Id`, when given, is set on them. */
   readonly headers?: MsgHdrs;
 }
 
@@ -34,107 +30,47 @@ export interface ConfirmedPublishSettings {
   readonly sweepMs?: number;
 }
 
-interface Waiting {
-  readonly subject: string;
-  readonly deadline: number;
-  resolve(ack: PubAck): void;
-  reject(err: Error): void;
-}
+/** The stream's acknowledgement in `reply`, or the error it or its status says. */
+const readAck = (reply: Msg): PubAck => {
+  if (reply.data.length === 0) {
+    const code = reply.headers?.code ?? 0;
+    throw new JetStreamError(`unexpected status ${code} ${reply.headers?.description ?? ""}`.trim());
+  }
+  let ack: Partial<PubAck> & { error?: ApiError };
+  try {
+    ack = reply.json();
+  } catch (cause) {
+    throw new JetStreamError("acknowledgement is not JSON", { cause });
+  }
+  if (ack.error !== undefined) throw new JetStreamApiError(ack.error);
+  if (typeof ack.stream !== "string" || typeof ack.seq !== "number") throw new JetStreamError("invalid ack response");
+  return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate === true };
+};
 
 /**
  * A drop-in for `jetstream(nc).publish` with `msgID` and `timeout`, built for many publishes in
  * flight. It sends the same message (payload, `Nats-Msg-Id` header, a reply subject per publish)
  * and reads the same acknowledgement, but listens for every acknowledgement on one wildcard inbox
- * and expires waiting publishes with one periodic sweep. The client's own publish builds a request
- * object, a timer and several stack-capturing errors per call, which made the daemon spend three
- * times as much CPU per event. Timeouts fire up to `sweepMs` late.
+ * and expires waiting publishes with one periodic sweep ({@link createInboxRequests}). The
+ * client's own publish builds a request object, a timer and several stack-capturing errors per
+ * call, which made the daemon spend three times as much CPU per event. Timeouts fire up to
+ * `sweepMs` late.
  */
 export const createConfirmedPublish = (
   nc: NatsConnection,
   settings: ConfirmedPublishSettings = {},
 ): ConfirmedPublish => {
-  const { inboxPrefix, sweepMs = 100 } = settings;
-  const prefix = `${createInbox(inboxPrefix)}.`;
-  const waiting = new Map<string, Waiting>();
+  const requests = createInboxRequests(nc, settings);
   // Encoded synchronously inside `nc.publish`, so one instance serves every publish.
   const msgIdHeader = headers();
-  let sequence = 0;
-  // Set when the server ends the inbox subscription (e.g. a permissions violation): no
-  // acknowledgement can arrive after that, so publishes fail at once with the reason.
-  let broken: Error | undefined;
-
-  const settle = (err: Error | null, msg: Msg) => {
-    if (err !== null) {
-      broken = err;
-      return failAll(err);
-    }
-    const token = msg.subject.slice(prefix.length);
-    const entry = waiting.get(token);
-    // An acknowledgement that arrives after its publish timed out: the retry will learn the outcome.
-    if (entry === undefined) return;
-    waiting.delete(token);
-    if (msg.data.length === 0) {
-      const code = msg.headers?.code ?? 0;
-      entry.reject(
-        code === 503
-          ? new NoRespondersError(entry.subject)
-          : new JetStreamError(`unexpected status ${code} ${msg.headers?.description ?? ""}`.trim()),
-      );
-      return;
-    }
-    let reply: Partial<PubAck> & { error?: ApiError };
-    try {
-      reply = msg.json();
-    } catch (cause) {
-      entry.reject(new JetStreamError("acknowledgement is not JSON", { cause }));
-      return;
-    }
-    if (reply.error !== undefined) entry.reject(new JetStreamApiError(reply.error));
-    else if (typeof reply.stream !== "string" || typeof reply.seq !== "number") {
-      entry.reject(new JetStreamError("invalid ack response"));
-    } else entry.resolve({ stream: reply.stream, seq: reply.seq, duplicate: reply.duplicate === true });
-  };
-
-  const failAll = (err: Error) => {
-    for (const entry of waiting.values()) entry.reject(err);
-    waiting.clear();
-  };
-
-  const subscription = nc.subscribe(`${prefix}*`, { callback: settle });
-  const sweep = setInterval(() => {
-    const now = performance.now();
-    for (const [token, entry] of waiting) {
-      if (entry.deadline > now) continue;
-      waiting.delete(token);
-      entry.reject(new TimeoutError());
-    }
-  }, sweepMs);
-  sweep.unref();
-
   return {
     publish(subject, payload, options) {
-      const token = (sequence++).toString(36);
-      return new Promise<PubAck>((resolve, reject) => {
-        if (broken !== undefined) {
-          reject(broken);
-          return;
-        }
-        const messageHeaders = options.headers ?? msgIdHeader;
-        messageHeaders.set(PubHeaders.MsgIdHdr, options.msgID);
-        try {
-          nc.publish(subject, payload, { reply: prefix + token, headers: messageHeaders });
-        } catch (err) {
-          reject(err);
-          return;
-        }
-        waiting.set(token, { subject, deadline: performance.now() + options.timeout, resolve, reject });
-      });
+      const messageHeaders = options.msgID === undefined ? options.headers : (options.headers ?? msgIdHeader);
+      if (options.msgID !== undefined) messageHeaders?.set(PubHeaders.MsgIdHdr, options.msgID);
+      return requests.request(subject, payload, { timeout: options.timeout, headers: messageHeaders }).then(readAck);
     },
     close() {
-      clearInterval(sweep);
-      subscription.unsubscribe();
-      broken = new JetStreamError("the publisher is closed");
-      failAll(broken);
+      requests.close(new JetStreamError("the publisher is closed"));
     },
   };
 };

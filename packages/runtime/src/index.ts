@@ -5,6 +5,8 @@ export { createConfirmedPublish } from "./confirmed-publish.js";
 export { backoffDelay, sleep, untilAborted } from "./delay.js";
 export { parseEnv } from "./env.js";
 export { ConfigError, StartupError, UsageError } from "./errors.js";
+export type { InboxRequestOptions, InboxRequests, InboxRequestsSettings } from "./inbox-requests.js";
+export { createInboxRequests, InboxRequestsClosedError } from "./inbox-requests.js";
 export type { ServiceHost, ServiceLifecycle } from "./lifecycle.js";
 export { failStartup, loadConfigOrExit, runService } from "./lifecycle.js";
 export type { Logger } from "./logger.js";

@@ -75,7 +75,7 @@ describe("the gateway on a real nats-server", () => {
     const jsm = await jetstreamManager(nc);
     await ensureEventsStream(jsm, EventsStreamEnv.parse({}), log);
     await ensureAuditStream(jsm, AuditStreamEnv.parse({}), log);
-    audit = createAuditTrail({ js: jetstream(nc), jsm, log, timeoutMs: 5_000 });
+    audit = createAuditTrail({ publisher: createConfirmedPublish(nc), jsm, log, timeoutMs: 5_000 });
     const lines = [
       await createUserLine("alice", "admin", PASSWORD),
       await createUserLine("pat", "producer", PASSWORD),

@@ -5,6 +5,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import {
   AuditStreamEnv,
+  createConfirmedPublish,
   EventsStreamEnv,
   ensureAuditStream,
   ensureEventsStream,
@@ -153,7 +154,7 @@ describe("the live tail on a real nats-server", () => {
     await ensureLiveStream(jsm, LiveStreamEnv.parse({}), logs.log);
     await ensureEventsStream(jsm, EventsStreamEnv.parse({}), logs.log);
     await ensureAuditStream(jsm, AuditStreamEnv.parse({}), logs.log);
-    audit = createAuditTrail({ js: jetstream(admin), jsm, log: logs.log, timeoutMs: 5_000 });
+    audit = createAuditTrail({ publisher: createConfirmedPublish(admin), jsm, log: logs.log, timeoutMs: 5_000 });
     credentialLines.push(
       await createUserLine("alice", "admin", PASSWORD),
       await createUserLine("pat", "producer", PASSWORD),

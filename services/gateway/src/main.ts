@@ -7,6 +7,7 @@ import {
   checkStream,
   connectNats,
   createConfirmedPublish,
+  createInboxRequests,
   createLogger,
   createMetricsRegistry,
   ensureAuditStream,
@@ -28,6 +29,7 @@ import { createEventIngest } from "./ingest.js";
 import { createLiveMetrics } from "./live/live-metrics.js";
 import { startLiveTail } from "./live/live-tail.js";
 import { createPipelineStats, readPipeline } from "./pipeline-stats.js";
+import { openRateCounters } from "./rate-counters.js";
 import { createRateLimiter, RATE_WINDOW_MS } from "./rate-limit.js";
 import { createReaderQueries } from "./reader-queries.js";
 import { auditRoutes } from "./routes/audit.js";
@@ -65,16 +67,22 @@ await runService(log, {
       await checkStream(jsm, auditStreamConfig(config.auditStream));
       await checkLiveStream(jsm, config.liveStream);
     }
+    // One wildcard inbox and one sweep for every confirmed publish: events, audit records, rate counters.
+    const publisher = createConfirmedPublish(nc, { inboxPrefix: config.nats.NATS_INBOX_PREFIX });
     const audit = createAuditTrail({
-      js,
+      publisher,
       jsm,
       log: log.child({ module: "audit" }),
       timeoutMs: settings.publishTimeoutMs,
     });
     const families = createRefreshFamilies(kv, settings.refreshTokenTtlMs);
+    const requests = createInboxRequests(nc, { inboxPrefix: config.nats.NATS_INBOX_PREFIX });
     const rateLimiter = createRateLimiter({
-      // A counter outlives its window by one more, then the bucket drops it.
-      kv: await new Kvm(jetstream(nc)).create(GATEWAY_RATE_BUCKET, { ttl: 2 * RATE_WINDOW_MS }),
+      counters: await openRateCounters(
+        // A counter outlives its window by one more, then the bucket drops it.
+        await new Kvm(jetstream(nc)).create(GATEWAY_RATE_BUCKET, { ttl: 2 * RATE_WINDOW_MS }),
+        { requests, publisher, timeoutMs: settings.publishTimeoutMs },
+      ),
       limits: config.rateLimits,
       isApiKey: (principal) => principal.via === "apiKey" || credentials.hasKey(principal.name, principal.role),
       log: log.child({ module: "rate-limit" }),
@@ -91,7 +99,6 @@ await runService(log, {
       log: log.child({ module: "live" }),
       metrics: createLiveMetrics(registry, () => tail.hub.size),
     });
-    const publisher = createConfirmedPublish(nc, { inboxPrefix: config.nats.NATS_INBOX_PREFIX });
     const ingest = createEventIngest({
       publisher,
       connected: () => natsConnected,
@@ -137,6 +144,7 @@ await runService(log, {
       await tail.stop();
       await audit.flush();
       publisher.close();
+      requests.close();
       await nc.drain();
       await ops.close();
     };

@@ -7,6 +7,7 @@ import {
   type ConfirmedPublish,
   connectNats,
   createConfirmedPublish,
+  createInboxRequests,
   createLogger,
   EventsStreamEnv,
   ensureAuditStream,
@@ -22,6 +23,7 @@ import { createAuthenticator } from "./auth/authenticator.js";
 import { createApiKey, parseCredentials } from "./auth/credentials.js";
 import { loadConfig } from "./config.js";
 import { createEventIngest } from "./ingest.js";
+import { openRateCounters } from "./rate-counters.js";
 import { createRateLimiter, RATE_WINDOW_MS } from "./rate-limit.js";
 import { eventRoutes } from "./routes/events.js";
 import { testSettings } from "./settings.fixture.js";
@@ -70,13 +72,8 @@ describe("the gateway while its nats-server is stopped and started again", () =>
     apiKey = created.key;
     const credentials = await parseCredentials(`${created.line}\n`);
     const signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-    audit = createAuditTrail({
-      js: jetstream(gatewayNc),
-      jsm: await jetstreamManager(gatewayNc),
-      log,
-      timeoutMs: 2_000,
-    });
     publisher = createConfirmedPublish(gatewayNc);
+    audit = createAuditTrail({ publisher, jsm: await jetstreamManager(gatewayNc), log, timeoutMs: 2_000 });
     app = await buildGateway({
       log,
       settings,
@@ -88,7 +85,10 @@ describe("the gateway while its nats-server is stopped and started again", () =>
       ],
       audit,
       rateLimiter: createRateLimiter({
-        kv: await new Kvm(jetstream(gatewayNc)).create(GATEWAY_RATE_BUCKET, { ttl: 2 * RATE_WINDOW_MS }),
+        counters: await openRateCounters(
+          await new Kvm(jetstream(gatewayNc)).create(GATEWAY_RATE_BUCKET, { ttl: 2 * RATE_WINDOW_MS }),
+          { requests: createInboxRequests(gatewayNc), publisher, timeoutMs: settings.publishTimeoutMs },
+        ),
         limits: { userPerMinute: 1_000, keyPerMinute: 10_000 },
         isApiKey: (principal) => principal.via === "apiKey",
         log,

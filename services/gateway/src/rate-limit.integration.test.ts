@@ -3,7 +3,15 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { AuditStreamEnv, createLogger, EventsStreamEnv, ensureAuditStream, ensureEventsStream } from "@vigil/runtime";
+import {
+  AuditStreamEnv,
+  createConfirmedPublish,
+  createInboxRequests,
+  createLogger,
+  EventsStreamEnv,
+  ensureAuditStream,
+  ensureEventsStream,
+} from "@vigil/runtime";
 import { GATEWAY_RATE_BUCKET } from "@vigil/shared";
 import { type NatsServer, startNatsServer } from "@vigil/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,6 +21,7 @@ import { createAccessTokens } from "./auth/access-tokens.js";
 import { createAuthenticator } from "./auth/authenticator.js";
 import { createApiKey, parseCredentials } from "./auth/credentials.js";
 import { createPipelineStats, readPipeline } from "./pipeline-stats.js";
+import { openRateCounters } from "./rate-counters.js";
 import { createRateLimiter, RATE_WINDOW_MS } from "./rate-limit.js";
 import { statsRoutes } from "./routes/stats.js";
 import { testSettings } from "./settings.fixture.js";
@@ -41,12 +50,13 @@ describe("rate limits shared by two gateways on one nats-server", () => {
       const nc = await connect({ servers: nats.url });
       connections.push(nc);
       const jsm = await jetstreamManager(nc);
+      const publisher = createConfirmedPublish(nc);
       await ensureEventsStream(jsm, EventsStreamEnv.parse({}), log);
       await ensureAuditStream(jsm, AuditStreamEnv.parse({}), log);
       const tokens = await createAccessTokens(signingKey, settings.accessTokenTtlMs);
       if (i === 0) {
         accessToken = await tokens.sign({ name: "vic", role: "viewer", via: "token" }, "family-of-vic");
-        audit = createAuditTrail({ js: jetstream(nc), jsm, log, timeoutMs: 5_000 });
+        audit = createAuditTrail({ publisher, jsm, log, timeoutMs: 5_000 });
       }
       apps.push(
         await buildGateway({
@@ -55,7 +65,10 @@ describe("rate limits shared by two gateways on one nats-server", () => {
           authenticator: createAuthenticator(tokens, credentials),
           routes: [statsRoutes(createPipelineStats({ read: () => readPipeline(jsm), connected: () => true }))],
           rateLimiter: createRateLimiter({
-            kv: await new Kvm(jetstream(nc)).create(GATEWAY_RATE_BUCKET, { ttl: 2 * RATE_WINDOW_MS }),
+            counters: await openRateCounters(
+              await new Kvm(jetstream(nc)).create(GATEWAY_RATE_BUCKET, { ttl: 2 * RATE_WINDOW_MS }),
+              { requests: createInboxRequests(nc), publisher, timeoutMs: 5_000 },
+            ),
             limits: LIMITS,
             isApiKey: (principal) => principal.via === "apiKey",
             log,

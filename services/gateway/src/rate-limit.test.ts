@@ -1,53 +1,42 @@
-import type { KV, KvEntry } from "@nats-io/kv";
 import { createLogger } from "@vigil/runtime";
 import { describe, expect, it } from "vitest";
 import type { Principal } from "./auth/principal.js";
 import { ApiError } from "./errors.js";
+import type { RateCount, RateCounters } from "./rate-counters.js";
 import { createRateLimiter } from "./rate-limit.js";
 
 const log = createLogger("rate-limit-test", "silent");
 
 /**
- * A bucket in memory with the compare-and-set rules of JetStream's key-value store (`create` fails
- * on an existing key, `update` on a stale revision) and a turn of the event loop per call, as a
- * round trip would take; it counts the writes.
+ * Counters in memory with the compare-and-set rule of JetStream's key-value store (a write fails
+ * unless it names the key's latest revision, 0 for none) and a turn of the event loop per call, as
+ * a round trip would take; it counts the writes.
  */
-const memoryBucket = () => {
-  const values = new Map<string, { value: string; revision: number }>();
+const memoryCounters = () => {
+  const values = new Map<string, RateCount>();
   let revision = 0;
   let writes = 0;
   const turn = () => new Promise((resolve) => setImmediate(resolve));
   const conflict = () => Object.assign(new Error("wrong last sequence"), { code: 10071 });
-  const kv = {
-    async get(key: string) {
+  const counters: RateCounters = {
+    async read(key) {
       await turn();
-      const found = values.get(key);
-      return found === undefined
-        ? null
-        : ({ operation: "PUT", revision: found.revision, string: () => found.value } as unknown as KvEntry);
+      return values.get(key) ?? { count: 0, revision: 0 };
     },
-    async create(key: string, value: string) {
+    async write(key, count, expected) {
       await turn();
       writes++;
-      if (values.has(key)) throw conflict();
-      values.set(key, { value, revision: ++revision });
-      return revision;
-    },
-    async update(key: string, value: string, expected: number) {
-      await turn();
-      writes++;
-      if (values.get(key)?.revision !== expected) throw conflict();
-      values.set(key, { value, revision: ++revision });
-      return revision;
+      if ((values.get(key)?.revision ?? 0) !== expected) throw conflict();
+      values.set(key, { count, revision: ++revision });
     },
   };
-  return { kv: kv as unknown as KV, writes: () => writes };
+  return { counters, writes: () => writes };
 };
 
 const caller: Principal = { name: "sensor-7", role: "producer", via: "apiKey" };
 
-const limiterOn = (kv: KV, keyPerMinute: number) =>
-  createRateLimiter({ kv, limits: { userPerMinute: 10, keyPerMinute }, isApiKey: () => true, log, now: () => 0 });
+const limiterOn = (counters: RateCounters, keyPerMinute: number) =>
+  createRateLimiter({ counters, limits: { userPerMinute: 10, keyPerMinute }, isApiKey: () => true, log, now: () => 0 });
 
 /** How many of `hits` concurrent requests each limiter let through, and how many it refused. */
 const hitAll = async (limiters: ReturnType<typeof limiterOn>[], hits: number) => {
@@ -67,26 +56,27 @@ const hitAll = async (limiters: ReturnType<typeof limiterOn>[], hits: number) =>
 
 describe("the rate limiter", () => {
   it("counts a burst on one key in a few rounds, letting exactly the limit through", async () => {
-    const bucket = memoryBucket();
-    expect(await hitAll([limiterOn(bucket.kv, 30)], 50)).toEqual({ allowed: 30, refused: 20 });
+    const bucket = memoryCounters();
+    expect(await hitAll([limiterOn(bucket.counters, 30)], 50)).toEqual({ allowed: 30, refused: 20 });
     // Two rounds: the first hit alone, then all that arrived while it was counted.
     expect(bucket.writes()).toBeLessThanOrEqual(3);
   });
 
   it("keeps two gateways on one bucket to the limit between them", async () => {
-    const bucket = memoryBucket();
-    expect(await hitAll([limiterOn(bucket.kv, 40), limiterOn(bucket.kv, 40)], 100)).toEqual({
+    const bucket = memoryCounters();
+    expect(await hitAll([limiterOn(bucket.counters, 40), limiterOn(bucket.counters, 40)], 100)).toEqual({
       allowed: 40,
       refused: 60,
     });
   });
 
   it("lets the requests through when the bucket fails", async () => {
-    const failing = {
-      get: async () => {
+    const failing: RateCounters = {
+      read: async () => {
         throw new Error("no responders");
       },
-    } as unknown as KV;
+      write: async () => {},
+    };
     expect(await hitAll([limiterOn(failing, 5)], 8)).toEqual({ allowed: 8, refused: 0 });
   });
 });

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { JetStreamApiError } from "@nats-io/jetstream";
-import type { KV } from "@nats-io/kv";
 import type { Logger } from "@vigil/runtime";
 import type { Principal } from "./auth/principal.js";
 import { ApiError } from "./errors.js";
+import type { RateCounters } from "./rate-counters.js";
 
 /** Length of one counting window. */
 export const RATE_WINDOW_MS = 60_000;
@@ -25,8 +25,8 @@ export interface RateLimiter {
 
 /** What {@link createRateLimiter} runs on. */
 export interface RateLimiterDeps {
-  /** The bucket of counters; its entries should live a little over one window (its TTL). */
-  readonly kv: KV;
+  /** The counters, in a bucket whose entries live a little over one window (its TTL). */
+  readonly counters: RateCounters;
   readonly limits: RateLimits;
   /** Whether a caller is an API key (its own limit) rather than a user. */
   readonly isApiKey: (principal: Principal) => boolean;
@@ -49,15 +49,15 @@ interface Waiting {
 
 /**
  * Fixed one-minute windows counted in a JetStream key-value bucket: one key per caller and window,
- * raised by compare-and-set (`create` for the first request, `update` at the revision read for the
- * next), so that any number of gateways share each count exactly. Within one process, the hits on
- * one key that arrive while a round is in flight wait for the next round, which counts them all
- * with one read and one write: a busy caller costs two bucket round trips per round, not per
- * request, and only other gateways can make a compare-and-set fail. Requests over the limit are
- * not counted. When the bucket cannot be reached or the races are lost {@link MAX_RACES} times in a
- * row, the round's requests are let through and the fact logged: the limit protects capacity, and
- * NATS being away fails the request anyway. While the connection is known to be down, nothing is
- * counted, so that the answer (503) is not held up by the bucket's timeout.
+ * raised by compare-and-set (a write at the revision read, 0 for the first request), so that any
+ * number of gateways share each count exactly. Within one process, the hits on one key that arrive
+ * while a round is in flight wait for the next round, which counts them all with one read and one
+ * write: a busy caller costs two bucket round trips per round, not per request, and only other
+ * gateways can make a compare-and-set fail. Requests over the limit are not counted. When the
+ * bucket cannot be reached or the races are lost {@link MAX_RACES} times in a row, the round's
+ * requests are let through and the fact logged: the limit protects capacity, and NATS being away
+ * fails the request anyway. While the connection is known to be down, nothing is counted, so that
+ * the answer (503) is not held up by the bucket's timeout.
  */
 export const createRateLimiter = (deps: RateLimiterDeps): RateLimiter => {
   const now = deps.now ?? Date.now;
@@ -68,17 +68,11 @@ export const createRateLimiter = (deps: RateLimiterDeps): RateLimiter => {
   /** Adds up to `wanted` requests to `key`'s count; resolves to how many fitted under `limit`. */
   const countRound = async (key: string, limit: number, wanted: number): Promise<number> => {
     for (let race = 0; race < MAX_RACES; race++) {
-      const entry = await deps.kv.get(key);
+      const { count: used, revision } = await deps.counters.read(key);
+      const granted = Math.max(0, Math.min(wanted, limit - used));
+      if (granted === 0) return 0;
       try {
-        if (entry === null || entry.operation !== "PUT") {
-          const granted = Math.min(wanted, limit);
-          await deps.kv.create(key, String(granted));
-          return granted;
-        }
-        const used = Number(entry.string());
-        const granted = Math.max(0, Math.min(wanted, limit - used));
-        if (granted === 0) return 0;
-        await deps.kv.update(key, String(used + granted), entry.revision);
+        await deps.counters.write(key, used + granted, revision);
         return granted;
       } catch (err) {
         // Another gateway wrote the key between our read and our write: read it again.
