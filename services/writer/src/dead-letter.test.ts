@@ -1,6 +1,6 @@
 import type { PubAck } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/nats-core";
-import { DEAD_LETTER_HEADERS, DEAD_LETTER_SUBJECT } from "@vigil/shared";
+import { DEAD_LETTER_HEADERS, DEAD_LETTER_SUBJECT, decodeEvent } from "@vigil/shared";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
@@ -65,16 +65,22 @@ describe("oneLine", () => {
 });
 
 describe("claimedEventId", () => {
+  const claimed = (payload: string) => {
+    const decoded = decodeEvent(encoder.encode(payload));
+    return decoded.ok ? "accepted" : claimedEventId(decoded.rejection);
+  };
+
   it("reads the id an invalid payload claims, kept short and on one line", () => {
-    expect(claimedEventId(encoder.encode('{"id":"not-a-uuid","criticality":99}'))).toBe("not-a-uuid");
-    expect(claimedEventId(encoder.encode(`{"id":"${"a".repeat(100)}\\n"}`))).toHaveLength(36);
+    expect(claimed('{"id":"not-a-uuid","criticality":99}')).toBe("not-a-uuid");
+    expect(claimed(`{"id":"${"a".repeat(100)}\\n"}`)).toHaveLength(36);
+    expect(claimed('{"id":"a\\nb"}')).toBe("a b");
   });
 
   it("is undefined without a JSON object holding a string id", () => {
-    expect(claimedEventId(encoder.encode("not json"))).toBeUndefined();
-    expect(claimedEventId(encoder.encode('{"id":5}'))).toBeUndefined();
-    expect(claimedEventId(encoder.encode("null"))).toBeUndefined();
-    expect(claimedEventId(encoder.encode("[1]"))).toBeUndefined();
+    expect(claimed("not json")).toBeUndefined();
+    expect(claimed('{"id":5}')).toBeUndefined();
+    expect(claimed("null")).toBeUndefined();
+    expect(claimed("[1]")).toBeUndefined();
   });
 });
 
@@ -115,6 +121,7 @@ describe("createDeadLetterPublisher", () => {
       },
       metrics: createWriterMetrics(registry),
       log: pino({ level: "silent" }),
+      deadLetterLog: { recorded: () => {} },
       retry: { initialMs: 100, maxMs: 1_000 },
     });
     await publisher.publish(msg, "NOT_JSON", "payload is not UTF-8 JSON");
@@ -140,6 +147,7 @@ describe("createDeadLetterPublisher", () => {
       },
       metrics: createWriterMetrics(new Registry()),
       log: pino({ level: "silent" }),
+      deadLetterLog: { recorded: () => {} },
       retry: { initialMs: 100, maxMs: 1_000 },
       maxBodyBytes: 4_000,
     });
@@ -163,6 +171,7 @@ describe("createDeadLetterPublisher", () => {
       },
       metrics: createWriterMetrics(registry),
       log: pino({ level: "silent" }),
+      deadLetterLog: { recorded: () => {} },
       retry: { initialMs: 100, maxMs: 1_000 },
     });
     await publisher.publish(msg, "NOT_JSON", "payload is not UTF-8 JSON");

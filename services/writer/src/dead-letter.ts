@@ -1,7 +1,14 @@
 import { headers, type MsgHdrs } from "@nats-io/nats-core";
 import { backoffDelay, type ConfirmedPublish } from "@vigil/runtime";
-import { DEAD_LETTER_HEADERS, DEAD_LETTER_SUBJECT, type EventRejectionCode, MAX_REASON_CHARS } from "@vigil/shared";
+import {
+  DEAD_LETTER_HEADERS,
+  DEAD_LETTER_SUBJECT,
+  type EventRejection,
+  type EventRejectionCode,
+  MAX_REASON_CHARS,
+} from "@vigil/shared";
 import type { Logger } from "pino";
+import type { DeadLetterLog } from "./dead-letter-log.js";
 import type { WriterMetrics } from "./metrics.js";
 import type { HeldMessage } from "./pending-event.js";
 
@@ -53,18 +60,11 @@ export const deadLetterHeaders = (letter: DeadLetter): MsgHdrs => {
 export const deadLetterMsgId = (streamSequence: number): string => `events-${streamSequence}`;
 
 /**
- * The `id` an invalid payload claims to have, for logs only: undefined when it is not JSON or has
- * no string `id`. It is untrusted, so it is cut to the length of a UUID and kept to one line.
+ * The `id` a refused payload claims, for logs only: undefined when it claims none (not JSON, or no
+ * string `id`). It is untrusted, so it is cut to the length of a UUID and kept to one line.
  */
-export const claimedEventId = (payload: Uint8Array): string | undefined => {
-  try {
-    const json: unknown = JSON.parse(new TextDecoder().decode(payload));
-    if (typeof json !== "object" || json === null || !("id" in json) || typeof json.id !== "string") return undefined;
-    return oneLine(json.id, 36);
-  } catch {
-    return undefined;
-  }
-};
+export const claimedEventId = (rejection: Pick<EventRejection, "claimedId">): string | undefined =>
+  rejection.claimedId === undefined ? undefined : oneLine(rejection.claimedId, 36);
 
 /** Records messages that can never be stored on the dead-letter stream. */
 export interface DeadLetterPublisher {
@@ -88,7 +88,10 @@ export interface DeadLetterDeps {
    */
   readonly maxBodyBytes?: number;
   readonly metrics: Pick<WriterMetrics, "deadLettered" | "deadLetterFailures">;
+  /** Where failures to record are logged. */
   readonly log: Logger;
+  /** Where recorded dead letters are logged (rate-limited: see {@link DeadLetterLog}). */
+  readonly deadLetterLog: Pick<DeadLetterLog, "recorded">;
   readonly retry: { readonly initialMs: number; readonly maxMs: number };
 }
 
@@ -100,15 +103,16 @@ export const createDeadLetterPublisher = ({
   timeoutMs,
   metrics,
   log,
+  deadLetterLog,
   retry,
   maxBodyBytes = Number.POSITIVE_INFINITY,
 }: DeadLetterDeps): DeadLetterPublisher => ({
   async publish(msg, code, reason, eventId) {
-    const context = { eventId, streamSequence: msg.seq, code, reason: oneLine(reason) };
+    const letter = { code, reason: oneLine(reason), streamSequence: msg.seq, eventId };
     const truncated = msg.data.byteLength > maxBodyBytes;
     const recordHeaders = deadLetterHeaders({
       code,
-      reason,
+      reason: letter.reason,
       subject: msg.subject,
       streamSequence: msg.seq,
       rejectedAt: new Date(),
@@ -123,7 +127,7 @@ export const createDeadLetterPublisher = ({
     } catch (err) {
       metrics.deadLetterFailures.inc();
       const delayMs = backoffDelay(msg.info.deliveryCount - 1, retry.initialMs, retry.maxMs);
-      log.error({ ...context, err, delayMs }, "cannot record a dead letter; handing the message back to retry");
+      log.error({ ...letter, err, delayMs }, "cannot record a dead letter; handing the message back to retry");
       try {
         msg.nak(delayMs);
       } catch {
@@ -137,6 +141,6 @@ export const createDeadLetterPublisher = ({
       // Connection closed: redelivered later, and the record's Nats-Msg-Id keeps it single.
     }
     metrics.deadLettered.inc({ code });
-    log.warn(context, "dead-lettered a message that can never be stored");
+    deadLetterLog.recorded(letter);
   },
 });
