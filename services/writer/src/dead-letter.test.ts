@@ -133,6 +133,39 @@ describe("createDeadLetterPublisher", () => {
     expect(counted?.values).toEqual([{ labels: { code: "NOT_JSON" }, value: 1 }]);
   });
 
+  it("sends the records of one turn together, as one socket write of the NATS client", async () => {
+    // The client queues what is published and writes it to its socket in a microtask after the
+    // first publish; the pull loop yields a microtask between messages, as these awaits do.
+    let socketWrites = 0;
+    let queued = 0;
+    const publisher = createDeadLetterPublisher({
+      timeoutMs: 5_000,
+      publisher: {
+        publish: async () => {
+          if (queued++ === 0)
+            queueMicrotask(() => {
+              socketWrites++;
+              queued = 0;
+            });
+          return { stream: "DEADLETTERS", seq: 1, duplicate: false } as PubAck;
+        },
+      },
+      metrics: createWriterMetrics(new Registry()),
+      log: pino({ level: "silent" }),
+      deadLetterLog: { recorded: () => {} },
+      retry: { initialMs: 100, maxMs: 1_000 },
+    });
+    const acks: string[] = [];
+    const records: Promise<void>[] = [];
+    for (let seq = 1; seq <= 100; seq++) {
+      records.push(publisher.publish({ ...message().msg, seq, ack: () => acks.push(`ack ${seq}`) }, "NOT_JSON", "x"));
+      await Promise.resolve();
+    }
+    await Promise.all(records);
+    expect(acks).toHaveLength(100);
+    expect(socketWrites).toBe(1);
+  });
+
   it("cuts a payload too large for one record and says how large it was", async () => {
     const { msg, log } = message();
     const big: HeldMessage = { ...msg, data: new Uint8Array(10_000).fill(0x61) };
