@@ -68,6 +68,18 @@ describe("decodeEvent", () => {
     }
   });
 
+  it("says which id an invalid event claims, as sent, and none for what claims none", () => {
+    const claimed = (input: unknown) => {
+      const result = decodeEvent(bytes(input));
+      return result.ok ? "accepted" : result.rejection.claimedId;
+    };
+    expect(claimed({ ...valid, criticality: 11 })).toBe(valid.id);
+    expect(claimed({ ...valid, id: "not\na uuid" })).toBe("not\na uuid");
+    expect(claimed({ ...valid, id: 5 })).toBeUndefined();
+    expect(claimed([valid])).toBeUndefined();
+    expect(claimed("{not json")).toBeUndefined();
+  });
+
   it("counts characters, not UTF-16 units: 1024 emoji are a valid message", () => {
     expect(decodeEvent(bytes({ ...valid, eventMessage: "🔥".repeat(1024) }), 1 << 20).ok).toBe(true);
   });
@@ -126,9 +138,14 @@ const decodeWithSchemaOnly = (payload: Uint8Array) => {
     };
   }
   const parsed = SecurityEvent.safeParse(json);
-  return parsed.success
-    ? { ok: true, event: parsed.data }
-    : { ok: false, rejection: { code: "INVALID_EVENT", reason: describeIssues(parsed.error) } };
+  if (parsed.success) return { ok: true, event: parsed.data };
+  const reason = describeIssues(parsed.error);
+  const id = typeof json === "object" && json !== null && "id" in json ? json.id : undefined;
+  return {
+    ok: false,
+    rejection:
+      typeof id === "string" ? { code: "INVALID_EVENT", reason, claimedId: id } : { code: "INVALID_EVENT", reason },
+  };
 };
 
 /** The check and the schema agree on `value`: both refuse it, or both accept it as the same event. Returns whether they accepted it. */

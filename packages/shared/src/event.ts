@@ -245,6 +245,11 @@ export type EventRejectionCode = z.infer<typeof EventRejectionCode>;
 export interface EventRejection {
   readonly code: EventRejectionCode;
   readonly reason: string;
+  /**
+   * For `INVALID_EVENT`: the `id` the payload claims when it is a JSON object with a string `id`,
+   * as sent (untrusted: any length, any characters), so that logs can name it without a second parse.
+   */
+  readonly claimedId?: string;
 }
 
 /** Outcome of decoding one payload: the event, or why there is none. */
@@ -283,7 +288,7 @@ export const decodeEvent = (payload: Uint8Array, maxBytes: number = MAX_EVENT_BY
   const event = checkSecurityEvent(json);
   if (event !== undefined) return { ok: true, event };
   const parsed = SecurityEvent.safeParse(json);
-  if (!parsed.success) return reject("INVALID_EVENT", describeIssues(parsed.error));
+  if (!parsed.success) return rejectInvalid(json, describeIssues(parsed.error));
   // Unreachable while the check and the schema agree; should they ever part, the schema decides.
   return { ok: true, event: parsed.data };
 };
@@ -292,3 +297,12 @@ const reject = (code: EventRejectionCode, reason: string): DecodedEvent => ({
   ok: false,
   rejection: { code, reason },
 });
+
+const rejectInvalid = (json: unknown, reason: string): DecodedEvent => {
+  const id = typeof json === "object" && json !== null ? (json as { readonly id?: unknown }).id : undefined;
+  return {
+    ok: false,
+    rejection:
+      typeof id === "string" ? { code: "INVALID_EVENT", reason, claimedId: id } : { code: "INVALID_EVENT", reason },
+  };
+};

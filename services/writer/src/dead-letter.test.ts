@@ -1,6 +1,6 @@
 import type { PubAck } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/nats-core";
-import { DEAD_LETTER_HEADERS, DEAD_LETTER_SUBJECT } from "@vigil/shared";
+import { DEAD_LETTER_HEADERS, DEAD_LETTER_SUBJECT, decodeEvent } from "@vigil/shared";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
@@ -65,16 +65,22 @@ describe("oneLine", () => {
 });
 
 describe("claimedEventId", () => {
+  const claimed = (payload: string) => {
+    const decoded = decodeEvent(encoder.encode(payload));
+    return decoded.ok ? "accepted" : claimedEventId(decoded.rejection);
+  };
+
   it("reads the id an invalid payload claims, kept short and on one line", () => {
-    expect(claimedEventId(encoder.encode('{"id":"not-a-uuid","criticality":99}'))).toBe("not-a-uuid");
-    expect(claimedEventId(encoder.encode(`{"id":"${"a".repeat(100)}\\n"}`))).toHaveLength(36);
+    expect(claimed('{"id":"not-a-uuid","criticality":99}')).toBe("not-a-uuid");
+    expect(claimed(`{"id":"${"a".repeat(100)}\\n"}`)).toHaveLength(36);
+    expect(claimed('{"id":"a\\nb"}')).toBe("a b");
   });
 
   it("is undefined without a JSON object holding a string id", () => {
-    expect(claimedEventId(encoder.encode("not json"))).toBeUndefined();
-    expect(claimedEventId(encoder.encode('{"id":5}'))).toBeUndefined();
-    expect(claimedEventId(encoder.encode("null"))).toBeUndefined();
-    expect(claimedEventId(encoder.encode("[1]"))).toBeUndefined();
+    expect(claimed("not json")).toBeUndefined();
+    expect(claimed('{"id":5}')).toBeUndefined();
+    expect(claimed("null")).toBeUndefined();
+    expect(claimed("[1]")).toBeUndefined();
   });
 });
 
@@ -115,6 +121,7 @@ describe("createDeadLetterPublisher", () => {
       },
       metrics: createWriterMetrics(registry),
       log: pino({ level: "silent" }),
+      deadLetterLog: { recorded: () => {} },
       retry: { initialMs: 100, maxMs: 1_000 },
     });
     await publisher.publish(msg, "NOT_JSON", "payload is not UTF-8 JSON");
@@ -124,6 +131,39 @@ describe("createDeadLetterPublisher", () => {
     expect(published[0]?.headers?.get(DEAD_LETTER_HEADERS.code)).toBe("NOT_JSON");
     const counted = await registry.getSingleMetric("vigil_writer_events_dead_lettered_total")?.get();
     expect(counted?.values).toEqual([{ labels: { code: "NOT_JSON" }, value: 1 }]);
+  });
+
+  it("sends the records of one turn together, as one socket write of the NATS client", async () => {
+    // The client queues what is published and writes it to its socket in a microtask after the
+    // first publish; the pull loop yields a microtask between messages, as these awaits do.
+    let socketWrites = 0;
+    let queued = 0;
+    const publisher = createDeadLetterPublisher({
+      timeoutMs: 5_000,
+      publisher: {
+        publish: async () => {
+          if (queued++ === 0)
+            queueMicrotask(() => {
+              socketWrites++;
+              queued = 0;
+            });
+          return { stream: "DEADLETTERS", seq: 1, duplicate: false } as PubAck;
+        },
+      },
+      metrics: createWriterMetrics(new Registry()),
+      log: pino({ level: "silent" }),
+      deadLetterLog: { recorded: () => {} },
+      retry: { initialMs: 100, maxMs: 1_000 },
+    });
+    const acks: string[] = [];
+    const records: Promise<void>[] = [];
+    for (let seq = 1; seq <= 100; seq++) {
+      records.push(publisher.publish({ ...message().msg, seq, ack: () => acks.push(`ack ${seq}`) }, "NOT_JSON", "x"));
+      await Promise.resolve();
+    }
+    await Promise.all(records);
+    expect(acks).toHaveLength(100);
+    expect(socketWrites).toBe(1);
   });
 
   it("cuts a payload too large for one record and says how large it was", async () => {
@@ -140,6 +180,7 @@ describe("createDeadLetterPublisher", () => {
       },
       metrics: createWriterMetrics(new Registry()),
       log: pino({ level: "silent" }),
+      deadLetterLog: { recorded: () => {} },
       retry: { initialMs: 100, maxMs: 1_000 },
       maxBodyBytes: 4_000,
     });
@@ -163,6 +204,7 @@ describe("createDeadLetterPublisher", () => {
       },
       metrics: createWriterMetrics(registry),
       log: pino({ level: "silent" }),
+      deadLetterLog: { recorded: () => {} },
       retry: { initialMs: 100, maxMs: 1_000 },
     });
     await publisher.publish(msg, "NOT_JSON", "payload is not UTF-8 JSON");

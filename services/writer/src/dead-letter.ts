@@ -1,9 +1,16 @@
 import { headers, type MsgHdrs } from "@nats-io/nats-core";
 import { backoffDelay, type ConfirmedPublish } from "@vigil/runtime";
-import { DEAD_LETTER_HEADERS, DEAD_LETTER_SUBJECT, type EventRejectionCode, MAX_REASON_CHARS } from "@vigil/shared";
+import {
+  DEAD_LETTER_HEADERS,
+  DEAD_LETTER_SUBJECT,
+  type EventRejection,
+  type EventRejectionCode,
+  MAX_REASON_CHARS,
+} from "@vigil/shared";
 import type { Logger } from "pino";
+import type { DeadLetterLog } from "./dead-letter-log.js";
 import type { WriterMetrics } from "./metrics.js";
-import type { HeldMessage } from "./pending-event.js";
+import { deliveryOf, type HeldMessage } from "./pending-event.js";
 
 /**
  * Code of an event InfluxDB refused on its own (for example a field type conflict with points
@@ -53,18 +60,11 @@ export const deadLetterHeaders = (letter: DeadLetter): MsgHdrs => {
 export const deadLetterMsgId = (streamSequence: number): string => `events-${streamSequence}`;
 
 /**
- * The `id` an invalid payload claims to have, for logs only: undefined when it is not JSON or has
- * no string `id`. It is untrusted, so it is cut to the length of a UUID and kept to one line.
+ * The `id` a refused payload claims, for logs only: undefined when it claims none (not JSON, or no
+ * string `id`). It is untrusted, so it is cut to the length of a UUID and kept to one line.
  */
-export const claimedEventId = (payload: Uint8Array): string | undefined => {
-  try {
-    const json: unknown = JSON.parse(new TextDecoder().decode(payload));
-    if (typeof json !== "object" || json === null || !("id" in json) || typeof json.id !== "string") return undefined;
-    return oneLine(json.id, 36);
-  } catch {
-    return undefined;
-  }
-};
+export const claimedEventId = (rejection: Pick<EventRejection, "claimedId">): string | undefined =>
+  rejection.claimedId === undefined ? undefined : oneLine(rejection.claimedId, 36);
 
 /** Records messages that can never be stored on the dead-letter stream. */
 export interface DeadLetterPublisher {
@@ -88,55 +88,86 @@ export interface DeadLetterDeps {
    */
   readonly maxBodyBytes?: number;
   readonly metrics: Pick<WriterMetrics, "deadLettered" | "deadLetterFailures">;
+  /** Where failures to record are logged. */
   readonly log: Logger;
+  /** Where recorded dead letters are logged (rate-limited: see {@link DeadLetterLog}). */
+  readonly deadLetterLog: Pick<DeadLetterLog, "recorded">;
   readonly retry: { readonly initialMs: number; readonly maxMs: number };
 }
 
 /** Room left in a NATS message for a record's headers: a 512-character reason is at most 2 KiB. */
 export const DEAD_LETTER_HEADER_ALLOWANCE = 4_096;
 
+/**
+ * Returns a function whose promise settles on the next turn of the event loop, the same turn for
+ * every caller until then: what waits for it runs in one go, with no microtask in between.
+ */
+const createSharedTurn = (): (() => Promise<void>) => {
+  let turn: Promise<void> | undefined;
+  return () =>
+    (turn ??= new Promise<void>((resolve) =>
+      setImmediate(() => {
+        turn = undefined;
+        resolve();
+      }),
+    ));
+};
+
+/**
+ * Creates the publisher. Records are sent once per turn of the event loop, all of that turn's
+ * together: the NATS client writes what is queued to its socket in a microtask after the first
+ * publish, and the pull loop yields one between messages, so a record sent as its message arrives
+ * went out as a socket write of its own (and a read of its own on the server), which made an
+ * invalid message cost several valid ones.
+ */
 export const createDeadLetterPublisher = ({
   publisher,
   timeoutMs,
   metrics,
   log,
+  deadLetterLog,
   retry,
   maxBodyBytes = Number.POSITIVE_INFINITY,
-}: DeadLetterDeps): DeadLetterPublisher => ({
-  async publish(msg, code, reason, eventId) {
-    const context = { eventId, streamSequence: msg.seq, code, reason: oneLine(reason) };
-    const truncated = msg.data.byteLength > maxBodyBytes;
-    const recordHeaders = deadLetterHeaders({
-      code,
-      reason,
-      subject: msg.subject,
-      streamSequence: msg.seq,
-      rejectedAt: new Date(),
-    });
-    if (truncated) recordHeaders.set(DEAD_LETTER_HEADERS.originalBytes, String(msg.data.byteLength));
-    try {
-      await publisher.publish(DEAD_LETTER_SUBJECT, truncated ? msg.data.subarray(0, maxBodyBytes) : msg.data, {
-        msgID: deadLetterMsgId(msg.seq),
-        headers: recordHeaders,
-        timeout: timeoutMs,
+}: DeadLetterDeps): DeadLetterPublisher => {
+  const sendTurn = createSharedTurn();
+  return {
+    publish: async (msg, code, reason, eventId) => {
+      await sendTurn();
+      const { sequence } = deliveryOf(msg);
+      const letter = { code, reason: oneLine(reason), streamSequence: sequence, eventId };
+      const truncated = msg.data.byteLength > maxBodyBytes;
+      const recordHeaders = deadLetterHeaders({
+        code,
+        reason: letter.reason,
+        subject: msg.subject,
+        streamSequence: sequence,
+        rejectedAt: new Date(),
       });
-    } catch (err) {
-      metrics.deadLetterFailures.inc();
-      const delayMs = backoffDelay(msg.info.deliveryCount - 1, retry.initialMs, retry.maxMs);
-      log.error({ ...context, err, delayMs }, "cannot record a dead letter; handing the message back to retry");
+      if (truncated) recordHeaders.set(DEAD_LETTER_HEADERS.originalBytes, String(msg.data.byteLength));
       try {
-        msg.nak(delayMs);
-      } catch {
-        // Connection closed: the message is redelivered after the consumer's ack wait.
+        await publisher.publish(DEAD_LETTER_SUBJECT, truncated ? msg.data.subarray(0, maxBodyBytes) : msg.data, {
+          msgID: deadLetterMsgId(sequence),
+          headers: recordHeaders,
+          timeout: timeoutMs,
+        });
+      } catch (err) {
+        metrics.deadLetterFailures.inc();
+        const delayMs = backoffDelay(msg.info.deliveryCount - 1, retry.initialMs, retry.maxMs);
+        log.error({ ...letter, err, delayMs }, "cannot record a dead letter; handing the message back to retry");
+        try {
+          msg.nak(delayMs);
+        } catch {
+          // Connection closed: the message is redelivered after the consumer's ack wait.
+        }
+        return;
       }
-      return;
-    }
-    try {
-      msg.ack();
-    } catch {
-      // Connection closed: redelivered later, and the record's Nats-Msg-Id keeps it single.
-    }
-    metrics.deadLettered.inc({ code });
-    log.warn(context, "dead-lettered a message that can never be stored");
-  },
-});
+      try {
+        msg.ack();
+      } catch {
+        // Connection closed: redelivered later, and the record's Nats-Msg-Id keeps it single.
+      }
+      metrics.deadLettered.inc({ code });
+      deadLetterLog.recorded(letter);
+    },
+  };
+};

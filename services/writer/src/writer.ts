@@ -25,6 +25,7 @@ import {
   DEAD_LETTER_HEADER_ALLOWANCE,
   type DeadLetterPublisher,
 } from "./dead-letter.js";
+import { createDeadLetterLog } from "./dead-letter-log.js";
 import { createKeepAlive } from "./keep-alive.js";
 import { createWriterMetrics, type WriterMetrics } from "./metrics.js";
 import { deliveryOf, type HeldMessage, type PendingEvent } from "./pending-event.js";
@@ -86,8 +87,7 @@ export const createMessageIntake =
       return undefined;
     }
     const { code, reason } = decoded.rejection;
-    const eventId = code === "INVALID_EVENT" ? claimedEventId(msg.data) : undefined;
-    return deadLetters.publish(msg, code, reason, eventId);
+    return deadLetters.publish(msg, code, reason, claimedEventId(decoded.rejection));
   };
 
 /** What the writer's part of the topology is made of: the three streams and its durable consumer. */
@@ -187,11 +187,13 @@ const createStorage = (
   giveUp: AbortSignal,
 ) => {
   const retry = { initialMs: settings.retryInitialMs, maxMs: settings.retryMaxMs };
+  const deadLetterLog = createDeadLetterLog(log);
   const deadLetters = createDeadLetterPublisher({
     publisher,
     timeoutMs: DEAD_LETTER_TIMEOUT_MS,
     metrics,
     log,
+    deadLetterLog,
     retry,
     // Records larger than the server takes would be handed back forever: cut the payload to fit.
     maxBodyBytes: Math.max(1_024, (nc.info?.max_payload ?? 1_048_576) - DEAD_LETTER_HEADER_ALLOWANCE),
@@ -199,7 +201,7 @@ const createStorage = (
   const store = createBatchStore({ influx, deadLetters, metrics, health, log }, retry, giveUp);
   const batcher = createBatcher<PendingEvent>(settings, store);
   const intake = createMessageIntake({ batcher, deadLetters, metrics, maxEventBytes: settings.maxEventBytes });
-  return { batcher, intake: trackDeadLettering(intake), retry };
+  return { batcher, intake: trackDeadLettering(intake), retry, deadLetterLog };
 };
 
 /**
@@ -222,7 +224,7 @@ export const startWriter = async (
   // Dead letters are published as the daemon publishes events: one inbox for every acknowledgement
   // instead of a request per record, so that bad input costs little more than good.
   const publisher = createConfirmedPublish(nc, { inboxPrefix });
-  const { batcher, intake, retry } = createStorage(
+  const { batcher, intake, retry, deadLetterLog } = createStorage(
     { nc, publisher, influx, metrics, health, log },
     settings,
     giveUp.signal,
@@ -262,6 +264,7 @@ export const startWriter = async (
   );
   const stop = async () => {
     await shutdown();
+    deadLetterLog.flush();
     publisher.close();
   };
   return { influxReachable: () => health.reachable(), stop };
