@@ -37,6 +37,23 @@ export interface BenchPlan {
   readonly scalingSeconds?: number;
 }
 
+/** When a figure was measured on its own, and at which commit. */
+export interface MeasuredApart {
+  readonly date: string;
+  readonly commit: string;
+}
+
+/** The line saying a figure was measured apart from the rest of the pipeline's, if it was. */
+const apartLine = (r: Results, part: "reader" | "invalid"): string[] => {
+  const apart = r.measuredApart?.[part];
+  return apart === undefined
+    ? []
+    : [
+        `Measured apart from the figures above on ${apart.date} at commit \`${apart.commit}\` (\`pnpm bench --only ${part}\`), on the same servers.`,
+        "",
+      ];
+};
+
 /** Everything one `pnpm bench` run measured. */
 export interface Results {
   readonly mode: "quick" | "full";
@@ -60,6 +77,11 @@ export interface Results {
   readonly reader?: readonly ThresholdLatency[];
   readonly overload: readonly DrainRun[];
   readonly invalidMix: { readonly clean: readonly DrainRun[]; readonly mixed: readonly DrainRun[] };
+  /**
+   * Figures measured by `--only reader` or `--only invalid` after the rest of the pipeline's: when
+   * and at which commit (absent for figures measured with the others).
+   */
+  readonly measuredApart?: { readonly reader?: MeasuredApart; readonly invalid?: MeasuredApart };
   /** The gateway's figures (absent from results measured before they existed). */
   readonly gateway?: GatewayResults;
   /** The live tail's figures (absent from results measured before they existed). */
@@ -234,6 +256,7 @@ const renderReader = (r: Results): string[] => {
   return [
     `## 3. Reader latency, last 10 events above a threshold (${n(size.events)} events over 30 days, ${size.influxdb})`,
     "",
+    ...apartLine(r, "reader"),
     `The history is loaded straight into InfluxDB in the writer's layout, spread evenly over the last 30 days, at ` +
       `${n(size.loadPointsPerSecond)} points/s, and asked by the real reader (its defaults) through NATS; latency is ` +
       `measured at the client. Each threshold gets ${n(r.plan.sequentialRequests)} requests one at a time, then ` +
@@ -416,6 +439,7 @@ export const renderReport = (r: Results): { markdown: string; summary: string } 
     "",
     "## 5. Cost of bad input (backlog drain, 20% invalid)",
     "",
+    ...apartLine(r, "invalid"),
     "| Backlog | Valid events stored/s | Dead-lettered |",
     "|---|---|---|",
     `| ${n(r.plan.mixBacklog)} valid | ${cell(clean)} | 0 |`,

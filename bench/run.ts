@@ -1,11 +1,11 @@
 /**
- * `pnpm bench [--quick] [--only pipeline|reader|gateway|live] [--peers] [--gateway-node-options=...]`:
+ * `pnpm bench [--quick] [--only pipeline|reader|invalid|gateway|live] [--peers] [--gateway-node-options=...]`:
  * measures the pipeline on this machine against ceilings and a baseline measured in the same run, the
  * gateway (bench/gateway.ts) and its live tail (bench/live.ts); `--peers` measures the writer beside
  * Telegraf (bench/peers.ts), alone or with the `--only` part, never by default. The full run writes BENCHMARKS.md and
  * bench/results.json; the quick smoke run (CI) writes to .vigil/bench/ and fails only when a figure
  * shows loss. `--only` measures one part and keeps the others' figures from the results file of the
- * same mode (`reader` is figure 3 of the pipeline alone, on an InfluxDB of its own); `--render` rewrites BENCHMARKS.md from bench/results.json without measuring.
+ * same mode (`reader` is figure 3 of the pipeline alone, on InfluxDBs of its own; `invalid` figure 5); `--render` rewrites BENCHMARKS.md from bench/results.json without measuring.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -32,7 +32,7 @@ const { values: flags } = parseArgs({
     "gateway-node-options": { type: "string" },
   },
 });
-const PARTS = ["pipeline", "reader", "gateway", "live"] as const;
+const PARTS = ["pipeline", "reader", "invalid", "gateway", "live"] as const;
 type Part = (typeof PARTS)[number];
 const only = flags.only;
 if (only !== undefined && !PARTS.includes(only as Part)) {
@@ -166,14 +166,10 @@ const rerender = () => {
   log("BENCHMARKS.md rendered again from bench/results.json");
 };
 
-/** The pipeline's figures: everything but the gateway and its live tail. */
-type PipelineResults = Omit<Results, "gateway" | "live" | "peers">;
-
-const pipelineFigures = async (): Promise<PipelineResults> => {
-  const startedAt = new Date();
-  const influxd = await startInfluxd("bench", { version: 2, bin: servers.INFLUXD2_BIN });
+/** What the pipeline's figures run on: `influxd`, with a fresh database for each figure run. */
+const pipelineContext = (influxd: Influxd) => {
   let databases = 0;
-  const context = {
+  return {
     influxd,
     influxdBin: servers.INFLUXD2_BIN,
     nextDatabase: async () => {
@@ -182,6 +178,41 @@ const pipelineFigures = async (): Promise<PipelineResults> => {
       return name;
     },
   };
+};
+
+/** Figure 5: the same backlog drained all valid, then with 20% invalid, `plan.runs` times in turn. */
+const invalidFigures = async (context: ReturnType<typeof pipelineContext>): Promise<PipelineResults["invalidMix"]> => {
+  log("figure 5: 20% invalid messages");
+  const clean = [];
+  const mixed = [];
+  for (let run = 0; run < plan.runs; run++) {
+    clean.push(await drainBacklog(context, plan.mixBacklog, 0));
+    mixed.push(await drainBacklog(context, plan.mixBacklog, 0.2));
+  }
+  return { clean, mixed };
+};
+
+/** When and at which commit a figure measured on its own was measured. */
+const measuredNow = () => ({ date: new Date().toISOString(), commit: benchCommit() });
+
+/** `--only invalid`: figure 5 on an InfluxDB of its own, the rest of the pipeline's figures kept. */
+const invalidOnly = async (previous: PipelineResults): Promise<PipelineResults> => {
+  const influxd = await startInfluxd("bench", { version: 2, bin: servers.INFLUXD2_BIN });
+  try {
+    const invalidMix = await invalidFigures(pipelineContext(influxd));
+    return { ...previous, invalidMix, measuredApart: { ...previous.measuredApart, invalid: measuredNow() } };
+  } finally {
+    await influxd.dispose();
+  }
+};
+
+/** The pipeline's figures: everything but the gateway and its live tail. */
+type PipelineResults = Omit<Results, "gateway" | "live" | "peers">;
+
+const pipelineFigures = async (): Promise<PipelineResults> => {
+  const startedAt = new Date();
+  const influxd = await startInfluxd("bench", { version: 2, bin: servers.INFLUXD2_BIN });
+  const context = pipelineContext(influxd);
   try {
     log(`${quick ? "quick" : "full"} run: ceilings`);
     const influxCeiling = await repeat(plan.runs, async () =>
@@ -230,13 +261,7 @@ const pipelineFigures = async (): Promise<PipelineResults> => {
     const overload = [];
     for (let run = 0; run < plan.overloadRuns; run++) overload.push(await drainBacklog(context, overloadBacklog, 0));
 
-    log("figure 5: 20% invalid messages");
-    const clean = [];
-    const mixed = [];
-    for (let run = 0; run < plan.runs; run++) {
-      clean.push(await drainBacklog(context, plan.mixBacklog, 0));
-      mixed.push(await drainBacklog(context, plan.mixBacklog, 0.2));
-    }
+    const invalidMix = await invalidFigures(context);
 
     return {
       mode: quick ? "quick" : "full",
@@ -263,7 +288,7 @@ const pipelineFigures = async (): Promise<PipelineResults> => {
       latency,
       readerSizes,
       overload,
-      invalidMix: { clean, mixed },
+      invalidMix,
     };
   } finally {
     await influxd.dispose();
@@ -300,7 +325,12 @@ const readerOnly = async (previous: PipelineResults): Promise<PipelineResults> =
     const readerSizes = await readerFigures(influxd, "bench");
     // The figures of results measured before the reader had sizes are replaced, not kept beside them.
     const { history: _history, reader: _reader, ...kept } = previous;
-    return { ...kept, plan: { ...previous.plan, ...readerPlan() }, readerSizes };
+    return {
+      ...kept,
+      plan: { ...previous.plan, ...readerPlan() },
+      readerSizes,
+      measuredApart: { ...previous.measuredApart, reader: measuredNow() },
+    };
   } finally {
     await influxd.dispose();
   }
@@ -389,7 +419,9 @@ const main = async () => {
     ? await pipelineFigures()
     : only === "reader"
       ? await readerOnly(pipelineOf(previous as Results))
-      : pipelineOf(previous as Results);
+      : only === "invalid"
+        ? await invalidOnly(pipelineOf(previous as Results))
+        : pipelineOf(previous as Results);
   let gateway = previous?.gateway;
   if (measures("gateway")) {
     log(`gateway: ${gatewayPlan.runs} run(s) on the servers users run`);
