@@ -98,6 +98,7 @@ describe("the shared feed on a real nats-server", () => {
       const end = await fillLive(3 * FEED_PULL_MESSAGES);
       await waitFor("the feed to follow LIVE again", () => (handled.at(-1) ?? 0) >= end, 60_000);
       expect(handled).toEqual(Array.from({ length: end - start }, (_, i) => start + 1 + i));
+      expect(logs.withMessage("the live feed ended and follows LIVE again")).toHaveLength(1);
     } finally {
       await feed.stop();
       await nc.close();
