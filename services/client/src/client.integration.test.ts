@@ -3,7 +3,7 @@ import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 // The client does not depend on these; the test needs a real reader and real stored events.
 import { createInfluxClient, encodePoints, type SequencedEvent } from "@vigil/influx";
-import { DEFAULT_AGGREGATE_SLICES, DEFAULT_QUERY_WINDOWS_MS, type Reader, startReader } from "@vigil/reader";
+import { loadConfig, type Reader, startReader } from "@vigil/reader";
 import { createLogger, printable, queryEvents, ReaderError } from "@vigil/runtime";
 import { EVENTS_QUERY_SUBJECT, type SecurityEvent } from "@vigil/shared";
 import {
@@ -68,14 +68,11 @@ describe("client against a real reader", () => {
     const reader = await startReader(
       { nc, influx: createInfluxClient(config), log: createLogger("client-test", "silent") },
       {
-        version: "0.0.0-test",
+        ...loadConfig({}).settings,
         queryTimeoutMs: 2_000,
         maxConcurrent: 4,
         maxQueued: 10,
         maxBytesInFlight: 8 * 1024 * 1024,
-        maxAnswerBytes: 8 * 1024 * 1024,
-        queryWindowsMs: DEFAULT_QUERY_WINDOWS_MS,
-        aggregateSlices: DEFAULT_AGGREGATE_SLICES,
         healthIntervalMs: 500,
       },
     );

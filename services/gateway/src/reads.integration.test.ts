@@ -3,7 +3,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 // The gateway does not depend on these; the test needs a real reader and real stored events.
 import { createInfluxClient, encodePoints, type SequencedEvent } from "@vigil/influx";
-import { DEFAULT_AGGREGATE_SLICES, DEFAULT_QUERY_WINDOWS_MS, type Reader, startReader } from "@vigil/reader";
+import { loadConfig, type Reader, startReader } from "@vigil/reader";
 import { createLogger } from "@vigil/runtime";
 import { type Influxd, type NatsServer, startInfluxd, startNatsServer } from "@vigil/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -39,17 +39,7 @@ describe("GET /v1/events and /v1/aggregates through a real reader", () => {
     readerNc = await connect({ servers: nats.url });
     reader = await startReader(
       { nc: readerNc, influx: createInfluxClient({ ...influx.config("reader"), timeoutMs: 2_000 }), log },
-      {
-        version: "0.0.0-test",
-        queryTimeoutMs: 2_000,
-        maxConcurrent: 4,
-        maxQueued: 10,
-        healthIntervalMs: 500,
-        maxBytesInFlight: 32 * 1024 * 1024,
-        maxAnswerBytes: 8 * 1024 * 1024,
-        queryWindowsMs: DEFAULT_QUERY_WINDOWS_MS,
-        aggregateSlices: DEFAULT_AGGREGATE_SLICES,
-      },
+      { ...loadConfig({}).settings, queryTimeoutMs: 2_000, maxConcurrent: 4, maxQueued: 10, healthIntervalMs: 500 },
     );
   };
 

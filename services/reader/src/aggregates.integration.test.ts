@@ -5,22 +5,10 @@ import { createLogger, queryAggregates, ReaderError } from "@vigil/runtime";
 import { EVENTS_AGGREGATES_SUBJECT } from "@vigil/shared";
 import { freePort, type Influxd, type NatsServer, startInfluxd, startNatsServer, waitFor } from "@vigil/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_AGGREGATE_SLICES } from "./aggregate-slices.js";
-import type { ReaderSettings } from "./config.js";
-import { DEFAULT_QUERY_WINDOWS_MS } from "./query-windows.js";
+import { loadConfig, type ReaderSettings } from "./config.js";
 import { type Reader, startReader } from "./reader.js";
 
-const SETTINGS: ReaderSettings = {
-  version: "0.0.0-test",
-  queryTimeoutMs: 5_000,
-  maxConcurrent: 4,
-  maxBytesInFlight: 32 * 1024 * 1024,
-  maxAnswerBytes: 8 * 1024 * 1024,
-  maxQueued: 10,
-  queryWindowsMs: DEFAULT_QUERY_WINDOWS_MS,
-  aggregateSlices: DEFAULT_AGGREGATE_SLICES,
-  healthIntervalMs: 200,
-};
+const SETTINGS: ReaderSettings = { ...loadConfig({}).settings, maxConcurrent: 4, maxQueued: 10, healthIntervalMs: 200 };
 const TIMEOUT_MS = 20_000;
 const MINUTE = 60_000;
 

@@ -1,4 +1,4 @@
-export { DEFAULT_AGGREGATE_SLICES, sliceWindow } from "./aggregate-slices.js";
+export { DEFAULT_AGGREGATE_SLICES } from "./aggregate-slices.js";
 export type { AggregatesAnswer, Answer, QueryAnswer, QueryDeps } from "./answer-query.js";
 export { answerAggregates, answerQuery, QueryTimeoutError } from "./answer-query.js";
 export type { ConcurrencyLimit } from "./concurrency-limit.js";

@@ -14,9 +14,9 @@ import { decodeQueryReply, EVENTS_QUERY_SUBJECT, encodeJson, type SecurityEvent 
 import { type Influxd, type NatsServer, startInfluxd, startNatsServer } from "@vigil/testing";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_AGGREGATE_SLICES } from "./aggregate-slices.js";
 import { answerQuery, type QueryDeps } from "./answer-query.js";
 import { createConcurrencyLimit } from "./concurrency-limit.js";
+import { loadConfig } from "./config.js";
 import { DEFAULT_QUERY_WINDOWS_MS } from "./query-windows.js";
 import { startReader } from "./reader.js";
 
@@ -198,14 +198,10 @@ describe("newest window first, against influxd", () => {
       const reader = await startReader(
         { nc, influx: readerInflux, log: silent, registry },
         {
-          version: "0.0.0-test",
+          ...loadConfig({}).settings,
           queryTimeoutMs: 20_000,
           maxConcurrent: 4,
           maxQueued: 10,
-          maxBytesInFlight: 32 * 1024 * 1024,
-          maxAnswerBytes: 8 * 1024 * 1024,
-          queryWindowsMs: DEFAULT_QUERY_WINDOWS_MS,
-          aggregateSlices: DEFAULT_AGGREGATE_SLICES,
           healthIntervalMs: 60_000,
         },
       );

@@ -24,20 +24,13 @@ import {
 } from "@vigil/testing";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_AGGREGATE_SLICES } from "./aggregate-slices.js";
-import type { ReaderSettings } from "./config.js";
-import { DEFAULT_QUERY_WINDOWS_MS } from "./query-windows.js";
+import { loadConfig, type ReaderSettings } from "./config.js";
 import { type Reader, startReader } from "./reader.js";
 
 const SETTINGS: ReaderSettings = {
-  version: "0.0.0-test",
-  queryTimeoutMs: 5_000,
+  ...loadConfig({}).settings,
   maxConcurrent: 8,
   maxQueued: 100,
-  maxBytesInFlight: 32 * 1024 * 1024,
-  maxAnswerBytes: 8 * 1024 * 1024,
-  queryWindowsMs: DEFAULT_QUERY_WINDOWS_MS,
-  aggregateSlices: DEFAULT_AGGREGATE_SLICES,
   healthIntervalMs: 200,
 };
 const REQUEST_TIMEOUT_MS = 20_000;
