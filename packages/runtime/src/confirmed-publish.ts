@@ -1,6 +1,6 @@
 import { type ApiError, JetStreamApiError, JetStreamError, type PubAck, PubHeaders } from "@nats-io/jetstream";
 import { headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
-import { createInboxRequests } from "./inbox-requests.js";
+import { createInboxRequests, type InboxRequests } from "./inbox-requests.js";
 
 /** Options of one confirmed publish, as in `JetStreamClient.publish`. */
 export interface ConfirmedPublishOptions {
@@ -56,11 +56,15 @@ const readAck = (reply: Msg): PubAck => {
  * call, which made the daemon spend three times as much CPU per event. Timeouts fire up to
  * `sweepMs` late.
  */
-export const createConfirmedPublish = (
-  nc: NatsConnection,
-  settings: ConfirmedPublishSettings = {},
-): ConfirmedPublish => {
-  const requests = createInboxRequests(nc, settings);
+export const createConfirmedPublish = (nc: NatsConnection, settings: ConfirmedPublishSettings = {}): ConfirmedPublish =>
+  confirmedPublishOver(createInboxRequests(nc, settings));
+
+/**
+ * The confirmed publish of {@link createConfirmedPublish} over `requests`, an inbox the caller may
+ * use for other requests too (one wildcard subscription and one sweep for all); closing the
+ * publisher closes it.
+ */
+export const confirmedPublishOver = (requests: InboxRequests): ConfirmedPublish => {
   // Encoded synchronously inside `nc.publish`, so one instance serves every publish.
   const msgIdHeader = headers();
   return {

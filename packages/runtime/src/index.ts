@@ -1,7 +1,7 @@
 export type { CommandLine, CommandLineRules, FlagSpec } from "./command-line.js";
 export { readCommandLine } from "./command-line.js";
 export type { ConfirmedPublish, ConfirmedPublishOptions, ConfirmedPublishSettings } from "./confirmed-publish.js";
-export { createConfirmedPublish } from "./confirmed-publish.js";
+export { confirmedPublishOver, createConfirmedPublish } from "./confirmed-publish.js";
 export { backoffDelay, sleep, untilAborted } from "./delay.js";
 export { parseEnv } from "./env.js";
 export { ConfigError, StartupError, UsageError } from "./errors.js";

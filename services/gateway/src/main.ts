@@ -5,8 +5,8 @@ import {
   auditStreamConfig,
   checkLiveStream,
   checkStream,
+  confirmedPublishOver,
   connectNats,
-  createConfirmedPublish,
   createInboxRequests,
   createLogger,
   createMetricsRegistry,
@@ -67,8 +67,10 @@ await runService(log, {
       await checkStream(jsm, auditStreamConfig(config.auditStream));
       await checkLiveStream(jsm, config.liveStream);
     }
-    // One wildcard inbox and one sweep for every confirmed publish: events, audit records, rate counters.
-    const publisher = createConfirmedPublish(nc, { inboxPrefix: config.nats.NATS_INBOX_PREFIX });
+    // One wildcard inbox and one sweep for every request the gateway makes itself: the confirmed
+    // publishes of events, audit records and rate counters, and the rate counters' reads.
+    const requests = createInboxRequests(nc, { inboxPrefix: config.nats.NATS_INBOX_PREFIX });
+    const publisher = confirmedPublishOver(requests);
     const audit = createAuditTrail({
       publisher,
       jsm,
@@ -76,7 +78,6 @@ await runService(log, {
       timeoutMs: settings.publishTimeoutMs,
     });
     const families = createRefreshFamilies(kv, settings.refreshTokenTtlMs);
-    const requests = createInboxRequests(nc, { inboxPrefix: config.nats.NATS_INBOX_PREFIX });
     const rateLimiter = createRateLimiter({
       counters: await openRateCounters(
         // A counter outlives its window by one more, then the bucket drops it.
@@ -143,8 +144,8 @@ await runService(log, {
       await app.close();
       await tail.stop();
       await audit.flush();
+      // Closes the inbox the rate counters' reads share.
       publisher.close();
-      requests.close();
       await nc.drain();
       await ops.close();
     };
