@@ -3,9 +3,9 @@ import type { JetStreamManager, PubAck } from "@nats-io/jetstream";
 import { deferred } from "@nats-io/nats-core";
 import type { ConfirmedPublish, ConfirmedPublishOptions } from "@vigil/runtime";
 import { AUDIT_SUBJECT } from "@vigil/shared";
-import { createLogSink } from "@vigil/testing";
+import { createLogSink, waitFor } from "@vigil/testing";
 import { describe, expect, it } from "vitest";
-import { type AuditRecord, createAuditTrail } from "./audit-trail.js";
+import { AUDIT_GATHER_MAX, AUDIT_GATHER_MS, type AuditRecord, createAuditTrail } from "./audit-trail.js";
 
 const record = (requestId: string): AuditRecord => ({
   time: "2026-12-02T10:00:00.000Z",
@@ -37,9 +37,10 @@ const heldPublisher = () => {
   return { publisher, sent };
 };
 
-const trailOn = (publisher: Pick<ConfirmedPublish, "publish">) => {
+/** A trail on `publisher`; records are published at once unless `gatherMs` says otherwise. */
+const trailOn = (publisher: Pick<ConfirmedPublish, "publish">, gatherMs = 0) => {
   const logs = createLogSink("info");
-  const audit = createAuditTrail({ publisher, jsm: {} as JetStreamManager, log: logs.log, timeoutMs: 1_234 });
+  const audit = createAuditTrail({ publisher, jsm: {} as JetStreamManager, log: logs.log, timeoutMs: 1_234, gatherMs });
   return { audit, logs };
 };
 
@@ -54,6 +55,42 @@ describe("the audit trail", () => {
       { subject: AUDIT_SUBJECT, record: record("req-1"), options: { timeout: 1_234 } },
       { subject: AUDIT_SUBJECT, record: record("req-1"), options: { timeout: 1_234 } },
     ]);
+  });
+
+  it("gathers records for AUDIT_GATHER_MS and publishes them together, in one turn", async () => {
+    const { publisher, sent } = heldPublisher();
+    // Each publish notes how many microtasks ran before it: the same number for all means one synchronous run.
+    const runs: number[] = [];
+    let microtasks = 0;
+    const { audit } = trailOn(
+      {
+        publish(subject, payload, options) {
+          runs.push(microtasks);
+          queueMicrotask(() => microtasks++);
+          return publisher.publish(subject, payload, options);
+        },
+      },
+      AUDIT_GATHER_MS,
+    );
+    audit.record(record("req-1"));
+    await turn();
+    audit.record(record("req-2"));
+    audit.record(record("req-3"));
+    expect(sent).toHaveLength(0);
+    await waitFor("the gathered records published", () => sent.length === 3, 5_000, 1);
+    expect(new Set(runs).size).toBe(1);
+    expect(sent.map(({ payload }) => JSON.parse(payload).requestId)).toEqual(["req-1", "req-2", "req-3"]);
+  });
+
+  it("publishes AUDIT_GATHER_MAX gathered records at once, and what is gathered when flushed", async () => {
+    const { publisher, sent } = heldPublisher();
+    const { audit } = trailOn(publisher, 60_000);
+    for (let n = 0; n < AUDIT_GATHER_MAX + 1; n++) audit.record(record(`req-${n}`));
+    expect(sent).toHaveLength(AUDIT_GATHER_MAX);
+    const flushing = audit.flush();
+    expect(sent).toHaveLength(AUDIT_GATHER_MAX + 1);
+    for (const { ack } of sent) ack.resolve({ stream: "AUDIT", seq: 1, duplicate: false });
+    await flushing;
   });
 
   it("flushes only once every record handed to it is confirmed or has failed", async () => {

@@ -38,13 +38,30 @@ export const MAX_AUDIT_LIMIT = 1_000;
 
 /** Writes audit records to the `AUDIT` stream and reads the newest back. */
 export interface AuditTrail {
-  /** Publishes `record` and waits for JetStream's confirmation in the background; failures are logged. */
+  /**
+   * Publishes `record` (within {@link AUDIT_GATHER_MS}, together with the others handed to it by
+   * then) and waits for JetStream's confirmation in the background; failures are logged.
+   */
   record(record: AuditRecord): void;
   /** The newest `limit` records, newest first. */
   newest(limit: number): Promise<AuditRecord[]>;
-  /** Resolves once every record handed to {@link AuditTrail.record} so far is confirmed or has failed. */
+  /**
+   * Publishes what is gathered at once and resolves once every record handed to
+   * {@link AuditTrail.record} so far is confirmed or has failed.
+   */
   flush(): Promise<void>;
 }
+
+/**
+ * How long a record waits for others before it is published: the records of requests answered
+ * within this long share one socket write to NATS (and one read at the server) instead of one each,
+ * a sizeable part of what a single-event request costs (BENCHMARKS.md, "Gateway"). A gateway that
+ * dies loses at most this long's records more.
+ */
+export const AUDIT_GATHER_MS = 10;
+
+/** Most records gathered: this many are published at once without waiting. */
+export const AUDIT_GATHER_MAX = 256;
 
 /** How many stored records are read at once. */
 const READ_CONCURRENCY = 64;
@@ -62,10 +79,34 @@ export interface AuditTrailDeps {
   readonly jsm: JetStreamManager;
   readonly log: Logger;
   readonly timeoutMs: number;
+  /** {@link AUDIT_GATHER_MS} unless given; 0 publishes each record at once. */
+  readonly gatherMs?: number;
 }
 
 export const createAuditTrail = (deps: AuditTrailDeps): AuditTrail => {
   const inFlight = new Set<Promise<void>>();
+  const gatherMs = deps.gatherMs ?? AUDIT_GATHER_MS;
+  let gathered: AuditRecord[] = [];
+  let gathering: NodeJS.Timeout | undefined;
+  const publish = (record: AuditRecord): void => {
+    // No Nats-Msg-Id: a record is never published twice, and two records may share a request id.
+    const publishing = deps.publisher
+      .publish(AUDIT_SUBJECT, encoder.encode(JSON.stringify(record)), { timeout: deps.timeoutMs })
+      .then(
+        () => undefined,
+        (err: unknown) => deps.log.error({ err, record }, "could not write an audit record"),
+      )
+      .finally(() => inFlight.delete(publishing));
+    inFlight.add(publishing);
+  };
+  /** Publishes what was gathered, all in this turn, so that the NATS client writes it at once. */
+  const publishGathered = (): void => {
+    clearTimeout(gathering);
+    gathering = undefined;
+    const records = gathered;
+    gathered = [];
+    for (const record of records) publish(record);
+  };
   const read = async (seq: number): Promise<AuditRecord | undefined> => {
     const stored = await deps.jsm.streams.getMessage(AUDIT_STREAM, { seq }).catch(() => null);
     if (stored === null) return undefined;
@@ -74,15 +115,10 @@ export const createAuditTrail = (deps: AuditTrailDeps): AuditTrail => {
   };
   return {
     record(record) {
-      // No Nats-Msg-Id: a record is never published twice, and two records may share a request id.
-      const publishing = deps.publisher
-        .publish(AUDIT_SUBJECT, encoder.encode(JSON.stringify(record)), { timeout: deps.timeoutMs })
-        .then(
-          () => undefined,
-          (err: unknown) => deps.log.error({ err, record }, "could not write an audit record"),
-        )
-        .finally(() => inFlight.delete(publishing));
-      inFlight.add(publishing);
+      if (gatherMs === 0) return publish(record);
+      gathered.push(record);
+      if (gathered.length >= AUDIT_GATHER_MAX) publishGathered();
+      else gathering ??= setTimeout(publishGathered, gatherMs);
     },
     async newest(limit) {
       const { state } = await deps.jsm.streams.info(AUDIT_STREAM);
@@ -97,6 +133,7 @@ export const createAuditTrail = (deps: AuditTrailDeps): AuditTrail => {
       return records.slice(0, limit);
     },
     async flush() {
+      publishGathered();
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
   };
