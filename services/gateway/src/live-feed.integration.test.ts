@@ -17,7 +17,7 @@ import { createAccessTokens } from "./auth/access-tokens.js";
 import { createAuthenticator } from "./auth/authenticator.js";
 import { createApiKey, parseCredentials } from "./auth/credentials.js";
 import { type LiveTail, startLiveTail } from "./live/live-tail.js";
-import { type LiveClient, openLive } from "./live-client.fixture.js";
+import { type LiveClient, openLive, refuseLive } from "./live-client.fixture.js";
 import { liveRoutes } from "./routes/live.js";
 import { testSettings } from "./settings.fixture.js";
 
@@ -247,6 +247,25 @@ describe("the live tail's shared feed, following LIVE only while a client is con
     await gateway.close();
     expect((await client.waitForClose()).code).toBe(1001);
     expect(await feedConsumers()).toEqual([]);
+  });
+
+  it("answers 503 before the upgrade when the feed cannot follow LIVE", async () => {
+    const gateway = await startGateway();
+    await jsm.streams.delete(LIVE_STREAM);
+    try {
+      const refused = await refuseLive(gateway.url, { headers });
+      expect(refused).toMatchObject({ status: 503, body: { error: { code: "UNAVAILABLE" } } });
+      expect(gateway.tail.hub.size).toBe(0);
+    } finally {
+      await ensureLiveStream(jsm, LiveStreamEnv.parse({}), logs.log);
+    }
+    // LIVE was made again: its sequences start over, so the gateway is restarted (README).
+    await gateway.close();
+    const restarted = await startGateway();
+    const client = await openLive(restarted.url, { headers });
+    const [message] = await publish(1);
+    await client.waitFor("the event", (c) => messagesOf(c).includes(message ?? ""));
+    await client.close();
   });
 
   it("still refuses to start when LIVE cannot be read", async () => {
