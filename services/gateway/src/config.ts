@@ -74,6 +74,11 @@ export const GatewayEnv = z.object({
   GATEWAY_LIVE_HEARTBEAT: durationVar("15s", 100, 600_000),
   /** How often each live-tail connection's caller is checked for a logout or a changed role. */
   GATEWAY_LIVE_SESSION_CHECK: durationVar("10s", 100, 600_000),
+  /**
+   * How long the live tail's shared feed keeps following LIVE once no live-tail client is connected,
+   * so that a client reconnecting soon finds it running.
+   */
+  GATEWAY_LIVE_FEED_IDLE: durationVar("30s", 0, 3_600_000),
   /** How long stopping (finish in-flight requests, drain NATS) may take before the process exits anyway. */
   GATEWAY_SHUTDOWN_TIMEOUT: durationVar("15s", 1_000, 600_000),
 });
@@ -166,6 +171,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       maxBufferedBytes: parsed.GATEWAY_LIVE_MAX_BUFFERED,
       heartbeatMs: parsed.GATEWAY_LIVE_HEARTBEAT,
       sessionCheckMs: parsed.GATEWAY_LIVE_SESSION_CHECK,
+      feedIdleMs: parsed.GATEWAY_LIVE_FEED_IDLE,
     }),
     shutdownTimeoutMs: parsed.GATEWAY_SHUTDOWN_TIMEOUT,
   });

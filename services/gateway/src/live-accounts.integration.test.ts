@@ -93,7 +93,13 @@ describe("the live tail in its own NATS account, through an imported JetStream A
     tail = await startLiveTail({
       js: jetstream(gatewayNc, { apiPrefix: PREFIX }),
       jsm: liveJsm,
-      settings: { maxClients: 10, maxBufferedBytes: 65_536, heartbeatMs: 1_000, sessionCheckMs: 1_000 },
+      settings: {
+        maxClients: 10,
+        maxBufferedBytes: 65_536,
+        heartbeatMs: 1_000,
+        sessionCheckMs: 1_000,
+        feedIdleMs: 30_000,
+      },
       checks: { isRevoked: async () => false, isCurrent: () => true },
       log,
     });

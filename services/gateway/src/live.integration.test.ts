@@ -39,6 +39,7 @@ const LIVE_SETTINGS: LiveTailSettings = {
   maxBufferedBytes: 262_144,
   heartbeatMs: 500,
   sessionCheckMs: 200,
+  feedIdleMs: 30_000,
 };
 
 /** A gateway with the live tail (and sign-in, for logout) on its own NATS connection, listening. */

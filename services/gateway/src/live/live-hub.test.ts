@@ -44,6 +44,20 @@ describe("the live hub", () => {
     expect(eventCursors(resumed.frames())).toEqual([13, 14]);
   });
 
+  it("moves its head up, never down, for a feed that starts again: a session joining then starts after it", () => {
+    const hub = createLiveHub(10);
+    hub.moveHeadTo(25);
+    hub.moveHeadTo(20);
+    expect(hub.head).toBe(25);
+    const fresh = client();
+    hub.add(fresh.session);
+    hub.join(fresh.session);
+    // A feed started after the head hands out the next message; one behind it would be skipped.
+    hub.publish(24, event(1));
+    hub.publish(26, event(1));
+    expect(fresh.frames()).toEqual([expect.objectContaining({ type: "event", cursor: 26 })]);
+  });
+
   it("tells every joined session of a hole in the feed", () => {
     const hub = createLiveHub(0);
     const one = client();

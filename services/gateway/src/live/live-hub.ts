@@ -22,6 +22,12 @@ export interface LiveHub {
    * when it has none: a session without `after` starts with the next event).
    */
   join(session: LiveSession): void;
+  /**
+   * Moves the head up to `seq` (never down), for a shared feed that starts again after `seq` once it
+   * was stopped. Only while no session is joined (the feed stops only when none is open): a joined
+   * session would be told of a gap for messages the stream still has.
+   */
+  moveHeadTo(seq: number): void;
   /** Hands the stream's message `seq` to every joined session; `event` is undefined for an invalid payload. */
   publish(seq: number, event: SecurityEvent | undefined): void;
   /** One heartbeat tick for every open session. */
@@ -59,6 +65,9 @@ export const createLiveHub = (head: number): LiveHub => {
       if (session.closed) return;
       session.cursor ??= newest;
       joined.add(session);
+    },
+    moveHeadTo(seq) {
+      newest = Math.max(newest, seq);
     },
     publish(seq, event) {
       // Sessions skip what they had already (a feed that restarted behind its head sends it again).

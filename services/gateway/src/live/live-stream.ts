@@ -157,7 +157,10 @@ export const natsReplaySource = (js: JetStreamClient, batchBytes: number): Repla
  * Notices events that EVENTS stored but whose copy never reached `LIVE`, from the EVENTS sequence
  * each copy carries (`Nats-Sequence`): JetStream republishes without confirmation, and `LIVE`
  * refuses a copy whose publisher's `Nats-Expected-*` headers were meant for EVENTS, or drops copies
- * when its ingest queue overflows. Nobody can deliver those events; the operator is told.
+ * when its ingest queue overflows. Nobody can deliver those events; the operator is told. It sees
+ * what the shared feed reads, so only while the feed follows `LIVE` (while the gateway has a
+ * live-tail client): each start of the feed gets a new watch, and what reached `LIVE` while the feed
+ * was stopped is not checked.
  */
 export const createUpstreamWatch = (onMissing: (from: number, to: number) => void) => {
   let last: number | undefined;

@@ -1,10 +1,11 @@
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "@vigil/runtime";
 import type { Principal } from "../auth/principal.js";
 import { createLiveHub, type LiveHub } from "./live-hub.js";
 import type { LiveMetrics } from "./live-metrics.js";
 import { createLiveSession, type LiveSession, type LiveSocket } from "./live-session.js";
-import { createUpstreamWatch, keepFollowingLive, natsReplaySource, readLiveEnd } from "./live-stream.js";
+import { createUpstreamWatch, keepFollowingLive, type LiveFeed, natsReplaySource, readLiveEnd } from "./live-stream.js";
+import { createOnDemandFeed, type FeedHold } from "./on-demand-feed.js";
 import { decodeLiveEvent, type ReplaySource, resumeSession } from "./resume.js";
 import { checkSessions, type SessionChecks } from "./session-checks.js";
 
@@ -18,6 +19,11 @@ export interface LiveTailSettings {
   readonly heartbeatMs: number;
   /** How often every connection's caller is checked for a logout or a changed role. */
   readonly sessionCheckMs: number;
+  /**
+   * How long the shared feed keeps following `LIVE` once no session is open; a client that
+   * reconnects within it finds the feed running.
+   */
+  readonly feedIdleMs: number;
 }
 
 /** What the live tail runs on. */
@@ -40,31 +46,38 @@ export interface LiveQuery {
 /** Why a connection may not open now, as the route answers it before the upgrade. */
 export type LiveRefusal = "full" | "revoked" | "role";
 
-/** The live tail of one gateway: one shared feed of `LIVE`, fanned out to every client. */
+/**
+ * The live tail of one gateway: one shared feed of `LIVE`, fanned out to every client, and followed
+ * only while a client is connected.
+ */
 export interface LiveTail {
   readonly hub: LiveHub;
   /** Why `principal` may not open a connection now; undefined when it may. */
   refusal(principal: Principal): Promise<LiveRefusal | undefined>;
   /**
-   * Opens a session on an upgraded `socket`: from the next event, or, with `after`, replaying what
-   * came after it first. A session that cannot be placed is ended with its close code.
+   * Has the shared feed follow `LIVE` for a connection about to open, starting it when it is
+   * stopped: resolves once it follows, with the hold that {@link LiveTail.open} takes over; rejects
+   * when `LIVE` cannot be followed. Taken before the upgrade, so that a client starting without
+   * `after` gets every event stored after its handshake. Release it when the connection does not open.
    */
-  open(socket: LiveSocket, principal: Principal, query: LiveQuery): LiveSession;
-  /** Ends every session (`GOING_AWAY`), then stops the feed, the replays and the timers. */
+  holdFeed(): Promise<FeedHold>;
+  /**
+   * Opens a session on an upgraded `socket`, which holds the feed by `hold` until it ends: from the
+   * next event, or, with `after`, replaying what came after it first. A session that cannot be
+   * placed is ended with its close code.
+   */
+  open(socket: LiveSocket, principal: Principal, query: LiveQuery, hold: FeedHold): LiveSession;
+  /** Ends every session (`GOING_AWAY`), then stops the feed (when it follows), the replays and the timers. */
   stop(): Promise<void>;
 }
 
 /** Longest a timer may be set for in Node (about 24.8 days); token lifetimes are far shorter. */
 const MAX_TIMER_MS = 2_147_483_647;
 
-/**
- * Starts the shared feed at the stream's current end and the timers (heartbeats, session checks).
- * Rejects when `LIVE` cannot be read, so that a gateway without its feed does not start.
- */
-export const startLiveTail = async (deps: LiveTailDeps): Promise<LiveTail> => {
-  const { js, jsm, settings, checks, log, metrics } = deps;
-  const hub = createLiveHub(await readLiveEnd(jsm));
-  const replays: ReplaySource = natsReplaySource(js, Math.floor(settings.maxBufferedBytes / 2));
+/** The shared feed's handling of each message of `LIVE`: the upstream watch, then the fan-out. */
+const fanOutFeed = (hub: LiveHub, deps: LiveTailDeps): ((msg: JsMsg) => void) => {
+  const { log, metrics } = deps;
+  // One watch per start: what was published while the feed was stopped is no hole upstream.
   const upstream = createUpstreamWatch((from, to) => {
     metrics?.eventsMissing(to - from + 1);
     log.warn(
@@ -72,15 +85,39 @@ export const startLiveTail = async (deps: LiveTailDeps): Promise<LiveTail> => {
       "events stored in EVENTS never reached LIVE: no live-tail client gets them",
     );
   });
-  const feed = await keepFollowingLive(
-    js,
-    () => hub.head,
-    (msg) => {
-      upstream.observe(Number(msg.headers?.get("Nats-Sequence") || Number.NaN));
-      hub.publish(msg.seq, decodeLiveEvent(msg.data));
+  return (msg) => {
+    upstream.observe(Number(msg.headers?.get("Nats-Sequence") || Number.NaN));
+    hub.publish(msg.seq, decodeLiveEvent(msg.data));
+  };
+};
+
+/**
+ * Follows `LIVE` from its current end, the hub's head moved up to it first: no session is joined
+ * while the feed is stopped, and those waiting for it are placed once this resolves.
+ */
+const followFromEnd = async (hub: LiveHub, deps: LiveTailDeps): Promise<LiveFeed> => {
+  const { js, jsm, log } = deps;
+  hub.moveHeadTo(await readLiveEnd(jsm));
+  const feed = await keepFollowingLive(js, () => hub.head, fanOutFeed(hub, deps), log);
+  log.info({ after: hub.head }, "the live feed follows LIVE");
+  return {
+    async stop() {
+      await feed.stop();
+      log.info({ head: hub.head }, "the live feed stopped");
     },
-    log,
-  );
+  };
+};
+
+/**
+ * Starts the timers (heartbeats, session checks); the shared feed starts with the first session,
+ * at the stream's end then, and stops once no session was open for `feedIdleMs`. Rejects when
+ * `LIVE` cannot be read, so that a gateway that could not follow it does not start.
+ */
+export const startLiveTail = async (deps: LiveTailDeps): Promise<LiveTail> => {
+  const { js, jsm, settings, checks, log, metrics } = deps;
+  const hub = createLiveHub(await readLiveEnd(jsm));
+  const replays: ReplaySource = natsReplaySource(js, Math.floor(settings.maxBufferedBytes / 2));
+  const feed = createOnDemandFeed({ start: () => followFromEnd(hub, deps), idleMs: settings.feedIdleMs });
   const placing = new Set<Promise<void>>();
 
   const heartbeats = setInterval(() => hub.tick(), settings.heartbeatMs);
@@ -96,6 +133,7 @@ export const startLiveTail = async (deps: LiveTailDeps): Promise<LiveTail> => {
   }, settings.sessionCheckMs);
 
   const place = async (session: LiveSession, after: number | undefined): Promise<void> => {
+    if (session.closed) return;
     if (after === undefined) return hub.join(session);
     if (after > hub.head && after > (await readLiveEnd(jsm))) return session.end("CURSOR_UNKNOWN");
     await resumeSession(session, hub, replays, after);
@@ -115,7 +153,17 @@ export const startLiveTail = async (deps: LiveTailDeps): Promise<LiveTail> => {
       if (principal.family !== undefined && (await checks.isRevoked(principal.family))) return "revoked";
       return undefined;
     },
-    open(socket, principal, query) {
+    async holdFeed() {
+      const hold = feed.hold();
+      try {
+        await hold.ready;
+      } catch (err) {
+        hold.release();
+        throw err;
+      }
+      return hold;
+    },
+    open(socket, principal, query, hold) {
       const session = createLiveSession({
         socket,
         principal,
@@ -123,6 +171,7 @@ export const startLiveTail = async (deps: LiveTailDeps): Promise<LiveTail> => {
         maxBufferedBytes: settings.maxBufferedBytes,
         events: metrics,
       });
+      session.onEnd(hold.release);
       // Connections upgraded together may all have passed the count before the upgrade.
       if (hub.size >= settings.maxClients) {
         session.end("TRY_AGAIN_LATER");
@@ -130,10 +179,11 @@ export const startLiveTail = async (deps: LiveTailDeps): Promise<LiveTail> => {
       }
       hub.add(session);
       expireWithToken(session, principal.expiresAt);
-      const placed: Promise<void> = place(session, query.after)
+      const placed: Promise<void> = hold.ready
+        .then(() => place(session, query.after))
         .catch((err: unknown) => {
           if (session.closed) return;
-          log.warn({ err, after: query.after }, "cannot replay LIVE for a live-tail client");
+          log.warn({ err, after: query.after }, "cannot follow or replay LIVE for a live-tail client");
           session.end("TRY_AGAIN_LATER");
         })
         .finally(() => placing.delete(placed));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createLiveHub, type LiveHub } from "./live-hub.js";
 import { createLiveSession } from "./live-session.js";
-import { eventBytes, eventCursors, fakeSocket, viewer } from "./live-socket.fixture.js";
+import { event, eventBytes, eventCursors, fakeSocket, viewer } from "./live-socket.fixture.js";
 import { type LiveMessage, type ReplaySource, resumeSession } from "./resume.js";
 
 /**
@@ -93,6 +93,29 @@ describe("resuming a live-tail client", () => {
     stream.append(11);
     expect(stream.stats.opened).toEqual([]);
     expect(client.session.cursor).toBe(11);
+  });
+
+  it("joins at a cursor beyond a lagging feed's head, then gets exactly what follows the cursor", async () => {
+    const stream = memoryStream(1, 15, 4);
+    const hub = createLiveHub(10);
+    const client = resumingClient(hub);
+    await resumeSession(client.session, hub, stream.source, 12);
+    expect(stream.stats.opened).toEqual([]);
+    for (let seq = 11; seq <= 16; seq++) hub.publish(seq, event(1));
+    expect(client.frames()).toEqual(range(13, 16).map((cursor) => expect.objectContaining({ type: "event", cursor })));
+  });
+
+  it("joins a feed that started after a pause at its head, with neither the head's event twice nor the next one lost", async () => {
+    // The feed was stopped at 5; the stream went on to 12, and the feed starts again after 12.
+    const stream = memoryStream(1, 12, 3);
+    const hub = createLiveHub(5);
+    hub.moveHeadTo(12);
+    const client = resumingClient(hub);
+    await resumeSession(client.session, hub, stream.source, 5);
+    expect(client.session.cursor).toBe(12);
+    stream.append(13);
+    hub.publish(13, event(1));
+    expect(client.frames()).toEqual(range(6, 13).map((cursor) => expect.objectContaining({ type: "event", cursor })));
   });
 
   it("says first which cursors left the window, then replays what is left", async () => {

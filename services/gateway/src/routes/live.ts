@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import websocket from "@fastify/websocket";
 import { EventsQuery } from "@vigil/shared";
 import { z } from "zod";
@@ -7,6 +8,7 @@ import { ApiError } from "../errors.js";
 import { coalescedLiveSocket } from "../live/coalesced-socket.js";
 import { LIVE_PROTOCOL, MAX_CLIENT_FRAME_BYTES, parseClientFrame } from "../live/frames.js";
 import type { LiveRefusal, LiveTail } from "../live/live-tail.js";
+import type { FeedHold } from "../live/on-demand-feed.js";
 import { integerParam } from "./reads.js";
 
 /** `GET /v1/live`'s query string. */
@@ -50,12 +52,27 @@ const FLUSH_BYTES = 16_384;
 /**
  * `GET /v1/live`, the live tail over WebSocket (README, "Live tail"). Authentication, the role, the
  * rate limit, the query string, the origin and the room left are all checked on the HTTP request,
- * before the upgrade, and refused with the API's usual errors; once upgraded, the connection ends
- * only with one of the live tail's close codes.
+ * before the upgrade, and refused with the API's usual errors, and the shared feed follows `LIVE`
+ * before the upgrade too; once upgraded, the connection ends only with one of the live tail's close
+ * codes.
  */
 export const liveRoutes =
   (deps: LiveRoutesDeps) =>
   async (app: GatewayApp): Promise<void> => {
+    /** The feed held for each upgrade request between its checks and its session. */
+    const holds = new WeakMap<IncomingMessage, FeedHold>();
+    const holdFeed = async (raw: IncomingMessage): Promise<void> => {
+      const hold = await deps.tail.holdFeed().catch((cause: unknown) => {
+        throw new ApiError("UNAVAILABLE", "the live tail cannot follow the events now; retry later", {
+          retryAfterSeconds: 2,
+          cause,
+        });
+      });
+      // A handshake that fails, or a client gone before it, leaves no session to release the hold.
+      raw.socket.once("close", hold.release);
+      if (raw.socket.destroyed) hold.release();
+      holds.set(raw, hold);
+    };
     await app.register(websocket, {
       options: {
         maxPayload: MAX_CLIENT_FRAME_BYTES,
@@ -96,14 +113,17 @@ export const liveRoutes =
                 });
               });
         if (refusal !== undefined) throw REFUSALS[refusal]();
+        // A plain GET is answered 400 by the handler: it needs no feed.
+        if (request.ws) await holdFeed(request.raw);
       },
       wsHandler: (socket, request) => {
         const { principal } = request;
-        if (principal === undefined) return socket.close(1011, "no caller");
+        const hold = holds.get(request.raw);
+        if (principal === undefined || hold === undefined) return socket.close(1011, "no caller");
         const { minCriticality, after } = request.query;
         // ws writes on the upgraded request's own socket.
         const sender = coalescedLiveSocket(socket, request.raw.socket, FLUSH_BYTES);
-        const session = deps.tail.open(sender, principal, { minCriticality, after });
+        const session = deps.tail.open(sender, principal, { minCriticality, after }, hold);
         socket.on("message", (data, isBinary) => {
           if (parseClientFrame(data, isBinary).ok) session.pong();
           else session.end("BAD_FRAME");
