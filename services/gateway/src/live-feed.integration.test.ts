@@ -4,7 +4,9 @@
  * time. Clients resuming across a stopped feed must still get every event once, in order. One
  * nats-server of its own, so that the feed consumers listed are this file's gateways' only.
  */
+import { execFileSync } from "node:child_process";
 import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
@@ -20,6 +22,34 @@ import { type LiveTail, startLiveTail } from "./live/live-tail.js";
 import { type LiveClient, openLive, refuseLive } from "./live-client.fixture.js";
 import { liveRoutes } from "./routes/live.js";
 import { testSettings } from "./settings.fixture.js";
+
+/** Events stored while the gateway's event loop is held, more than its feed hands out in a moment. */
+const BACKLOG = 30_000;
+
+/**
+ * Run by another process (with `NATS_URL`, `BACKLOG`, `EVENTS_SUBJECT`, `LIVE_STREAM`): publishes
+ * `BACKLOG` valid events without waiting for each confirmation, then waits until `LIVE` holds them.
+ */
+const BACKLOG_PUBLISHER = `
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+const nc = await connect({ servers: process.env.NATS_URL });
+const jsm = await jetstreamManager(nc);
+const stream = process.env.LIVE_STREAM;
+const target = (await jsm.streams.info(stream)).state.last_seq + Number(process.env.BACKLOG);
+for (let i = 0; i < Number(process.env.BACKLOG); i++) {
+  const event = { criticality: i % 11, timestamp: new Date().toISOString(), eventMessage: "backlog #" + i, id: crypto.randomUUID() };
+  nc.publish(process.env.EVENTS_SUBJECT, JSON.stringify(event));
+  if (i % 1000 === 999) await nc.flush();
+}
+await nc.flush();
+const deadline = Date.now() + 50_000;
+while ((await jsm.streams.info(stream)).state.last_seq < target) {
+  if (Date.now() > deadline) throw new Error("LIVE did not take the backlog");
+  await new Promise((resolve) => setTimeout(resolve, 20));
+}
+await nc.close();
+`;
 
 /** Short, so that the tests see the feed stop; long enough for nothing else to depend on it. */
 const FEED_IDLE_MS = 300;
@@ -238,6 +268,30 @@ describe("the live tail's shared feed, following LIVE only while a client is con
     expect(cursorsOf(atEnd)).toEqual([end + 1]);
     expect(await feedConsumers()).toHaveLength(1);
     await Promise.all([between.close(), atEnd.close()]);
+  });
+
+  it("starts a client without after at the stream's end when the feed lags behind it, not at older events the feed still hands out", async () => {
+    const gateway = await startGateway();
+    const first = await openLive(gateway.url, { headers });
+    const before = await liveEnd();
+    // Another process stores a backlog while this one (the gateway's event loop) is held: the feed falls behind.
+    execFileSync(process.execPath, ["--input-type=module", "-e", BACKLOG_PUBLISHER], {
+      cwd: fileURLToPath(new URL("..", import.meta.url)),
+      env: { ...process.env, NATS_URL: nats.url, BACKLOG: String(BACKLOG), EVENTS_SUBJECT, LIVE_STREAM },
+      timeout: 60_000,
+    });
+    const end = await liveEnd();
+    expect(end).toBeGreaterThanOrEqual(before + BACKLOG);
+    const late = await openLive(gateway.url, { headers });
+    // The test means something only while the feed is still behind what the late client connected after.
+    expect(gateway.tail.hub.head).toBeLessThan(end);
+    const [message] = await publish(1);
+    await late.waitFor("the event published after it connected", (c) => messagesOf(c).includes(message ?? ""));
+    expect(cursorsOf(late)).toEqual([await liveEnd()]);
+    // The client that was there all along gets the whole backlog, in order.
+    await first.waitFor("the backlog and the new event", (c) => messagesOf(c).includes(message ?? ""), 60_000);
+    expect(cursorsOf(first)).toEqual(range(before + 1, end + 1));
+    await Promise.all([first.close(), late.close()]);
   });
 
   it("stops cleanly with a client connected, deleting its feed consumer", async () => {

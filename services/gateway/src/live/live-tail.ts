@@ -60,16 +60,41 @@ export interface LiveTail {
    * when `LIVE` cannot be followed. Taken before the upgrade, so that a client starting without
    * `after` gets every event stored after its handshake. Release it when the connection does not open.
    */
-  holdFeed(): Promise<FeedHold>;
+  holdFeed(): Promise<LiveHold>;
   /**
    * Opens a session on an upgraded `socket`, which holds the feed by `hold` until it ends: from the
    * next event, or, with `after`, replaying what came after it first. A session that cannot be
    * placed is ended with its close code.
    */
-  open(socket: LiveSocket, principal: Principal, query: LiveQuery, hold: FeedHold): LiveSession;
+  open(socket: LiveSocket, principal: Principal, query: LiveQuery, hold: LiveHold): LiveSession;
   /** Ends every session (`GOING_AWAY`), then stops the feed (when it follows), the replays and the timers. */
   stop(): Promise<void>;
 }
+
+/** A connection's hold on the shared feed, and where it starts when it gives no `after`. */
+export interface LiveHold extends FeedHold {
+  /**
+   * The newest message of `LIVE` when the hold was taken (or the feed's head, when that is newer):
+   * a client without `after` gets what comes after it, never older events a lagging feed still
+   * hands out.
+   */
+  readonly startAfter: number;
+}
+
+/**
+ * One read of `read` shared by everyone who asks while it is in flight: a read that began before a
+ * caller asked returns an end no newer than the caller's, so sharing it can only start that caller
+ * earlier, never skip what was stored after it asked.
+ */
+const sharedRead = (read: () => Promise<number>): (() => Promise<number>) => {
+  let pending: Promise<number> | undefined;
+  return () => {
+    pending ??= read().finally(() => {
+      pending = undefined;
+    });
+    return pending;
+  };
+};
 
 /** Longest a timer may be set for in Node (about 24.8 days); token lifetimes are far shorter. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -132,9 +157,15 @@ export const startLiveTail = async (deps: LiveTailDeps): Promise<LiveTail> => {
     });
   }, settings.sessionCheckMs);
 
-  const place = async (session: LiveSession, after: number | undefined): Promise<void> => {
+  const liveEnd = sharedRead(() => readLiveEnd(jsm));
+
+  const place = async (session: LiveSession, after: number | undefined, startAfter: number): Promise<void> => {
     if (session.closed) return;
-    if (after === undefined) return hub.join(session);
+    if (after === undefined) {
+      // Behind the stream's end, the feed still hands out older events: this session skips them.
+      session.cursor = Math.max(hub.head, startAfter);
+      return hub.join(session);
+    }
     if (after > hub.head && after > (await readLiveEnd(jsm))) return session.end("CURSOR_UNKNOWN");
     await resumeSession(session, hub, replays, after);
   };
@@ -157,11 +188,11 @@ export const startLiveTail = async (deps: LiveTailDeps): Promise<LiveTail> => {
       const hold = feed.hold();
       try {
         await hold.ready;
+        return { ready: hold.ready, release: hold.release, startAfter: Math.max(hub.head, await liveEnd()) };
       } catch (err) {
         hold.release();
         throw err;
       }
-      return hold;
     },
     open(socket, principal, query, hold) {
       const session = createLiveSession({
@@ -180,7 +211,7 @@ export const startLiveTail = async (deps: LiveTailDeps): Promise<LiveTail> => {
       hub.add(session);
       expireWithToken(session, principal.expiresAt);
       const placed: Promise<void> = hold.ready
-        .then(() => place(session, query.after))
+        .then(() => place(session, query.after, hold.startAfter))
         .catch((err: unknown) => {
           if (session.closed) return;
           log.warn({ err, after: query.after }, "cannot follow or replay LIVE for a live-tail client");

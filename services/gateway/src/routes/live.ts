@@ -7,8 +7,7 @@ import type { AuditTrail } from "../audit/audit-trail.js";
 import { ApiError } from "../errors.js";
 import { coalescedLiveSocket } from "../live/coalesced-socket.js";
 import { LIVE_PROTOCOL, MAX_CLIENT_FRAME_BYTES, parseClientFrame } from "../live/frames.js";
-import type { LiveRefusal, LiveTail } from "../live/live-tail.js";
-import type { FeedHold } from "../live/on-demand-feed.js";
+import type { LiveHold, LiveRefusal, LiveTail } from "../live/live-tail.js";
 import { integerParam } from "./reads.js";
 
 /** `GET /v1/live`'s query string. */
@@ -60,7 +59,7 @@ export const liveRoutes =
   (deps: LiveRoutesDeps) =>
   async (app: GatewayApp): Promise<void> => {
     /** The feed held for each upgrade request between its checks and its session. */
-    const holds = new WeakMap<IncomingMessage, FeedHold>();
+    const holds = new WeakMap<IncomingMessage, LiveHold>();
     const holdFeed = async (raw: IncomingMessage): Promise<void> => {
       const hold = await deps.tail.holdFeed().catch((cause: unknown) => {
         throw new ApiError("UNAVAILABLE", "the live tail cannot follow the events now; retry later", {
