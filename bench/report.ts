@@ -1026,15 +1026,13 @@ const liveLimits = (l: LiveResults): string[] => {
     parts.push(
       `- **Memory and the event loop when behind.** The gateway's peak RSS reached ${mb(of(target, (x) => x.gatewayPeakRssBytes).max)} ` +
         `and its event loop was blocked for up to ${n(median(target, (x) => x.gatewayLoopDelayMaxMs) / 1_000, 1)} s at a time ` +
-        "(its `nodejs_eventloop_lag_max_seconds`). The shared feed's consumer asks for 256 messages and asks again as they " +
-        "arrive, not as they are handed out, and each chunk read from NATS is fanned out to every client in one run of " +
-        "microtasks, during which nothing else runs (heartbeats, the ops port, new connections) and every write's " +
-        "bookkeeping waits. The README's bound (256 pulled messages beside the clients' buffers) holds only while the " +
-        "gateway keeps up. Measured on 2026-12-02 at 5,000 clients and 1,000 events/s (10 s): yielding to the event loop " +
-        "every 20 ms of fan-out kept the peak RSS at 219 MB and the longest block at 190 ms, but delivered 88,000 frames/s " +
-        "instead of 388,000 (fewer frames share each write); every 200 ms: 461 MB, 595 ms, 153,000 frames/s. Reading the " +
-        "feed with a fetch per batch once the previous batch is handed out would leave a backlog in `LIVE` instead of in " +
-        "the gateway.",
+        "(its `nodejs_eventloop_lag_max_seconds`). The shared feed asks `LIVE` for 256 messages, and for the next 256 " +
+        "only once it has handed those out, and gives the event loop a turn every 50 ms of fan-out: a gateway that " +
+        "cannot keep up leaves the backlog in `LIVE`, and holds one batch beside the clients' buffers (each bounded by " +
+        "`GATEWAY_LIVE_MAX_BUFFERED`). At ca98f8c the feed asked again as messages arrived, not as they were handed " +
+        "out, and fanned each chunk read from NATS out in one run of microtasks: the same load reached 888.1 MiB and " +
+        "blocked the event loop for up to 95.8 s, and delivered 133,433 frames/s (fewer frames now share each write, " +
+        "since the loop turns more often).",
     );
   const resume = l.resume;
   const replayedPerSecond = (x: ResumeRun) => x.missedWhileAway.total / (x.backlogMs.maxMs / 1_000);
