@@ -54,7 +54,7 @@ export interface LiveFollow {
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
- * Hands out the shared feed's messages at the event loop's pace: `handOut` returns whether the
+ * Hands out the shared feed's messages at the event loop's pace: `due` says whether the
  * current slice of fan-out is over, and `turn` lets the event loop run before the next one.
  */
 export const createFeedPacing = (sliceMs: number, now: () => number = performance.now.bind(performance)) => {
