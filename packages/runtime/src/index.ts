@@ -1,3 +1,5 @@
+export type { Coalescer } from "./coalesce.js";
+export { createCoalescer } from "./coalesce.js";
 export type { CommandLine, CommandLineRules, FlagSpec } from "./command-line.js";
 export { readCommandLine } from "./command-line.js";
 export type { ConfirmedPublish, ConfirmedPublishOptions, ConfirmedPublishSettings } from "./confirmed-publish.js";

@@ -7,11 +7,10 @@ import {
   type QueryParam,
   type QuerySeries,
 } from "@vigil/influx";
-import { createLogger } from "@vigil/runtime";
+import { createCoalescer, createLogger } from "@vigil/runtime";
 import { describe, expect, it } from "vitest";
 import { answerAggregates, answerQuery, type QueryDeps } from "./answer-query.js";
 import { createByteBudget } from "./byte-budget.js";
-import { createCoalescer } from "./coalesce.js";
 import { createConcurrencyLimit } from "./concurrency-limit.js";
 import { DEFAULT_QUERY_WINDOWS_MS } from "./query-windows.js";
 

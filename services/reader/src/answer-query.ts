@@ -10,7 +10,7 @@ import {
   latestEventsStatement,
   type QuerySeries,
 } from "@vigil/influx";
-import { type Logger, untilAborted } from "@vigil/runtime";
+import { type Coalescer, type Logger, untilAborted } from "@vigil/runtime";
 import {
   type AggregatesReply,
   decodeAggregatesQuery,
@@ -20,7 +20,6 @@ import {
   errorReply,
 } from "@vigil/shared";
 import { sliceWindow } from "./aggregate-slices.js";
-import type { Coalescer } from "./coalesce.js";
 import { type ConcurrencyLimit, OverloadedError } from "./concurrency-limit.js";
 import { readNewestFirst } from "./query-windows.js";
 

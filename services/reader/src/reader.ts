@@ -1,7 +1,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type ServiceMsg, Svcm } from "@nats-io/services";
 import { type InfluxClient, watchInflux } from "@vigil/influx";
-import type { Logger } from "@vigil/runtime";
+import { createCoalescer, type Logger } from "@vigil/runtime";
 import {
   type AggregatesReply,
   type ErrorReply,
@@ -18,7 +18,6 @@ import {
 import { Registry } from "prom-client";
 import { type Answer, answerAggregates, answerQuery } from "./answer-query.js";
 import { createByteBudget } from "./byte-budget.js";
-import { createCoalescer } from "./coalesce.js";
 import { createConcurrencyLimit } from "./concurrency-limit.js";
 import type { ReaderSettings } from "./config.js";
 import { createReaderMetrics } from "./metrics.js";

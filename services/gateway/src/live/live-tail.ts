@@ -1,5 +1,5 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
-import type { Logger } from "@vigil/runtime";
+import { createCoalescer, type Logger } from "@vigil/runtime";
 import type { Principal } from "../auth/principal.js";
 import { createLiveHub, type LiveHub } from "./live-hub.js";
 import type { LiveMetrics } from "./live-metrics.js";
@@ -81,21 +81,6 @@ export interface LiveHold extends FeedHold {
   readonly startAfter: number;
 }
 
-/**
- * One read of `read` shared by everyone who asks while it is in flight: a read that began before a
- * caller asked returns an end no newer than the caller's, so sharing it can only start that caller
- * earlier, never skip what was stored after it asked.
- */
-const sharedRead = (read: () => Promise<number>): (() => Promise<number>) => {
-  let pending: Promise<number> | undefined;
-  return () => {
-    pending ??= read().finally(() => {
-      pending = undefined;
-    });
-    return pending;
-  };
-};
-
 /** Longest a timer may be set for in Node (about 24.8 days); token lifetimes are far shorter. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -157,7 +142,11 @@ export const startLiveTail = async (deps: LiveTailDeps): Promise<LiveTail> => {
     });
   }, settings.sessionCheckMs);
 
-  const liveEnd = sharedRead(() => readLiveEnd(jsm));
+  // One stream-info request serves every connection that asks while it is in flight: a read that
+  // began before a connection asked returns an end no newer than that connection's, so sharing it
+  // can only start the connection earlier, never skip what was stored after it asked.
+  const ends = createCoalescer();
+  const liveEnd = () => ends.run("end", () => readLiveEnd(jsm));
 
   const place = async (session: LiveSession, after: number | undefined, startAfter: number): Promise<void> => {
     if (session.closed) return;

@@ -4,8 +4,8 @@ export interface Coalescer {
 }
 
 /**
- * Creates a coalescer. "The last 10 events above 5" is the same question for every client that
- * asks it at the same moment, so while one InfluxDB query for it is in flight, later identical
+ * Creates a coalescer. The reader's "last 10 events above 5" is the same question for every client
+ * that asks it at the same moment, so while one InfluxDB query for it is in flight, later identical
  * requests wait for that query instead of queueing their own: under load the reader sends InfluxDB
  * one query per distinct question, however many clients ask. A joined answer is never older than
  * the request that started it.
