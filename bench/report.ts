@@ -37,6 +37,9 @@ export interface BenchPlan {
   readonly scalingSeconds?: number;
 }
 
+/** The pipeline's figures `--only` can measure on their own. */
+export type ApartPart = "latency" | "reader" | "invalid";
+
 /** When a figure was measured on its own, and at which commit. */
 export interface MeasuredApart {
   readonly date: string;
@@ -44,7 +47,7 @@ export interface MeasuredApart {
 }
 
 /** The line saying a figure was measured apart from the rest of the pipeline's, if it was. */
-const apartLine = (r: Results, part: "reader" | "invalid"): string[] => {
+const apartLine = (r: Results, part: ApartPart): string[] => {
   const apart = r.measuredApart?.[part];
   return apart === undefined
     ? []
@@ -81,7 +84,7 @@ export interface Results {
    * Figures measured by `--only reader` or `--only invalid` after the rest of the pipeline's: when
    * and at which commit (absent for figures measured with the others).
    */
-  readonly measuredApart?: { readonly reader?: MeasuredApart; readonly invalid?: MeasuredApart };
+  readonly measuredApart?: { readonly [part in ApartPart]?: MeasuredApart };
   /** The gateway's figures (absent from results measured before they existed). */
   readonly gateway?: GatewayResults;
   /** The live tail's figures (absent from results measured before they existed). */
@@ -156,6 +159,8 @@ const holdingBack = (
     readonly e2e: number;
     readonly tightestName: string;
     readonly tightest: number;
+    /** What the three stages allow together when they share the machine's cores. */
+    readonly shared: number;
     readonly p99: number;
     readonly latencyMax: number;
     readonly mixRatio: number;
@@ -192,7 +197,10 @@ const holdingBack = (
     "",
     `- **Throughput** (${n(f.e2e)} events/s; the tightest ceiling measured alone is ${f.tightestName} at ` +
       `${n(f.tightest)}/s). Every process of the path shares the same ${r.machine.cores} cores, so the end-to-end ` +
-      `rate is bounded by the CPU each event costs all of them together. ${splitText} nats-server's share is ` +
+      `rate is bounded by the CPU each event costs all of them together: the three stages, each as cheap as when ` +
+      `measured alone, would allow ${n(f.shared)} events/s together (figure 1 reaches ${n(f.e2e / f.shared, 2)} × that): ` +
+      `${f.shared < 50_000 ? "less than 50,000 events/s and " : ""}${f.shared < 0.8 * f.tightest ? `${n(f.shared / f.tightest, 2)} × the tightest ceiling. ` : ""}` +
+      `${splitText} nats-server's share is ` +
       "the JetStream work per message: store the event, answer the daemon's confirmation, deliver it to the writer " +
       "and take the writer's acknowledgement, which is a NATS message of its own per event. What would cut it: one " +
       "acknowledgement per batch (`ack_policy: all`) is only safe with one active writer per consumer (2.11's pinned " +
@@ -317,6 +325,9 @@ export const renderReport = (r: Results): { markdown: string; summary: string } 
   ] as const;
   const [tightestName, tightest] = ceilings.reduce((low, c) => (c[1] < low[1] ? c : low));
   const ratioTightest = e2e.median / tightest;
+  // Each ceiling was measured with the whole machine to itself; in the path every event costs the
+  // machine all three, one after another on the same cores.
+  const shared = 1 / ceilings.reduce((sum, c) => sum + 1 / c[1], 0);
   const exact = r.sustained.every((x) => x.stored === x.confirmed);
   const latencyMax = Math.max(...r.latency.map((x) => x.maxMs));
   const mixRatio = mixed.median / clean.median;
@@ -393,6 +404,10 @@ export const renderReport = (r: Results): { markdown: string; summary: string } 
     `| JetStream pull consume, ack each | ${cell(r.ceilings.jetStreamConsumePerSecond)} msgs/s |`,
     `| Baseline: one InfluxDB write and one ack per event | ${cell(r.baselineEventsPerSecond, 1)} events/s |`,
     "",
+    `The three stages of the path share these cores: if each event cost the machine what the confirmed publish, ` +
+      `the consume with ack and the raw ingest each cost it alone, the path could carry at most ${n(shared)} events/s ` +
+      `(1 / (1/publish + 1/consume + 1/ingest), medians); figure 1 stores ${n(e2e.median / shared, 2)} × that.`,
+    "",
     `## 1. Sustained end-to-end (${r.plan.sustainedSeconds} s, confirmed publishes, ack after write)`,
     "",
     "| | |",
@@ -415,6 +430,7 @@ export const renderReport = (r: Results): { markdown: string; summary: string } 
     ...renderScaling(r),
     `## 2. Publish-to-queryable latency (load ${r.plan.latencyRate} events/s, ${r.plan.latencySeconds} s)`,
     "",
+    ...apartLine(r, "latency"),
     "| p50 | p99 | max | probes seen |",
     "|---|---|---|---|",
     `| ${cell(
@@ -456,7 +472,9 @@ export const renderReport = (r: Results): { markdown: string; summary: string } 
     `Valid throughput with 20% invalid input is ${n((mixed.median / clean.median) * 100)}% of the all-valid rate.`,
     "",
   ];
-  lines.push(...holdingBack(r, { e2e: e2e.median, tightestName, tightest, p99: p99.median, latencyMax, mixRatio }));
+  lines.push(
+    ...holdingBack(r, { e2e: e2e.median, tightestName, tightest, shared, p99: p99.median, latencyMax, mixRatio }),
+  );
   const gateway = r.gateway === undefined ? undefined : renderGateway(r.gateway);
   if (gateway !== undefined) lines.push(...gateway.lines);
   const live = r.live === undefined ? undefined : renderLive(r.live);

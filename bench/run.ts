@@ -1,11 +1,11 @@
 /**
- * `pnpm bench [--quick] [--only pipeline|reader|invalid|gateway|live] [--peers] [--gateway-node-options=...]`:
+ * `pnpm bench [--quick] [--only pipeline|latency|reader|invalid|gateway|live] [--peers] [--gateway-node-options=...]`:
  * measures the pipeline on this machine against ceilings and a baseline measured in the same run, the
  * gateway (bench/gateway.ts) and its live tail (bench/live.ts); `--peers` measures the writer beside
  * Telegraf (bench/peers.ts), alone or with the `--only` part, never by default. The full run writes BENCHMARKS.md and
  * bench/results.json; the quick smoke run (CI) writes to .vigil/bench/ and fails only when a figure
  * shows loss. `--only` measures one part and keeps the others' figures from the results file of the
- * same mode (`reader` is figure 3 of the pipeline alone, on InfluxDBs of its own; `invalid` figure 5); `--render` rewrites BENCHMARKS.md from bench/results.json without measuring.
+ * same mode (`latency` is figure 2 of the pipeline alone, on an InfluxDB of its own; `reader` figure 3, on InfluxDBs of its own; `invalid` figure 5); `--render` rewrites BENCHMARKS.md from bench/results.json without measuring.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -32,7 +32,7 @@ const { values: flags } = parseArgs({
     "gateway-node-options": { type: "string" },
   },
 });
-const PARTS = ["pipeline", "reader", "invalid", "gateway", "live"] as const;
+const PARTS = ["pipeline", "latency", "reader", "invalid", "gateway", "live"] as const;
 type Part = (typeof PARTS)[number];
 const only = flags.only;
 if (only !== undefined && !PARTS.includes(only as Part)) {
@@ -194,6 +194,21 @@ const invalidFigures = async (context: ReturnType<typeof pipelineContext>): Prom
 
 /** When and at which commit a figure measured on its own was measured. */
 const measuredNow = () => ({ date: new Date().toISOString(), commit: benchCommit() });
+
+/** `--only latency`: figure 2 on an InfluxDB of its own, the rest of the pipeline's figures kept. */
+const latencyOnly = async (previous: PipelineResults): Promise<PipelineResults> => {
+  const influxd = await startInfluxd("bench", { version: 2, bin: servers.INFLUXD2_BIN });
+  try {
+    log(`figure 2: publish-to-queryable at ${plan.latencyRate}/s`);
+    const context = pipelineContext(influxd);
+    const latency = [];
+    for (let run = 0; run < plan.runs; run++)
+      latency.push(await publishToQueryable(context, plan.latencyRate, plan.latencySeconds, plan.warmupSeconds));
+    return { ...previous, latency, measuredApart: { ...previous.measuredApart, latency: measuredNow() } };
+  } finally {
+    await influxd.dispose();
+  }
+};
 
 /** `--only invalid`: figure 5 on an InfluxDB of its own, the rest of the pipeline's figures kept. */
 const invalidOnly = async (previous: PipelineResults): Promise<PipelineResults> => {
@@ -421,7 +436,9 @@ const main = async () => {
       ? await readerOnly(pipelineOf(previous as Results))
       : only === "invalid"
         ? await invalidOnly(pipelineOf(previous as Results))
-        : pipelineOf(previous as Results);
+        : only === "latency"
+          ? await latencyOnly(pipelineOf(previous as Results))
+          : pipelineOf(previous as Results);
   let gateway = previous?.gateway;
   if (measures("gateway")) {
     log(`gateway: ${gatewayPlan.runs} run(s) on the servers users run`);
