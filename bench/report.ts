@@ -206,11 +206,16 @@ const holdingBack = (
       "acknowledgement per batch (`ack_policy: all`) is only safe with one active writer per consumer (2.11's pinned " +
       "priority groups, or subjects partitioned per writer, which the one-subject contract does not give); not built.",
     f.p99 <= 250 && f.latencyMax < 1_000
-      ? `- **Publish-to-queryable** (p99 ${n(f.p99)} ms, max ${n(f.latencyMax)} ms) is bounded by ` +
-        "WRITER_FLUSH_INTERVAL (100 ms) plus one write through the influx-gate."
-      : `- **Publish-to-queryable** (p99 ${n(f.p99)} ms, max ${n(f.latencyMax)} ms): WRITER_FLUSH_INTERVAL (100 ms) ` +
-        "and one write through the influx-gate set the floor; the tail above it is the writer's pull loop, which " +
-        "asks for the next batch only when the last one has ended, and the CPU the load leaves it.",
+      ? `- **Publish-to-queryable** (p99 ${n(f.p99)} ms, max ${n(f.latencyMax)} ms) is bounded by one write through ` +
+        "the influx-gate and the write in flight before it: a batch that is not full goes as soon as nothing is being " +
+        "written, and waits at most WRITER_FLUSH_INTERVAL (100 ms) behind a write. The tail is writes InfluxDB is slow " +
+        "to confirm: in probes of this figure (2026-12-02) a run's slowest writes took up to 500 ms (the writer's " +
+        "`vigil_writer_write_duration_seconds`), and every probe published then waited for them."
+      : `- **Publish-to-queryable** (p99 ${n(f.p99)} ms, max ${n(f.latencyMax)} ms): one write through the ` +
+        "influx-gate and the write in flight before it set the floor (a batch that is not full goes as soon as nothing " +
+        "is being written, and waits at most WRITER_FLUSH_INTERVAL, 100 ms, behind a write). The tail is writes InfluxDB " +
+        "is slow to confirm: in probes of this figure (2026-12-02) a run's slowest writes took up to 500 ms (the writer's " +
+        "`vigil_writer_write_duration_seconds`), and every probe published then waited for them.",
     `- **Reader latency** (worst p99 ${n(thresholdP99(worstIndex), 1)} ms, median of ${readerSize?.runs.length ?? 0} ` +
       `run(s), at threshold ${thresholds[worstIndex]?.minCriticality}, on ${readerSize?.influxdb}). The query reads only the series of ` +
       "the qualifying criticalities (one tag per level): a threshold that cannot match (10 and above) never reaches " +

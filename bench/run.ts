@@ -195,20 +195,30 @@ const invalidFigures = async (context: ReturnType<typeof pipelineContext>): Prom
 /** When and at which commit a figure measured on its own was measured. */
 const measuredNow = () => ({ date: new Date().toISOString(), commit: benchCommit() });
 
-/** `--only latency`: figure 2 on an InfluxDB of its own, the rest of the pipeline's figures kept. */
-const latencyOnly = async (previous: PipelineResults): Promise<PipelineResults> => {
+/**
+ * Figure 2 on an InfluxDB of its own, before the pipeline's starts: after figure 1 that one is still
+ * compacting the millions of events figure 1 stored, which is not the load this figure sets.
+ */
+const latencyFigures = async (): Promise<PipelineResults["latency"]> => {
   const influxd = await startInfluxd("bench", { version: 2, bin: servers.INFLUXD2_BIN });
   try {
-    log(`figure 2: publish-to-queryable at ${plan.latencyRate}/s`);
+    log(`figure 2: publish-to-queryable at ${plan.latencyRate}/s, on an InfluxDB of its own`);
     const context = pipelineContext(influxd);
     const latency = [];
     for (let run = 0; run < plan.runs; run++)
       latency.push(await publishToQueryable(context, plan.latencyRate, plan.latencySeconds, plan.warmupSeconds));
-    return { ...previous, latency, measuredApart: { ...previous.measuredApart, latency: measuredNow() } };
+    return latency;
   } finally {
     await influxd.dispose();
   }
 };
+
+/** `--only latency`: figure 2 alone, the rest of the pipeline's figures kept. */
+const latencyOnly = async (previous: PipelineResults): Promise<PipelineResults> => ({
+  ...previous,
+  latency: await latencyFigures(),
+  measuredApart: { ...previous.measuredApart, latency: measuredNow() },
+});
 
 /** `--only invalid`: figure 5 on an InfluxDB of its own, the rest of the pipeline's figures kept. */
 const invalidOnly = async (previous: PipelineResults): Promise<PipelineResults> => {
@@ -226,6 +236,8 @@ type PipelineResults = Omit<Results, "gateway" | "live" | "peers">;
 
 const pipelineFigures = async (): Promise<PipelineResults> => {
   const startedAt = new Date();
+  // First, while no other InfluxDB runs: see latencyFigures.
+  const latency = await latencyFigures();
   const influxd = await startInfluxd("bench", { version: 2, bin: servers.INFLUXD2_BIN });
   const context = pipelineContext(influxd);
   try {
@@ -257,11 +269,6 @@ const pipelineFigures = async (): Promise<PipelineResults> => {
         runs.push(await sustainedEndToEnd(context, scalingSeconds, plan.warmupSeconds, writers));
       scaling.push({ writers, runs });
     }
-
-    log(`figure 2: publish-to-queryable at ${plan.latencyRate}/s`);
-    const latency = [];
-    for (let run = 0; run < plan.runs; run++)
-      latency.push(await publishToQueryable(context, plan.latencyRate, plan.latencySeconds, plan.warmupSeconds));
 
     const readerSizes = await readerFigures(influxd, await context.nextDatabase());
 

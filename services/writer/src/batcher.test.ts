@@ -35,22 +35,52 @@ describe("createBatcher", () => {
     expect(batcher.heldCount()).toBe(4);
   });
 
-  it("sends a partial batch once its first item has waited the flush interval", () => {
+  it("sends a partial batch at the end of the turn when nothing is being written", () => {
+    const sink = controlledSink();
+    const batcher = createBatcher({ batchSize: 100, flushIntervalMs: 1_000, maxConcurrentWrites: 2 }, sink.write);
+    batcher.add(1);
+    batcher.add(2);
+    expect(sink.batches).toEqual([]);
+    vi.advanceTimersByTime(0);
+    // The items that came in together go together, without waiting for the interval.
+    expect(sink.batches).toEqual([[1, 2]]);
+  });
+
+  it("fills the next batch while a write is in flight and sends it when that write finishes", async () => {
+    const sink = controlledSink();
+    const batcher = createBatcher({ batchSize: 100, flushIntervalMs: 1_000, maxConcurrentWrites: 2 }, sink.write);
+    batcher.add(1);
+    vi.advanceTimersByTime(0);
+    batcher.add(2);
+    batcher.add(3);
+    vi.advanceTimersByTime(999);
+    // A slot is free, but a write is in flight: the batch waits behind it.
+    expect(sink.batches).toEqual([[1]]);
+    await sink.finishNext();
+    expect(sink.batches).toEqual([[1], [2, 3]]);
+  });
+
+  it("sends a partial batch once its first item has waited the flush interval behind a write", async () => {
     const sink = controlledSink();
     const batcher = createBatcher({ batchSize: 100, flushIntervalMs: 50, maxConcurrentWrites: 2 }, sink.write);
+    batcher.add(0);
+    vi.advanceTimersByTime(0);
     batcher.add(1);
     vi.advanceTimersByTime(30);
     batcher.add(2);
     vi.advanceTimersByTime(19);
-    expect(sink.batches).toEqual([]);
+    expect(sink.batches).toEqual([[0]]);
     vi.advanceTimersByTime(1);
-    expect(sink.batches).toEqual([[1, 2]]);
+    expect(sink.batches).toEqual([[0], [1, 2]]);
     // The next batch gets its own full interval.
     batcher.add(3);
     vi.advanceTimersByTime(49);
-    expect(sink.batches).toHaveLength(1);
+    expect(sink.batches).toHaveLength(2);
+    await sink.finishNext();
+    // One write is still in flight: the interval still holds.
+    expect(sink.batches).toHaveLength(2);
     vi.advanceTimersByTime(1);
-    expect(sink.batches).toEqual([[1, 2], [3]]);
+    expect(sink.batches).toEqual([[0], [1, 2], [3]]);
   });
 
   it("does not arm the interval while no item waits", () => {
@@ -79,12 +109,10 @@ describe("createBatcher", () => {
     ]);
     expect(batcher.heldCount()).toBe(5);
     await sink.finishNext();
-    await sink.finishNext();
     expect(sink.batches.at(-1)).toEqual([5, 6]);
-    // The odd one out is not a full batch: it goes when its interval elapses.
-    await sink.finishNext();
+    // The odd one out is not a full batch: it goes once nothing else is being written.
     expect(sink.batches).toHaveLength(3);
-    vi.advanceTimersByTime(1_000);
+    await sink.finishNext();
     expect(sink.batches.at(-1)).toEqual([7]);
   });
 

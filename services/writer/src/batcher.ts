@@ -2,11 +2,17 @@ import { type Deferred, deferred } from "@nats-io/nats-core";
 import { createWaitingBatch } from "./waiting-batch.js";
 import { createWriteSlots } from "./write-slots.js";
 
-/** When a batch is sent, and how many may be in flight. */
+/**
+ * When a batch is sent, and how many may be in flight. A batch that is not full goes at once (at
+ * the end of the event-loop turn its first item came in) when nothing is being written: at low
+ * rates no item waits for a timer. While a write is in flight the next batch fills behind it and
+ * goes when that write finishes, when it is full, or when its interval elapses, whichever comes
+ * first (group commit: the busier the writes, the bigger the batches).
+ */
 export interface BatchPolicy {
   /** A batch is sent as soon as it holds this many items (and never holds more)... */
   readonly batchSize: number;
-  /** ...or once its first item has waited this long, whichever comes first. */
+  /** ...or once its first item has waited this long while a write was in flight. */
   readonly flushIntervalMs: number;
   /** Batches being written at once; a full batch waits for a free slot. */
   readonly maxConcurrentWrites: number;
@@ -47,6 +53,13 @@ export const createBatcher = <T>(policy: BatchPolicy, write: (batch: readonly T[
   const sendFull = () => {
     while (slots.free() && waiting.count() >= policy.batchSize) send();
   };
+  // Set while a send of what waits is queued for the end of this turn: the items that came in
+  // together (one socket read of the pull) go together.
+  let idleSend: NodeJS.Immediate | undefined;
+  const sendIfIdle = () => {
+    idleSend = undefined;
+    if (slots.idle() && waiting.count() > 0) send();
+  };
   // One promise for every caller until the next write finishes (or drain starts).
   let writeFinished: Deferred<void> | undefined;
   const wakeWaiters = () => {
@@ -60,13 +73,14 @@ export const createBatcher = <T>(policy: BatchPolicy, write: (batch: readonly T[
   });
   const slots = createWriteSlots<T>(policy.maxConcurrentWrites, write, () => {
     sendFull();
-    if (waiting.due() && slots.free()) send();
+    if ((waiting.due() || slots.idle()) && slots.free() && waiting.count() > 0) send();
     wakeWaiters();
   });
 
   return {
     add(item) {
       if (waiting.add(item) >= policy.batchSize) sendFull();
+      else if (idleSend === undefined && slots.idle()) idleSend = setImmediate(sendIfIdle);
     },
     heldCount: () => slots.itemCount() + waiting.count(),
     held() {
@@ -78,6 +92,8 @@ export const createBatcher = <T>(policy: BatchPolicy, write: (batch: readonly T[
       return writeFinished;
     },
     drain() {
+      clearImmediate(idleSend);
+      idleSend = undefined;
       while (waiting.count() > 0) send();
       waiting.stop();
       wakeWaiters();

@@ -25,7 +25,10 @@ export const WriterEnv = z.object({
   LOG_LEVEL: LogLevel.default("info"),
   /** Events per InfluxDB write; a batch is sent as soon as it is this full. */
   WRITER_BATCH_SIZE: intVar(5_000, 1, 100_000),
-  /** Longest an event waits in a batch that is not yet full: the added latency at low rates. */
+  /**
+   * Longest an event waits in a batch that is not yet full while a write is in flight; with none in
+   * flight a batch goes at once (batcher.ts).
+   */
   WRITER_FLUSH_INTERVAL: durationVar("100ms", 1, 60_000),
   /** Batches written at once; one being written while the next fills keeps both sides busy. */
   WRITER_MAX_CONCURRENT_WRITES: intVar(2, 1, 64),

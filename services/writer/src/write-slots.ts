@@ -4,6 +4,8 @@ import type { HeldBatch } from "./batcher.js";
 export interface WriteSlots<T> {
   /** True while fewer than `max` batches are being written. */
   free(): boolean;
+  /** True while no batch is being written. */
+  idle(): boolean;
   /** Items in the batches being written. */
   itemCount(): number;
   /** Starts writing `batch`; `onFinished` is called once its write settles, either way. */
@@ -28,6 +30,7 @@ export const createWriteSlots = <T>(
 
   return {
     free: () => writing.size < max,
+    idle: () => writing.size === 0,
     itemCount: () => itemCount,
     start({ items, since }) {
       itemCount += items.length;
