@@ -196,9 +196,9 @@ const invalidFigures = async (context: ReturnType<typeof pipelineContext>): Prom
 const measuredNow = () => ({ date: new Date().toISOString(), commit: benchCommit() });
 
 /**
- * Figure 2 on an InfluxDB of its own, before the pipeline's starts: after figure 1 that one holds the
- * millions of events figure 1 stored and is still working through them, which is not the load this
- * figure sets (measured there at 586af3c, p99 was 571 ms; alone at 6ca64ae, 230 ms).
+ * Figure 2 on an InfluxDB of its own, before the pipeline's starts, apart from the millions of
+ * events figure 1 stores there, which are not the load this figure sets (measured after figure 1 on
+ * that InfluxDB at 586af3c, p99 was 571 ms; on its own at 6ca64ae, 230 ms).
  */
 const latencyFigures = async (): Promise<PipelineResults["latency"]> => {
   const influxd = await startInfluxd("bench", { version: 2, bin: servers.INFLUXD2_BIN });
