@@ -208,8 +208,12 @@ const holdingBack = (
       `${n(f.e2e / f.shared, 2)} × that). ${splitText} nats-server's share is ` +
       "the JetStream work per message: store the event, answer the daemon's confirmation, deliver it to the writer " +
       "and take the writer's acknowledgement, which is a NATS message of its own per event. What would cut it: one " +
-      "acknowledgement per batch (`ack_policy: all`) is only safe with one active writer per consumer (2.11's pinned " +
-      "priority groups, or subjects partitioned per writer, which the one-subject contract does not give); not built.",
+      "acknowledgement per batch (`ack_policy: all`). In a probe on nats-server 2.11.10 (2026-12-02, 300,000 stored " +
+      "messages drained in fetches of 5,000, twice each way, not part of this report's runs), acknowledging each " +
+      "message cost nats-server 13.0–17.6 µs and the consuming process 12.8–16.4 µs per message, one acknowledgement " +
+      "per fetch 4.4–4.7 µs and 3.4–3.6 µs. It is only safe with one active writer per consumer (2.11's pinned " +
+      "priority groups, or subjects partitioned per writer, which the one-subject contract does not give), and the " +
+      "writer would have to acknowledge only the stored prefix of what it was given; not built.",
     f.p99 <= 250 && f.latencyMax < 1_000
       ? `- **Publish-to-queryable** (p99 ${n(f.p99)} ms, max ${n(f.latencyMax)} ms) is bounded by one write through ` +
         "the influx-gate and the write in flight before it: a batch that is not full goes as soon as nothing is being " +
