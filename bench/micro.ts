@@ -146,7 +146,7 @@ const writerCase = (): Case => {
     new AbortController().signal,
   );
   const batcher = createBatcher<PendingEvent>(
-    { batchSize: ROUND, flushIntervalMs: 60_000, maxConcurrentWrites: 2 },
+    { batchSize: ROUND, flushIntervalMs: 60_000, maxConcurrentWrites: 2, flushWhenIdle: false },
     store,
   );
   const intake = createMessageIntake({ batcher, deadLetters, metrics, maxEventBytes: MAX_EVENT_BYTES });

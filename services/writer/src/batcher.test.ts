@@ -28,7 +28,10 @@ describe("createBatcher", () => {
 
   it("sends a batch as soon as it is full, without waiting for the interval", () => {
     const sink = controlledSink();
-    const batcher = createBatcher({ batchSize: 3, flushIntervalMs: 1_000, maxConcurrentWrites: 2 }, sink.write);
+    const batcher = createBatcher(
+      { batchSize: 3, flushIntervalMs: 1_000, maxConcurrentWrites: 2, flushWhenIdle: true },
+      sink.write,
+    );
     for (const item of [1, 2, 3, 4]) batcher.add(item);
     expect(sink.batches).toEqual([[1, 2, 3]]);
     expect(batcher.held().map(({ items }) => items)).toEqual([[1, 2, 3], [4]]);
@@ -37,7 +40,10 @@ describe("createBatcher", () => {
 
   it("sends a partial batch at the end of the turn when nothing is being written", () => {
     const sink = controlledSink();
-    const batcher = createBatcher({ batchSize: 100, flushIntervalMs: 1_000, maxConcurrentWrites: 2 }, sink.write);
+    const batcher = createBatcher(
+      { batchSize: 100, flushIntervalMs: 1_000, maxConcurrentWrites: 2, flushWhenIdle: true },
+      sink.write,
+    );
     batcher.add(1);
     batcher.add(2);
     expect(sink.batches).toEqual([]);
@@ -48,7 +54,10 @@ describe("createBatcher", () => {
 
   it("fills the next batch while a write is in flight and sends it when that write finishes", async () => {
     const sink = controlledSink();
-    const batcher = createBatcher({ batchSize: 100, flushIntervalMs: 1_000, maxConcurrentWrites: 2 }, sink.write);
+    const batcher = createBatcher(
+      { batchSize: 100, flushIntervalMs: 1_000, maxConcurrentWrites: 2, flushWhenIdle: true },
+      sink.write,
+    );
     batcher.add(1);
     vi.advanceTimersByTime(0);
     batcher.add(2);
@@ -60,9 +69,28 @@ describe("createBatcher", () => {
     expect(sink.batches).toEqual([[1], [2, 3]]);
   });
 
+  it("without flushWhenIdle, sends a partial batch only once its first item has waited the interval", () => {
+    const sink = controlledSink();
+    const batcher = createBatcher(
+      { batchSize: 100, flushIntervalMs: 50, maxConcurrentWrites: 2, flushWhenIdle: false },
+      sink.write,
+    );
+    batcher.add(1);
+    vi.advanceTimersByTime(30);
+    batcher.add(2);
+    vi.advanceTimersByTime(19);
+    // Nothing is being written, and still the batch waits.
+    expect(sink.batches).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(sink.batches).toEqual([[1, 2]]);
+  });
+
   it("sends a partial batch once its first item has waited the flush interval behind a write", async () => {
     const sink = controlledSink();
-    const batcher = createBatcher({ batchSize: 100, flushIntervalMs: 50, maxConcurrentWrites: 2 }, sink.write);
+    const batcher = createBatcher(
+      { batchSize: 100, flushIntervalMs: 50, maxConcurrentWrites: 2, flushWhenIdle: true },
+      sink.write,
+    );
     batcher.add(0);
     vi.advanceTimersByTime(0);
     batcher.add(1);
@@ -85,7 +113,7 @@ describe("createBatcher", () => {
 
   it("does not arm the interval while no item waits", () => {
     const sink = controlledSink();
-    createBatcher({ batchSize: 10, flushIntervalMs: 50, maxConcurrentWrites: 1 }, sink.write);
+    createBatcher({ batchSize: 10, flushIntervalMs: 50, maxConcurrentWrites: 1, flushWhenIdle: true }, sink.write);
     vi.advanceTimersByTime(1_000);
     expect(sink.batches).toEqual([]);
     expect(vi.getTimerCount()).toBe(0);
@@ -93,7 +121,10 @@ describe("createBatcher", () => {
 
   it("holds items while every slot is busy and sends them in batches of at most the batch size", async () => {
     const sink = controlledSink();
-    const batcher = createBatcher({ batchSize: 2, flushIntervalMs: 1_000, maxConcurrentWrites: 1 }, sink.write);
+    const batcher = createBatcher(
+      { batchSize: 2, flushIntervalMs: 1_000, maxConcurrentWrites: 1, flushWhenIdle: true },
+      sink.write,
+    );
     for (const item of [1, 2, 3, 4, 5, 6, 7]) batcher.add(item);
     expect(sink.batches).toEqual([[1, 2]]);
     expect(batcher.heldCount()).toBe(7);
@@ -118,7 +149,10 @@ describe("createBatcher", () => {
 
   it("never has more writes in flight than allowed, even when the interval elapses", async () => {
     const sink = controlledSink();
-    const batcher = createBatcher({ batchSize: 100, flushIntervalMs: 10, maxConcurrentWrites: 2 }, sink.write);
+    const batcher = createBatcher(
+      { batchSize: 100, flushIntervalMs: 10, maxConcurrentWrites: 2, flushWhenIdle: true },
+      sink.write,
+    );
     for (let round = 0; round < 4; round++) {
       batcher.add(round);
       vi.advanceTimersByTime(10);
@@ -134,7 +168,10 @@ describe("createBatcher", () => {
   it("tells when each held batch started waiting, the oldest item counting", () => {
     const sink = controlledSink();
     vi.setSystemTime(1_000);
-    const batcher = createBatcher({ batchSize: 2, flushIntervalMs: 60_000, maxConcurrentWrites: 1 }, sink.write);
+    const batcher = createBatcher(
+      { batchSize: 2, flushIntervalMs: 60_000, maxConcurrentWrites: 1, flushWhenIdle: true },
+      sink.write,
+    );
     batcher.add(1);
     vi.setSystemTime(2_000);
     batcher.add(2);
@@ -150,7 +187,10 @@ describe("createBatcher", () => {
 
   it("drain sends everything held despite busy slots, wakes a waiting puller and waits for every write", async () => {
     const sink = controlledSink();
-    const batcher = createBatcher({ batchSize: 2, flushIntervalMs: 1_000, maxConcurrentWrites: 1 }, sink.write);
+    const batcher = createBatcher(
+      { batchSize: 2, flushIntervalMs: 1_000, maxConcurrentWrites: 1, flushWhenIdle: true },
+      sink.write,
+    );
     for (const item of [1, 2, 3, 4, 5]) batcher.add(item);
     const woken = batcher.nextWriteFinished();
     let drained = false;
@@ -172,7 +212,7 @@ describe("createBatcher", () => {
   it("frees the slot of a write that rejects despite its contract", async () => {
     const batches: number[][] = [];
     const batcher = createBatcher<number>(
-      { batchSize: 1, flushIntervalMs: 1_000, maxConcurrentWrites: 1 },
+      { batchSize: 1, flushIntervalMs: 1_000, maxConcurrentWrites: 1, flushWhenIdle: true },
       async (batch) => {
         batches.push([...batch]);
         throw new Error("bug");

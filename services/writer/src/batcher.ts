@@ -3,17 +3,19 @@ import { createWaitingBatch } from "./waiting-batch.js";
 import { createWriteSlots } from "./write-slots.js";
 
 /**
- * When a batch is sent, and how many may be in flight. A batch that is not full goes at once (at
- * the end of the event-loop turn its first item came in) when nothing is being written: at low
- * rates no item waits for a timer. While a write is in flight the next batch fills behind it and
- * goes when that write finishes, when it is full, or when its interval elapses, whichever comes
- * first (group commit: the busier the writes, the bigger the batches).
+ * When a batch is sent, and how many may be in flight. With `flushWhenIdle`, a batch that is not
+ * full goes at once (at the end of the event-loop turn its first item came in) when nothing is
+ * being written: at low rates no item waits for a timer. While a write is in flight the next batch
+ * fills behind it and goes when that write finishes, when it is full, or when its interval
+ * elapses, whichever comes first (group commit: the busier the writes, the bigger the batches).
  */
 export interface BatchPolicy {
   /** A batch is sent as soon as it holds this many items (and never holds more)... */
   readonly batchSize: number;
-  /** ...or once its first item has waited this long while a write was in flight. */
+  /** ...or once its first item has waited this long... */
   readonly flushIntervalMs: number;
+  /** ...or, when true, as soon as no write is in flight. */
+  readonly flushWhenIdle: boolean;
   /** Batches being written at once; a full batch waits for a free slot. */
   readonly maxConcurrentWrites: number;
 }
@@ -73,14 +75,14 @@ export const createBatcher = <T>(policy: BatchPolicy, write: (batch: readonly T[
   });
   const slots = createWriteSlots<T>(policy.maxConcurrentWrites, write, () => {
     sendFull();
-    if ((waiting.due() || slots.idle()) && slots.free() && waiting.count() > 0) send();
+    if ((waiting.due() || (policy.flushWhenIdle && slots.idle())) && slots.free() && waiting.count() > 0) send();
     wakeWaiters();
   });
 
   return {
     add(item) {
       if (waiting.add(item) >= policy.batchSize) sendFull();
-      else if (idleSend === undefined && slots.idle()) idleSend = setImmediate(sendIfIdle);
+      else if (policy.flushWhenIdle && idleSend === undefined && slots.idle()) idleSend = setImmediate(sendIfIdle);
     },
     heldCount: () => slots.itemCount() + waiting.count(),
     held() {

@@ -23,6 +23,7 @@ describe("loadConfig", () => {
     expect(config.settings).toMatchObject({
       batchSize: 5_000,
       flushIntervalMs: 100,
+      flushWhenIdle: true,
       maxConcurrentWrites: 2,
       pullBatch: 5_000,
       maxEventBytes: 8_192,
@@ -43,6 +44,7 @@ describe("loadConfig", () => {
     const config = loadConfig({
       WRITER_BATCH_SIZE: "1000",
       WRITER_FLUSH_INTERVAL: "250ms",
+      WRITER_FLUSH_WHEN_IDLE: "false",
       WRITER_MAX_CONCURRENT_WRITES: "4",
       WRITER_PULL_BATCH: "",
       WRITER_MAX_EVENT_BYTES: "16KiB",
@@ -57,6 +59,7 @@ describe("loadConfig", () => {
     expect(config.settings).toMatchObject({
       batchSize: 1_000,
       flushIntervalMs: 250,
+      flushWhenIdle: false,
       maxConcurrentWrites: 4,
       // Defaults to the smaller of the batch size and the in-flight limit.
       pullBatch: 500,
@@ -74,6 +77,7 @@ describe("loadConfig", () => {
     const message = configError({
       WRITER_BATCH_SIZE: "0",
       WRITER_FLUSH_INTERVAL: "soon",
+      WRITER_FLUSH_WHEN_IDLE: "yes",
       WRITER_MAX_CONCURRENT_WRITES: "two",
       INFLUX_URL: "ftp://influx",
       NATS_URL: "localhost:4222",
@@ -81,6 +85,7 @@ describe("loadConfig", () => {
     for (const name of [
       "WRITER_BATCH_SIZE",
       "WRITER_FLUSH_INTERVAL",
+      "WRITER_FLUSH_WHEN_IDLE",
       "WRITER_MAX_CONCURRENT_WRITES",
       "INFLUX_URL",
       "NATS_URL",

@@ -30,6 +30,11 @@ export const WriterEnv = z.object({
    * flight a batch goes at once (batcher.ts).
    */
   WRITER_FLUSH_INTERVAL: durationVar("100ms", 1, 60_000),
+  /**
+   * `true`: a batch that is not full goes as soon as no write is in flight (low latency, more and
+   * smaller writes at moderate rates); `false`: only once full or after WRITER_FLUSH_INTERVAL.
+   */
+  WRITER_FLUSH_WHEN_IDLE: z.enum(["true", "false"]).default("true"),
   /** Batches written at once; one being written while the next fills keeps both sides busy. */
   WRITER_MAX_CONCURRENT_WRITES: intVar(2, 1, 64),
   /**
@@ -70,6 +75,7 @@ const Env = NatsEnv.and(InfluxEnv)
 export interface WriterSettings {
   readonly batchSize: number;
   readonly flushIntervalMs: number;
+  readonly flushWhenIdle: boolean;
   readonly maxConcurrentWrites: number;
   /** `max_messages` of the pull subscription; at most `consumer.maxAckPending`. */
   readonly pullBatch: number;
@@ -120,6 +126,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): WriterConfig =
     settings: Object.freeze({
       batchSize: parsed.WRITER_BATCH_SIZE,
       flushIntervalMs: parsed.WRITER_FLUSH_INTERVAL,
+      flushWhenIdle: parsed.WRITER_FLUSH_WHEN_IDLE === "true",
       maxConcurrentWrites: parsed.WRITER_MAX_CONCURRENT_WRITES,
       pullBatch: parsed.WRITER_PULL_BATCH ?? Math.min(parsed.WRITER_BATCH_SIZE, consumer.maxAckPending),
       maxEventBytes: parsed.WRITER_MAX_EVENT_BYTES,

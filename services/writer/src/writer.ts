@@ -253,9 +253,12 @@ export const startWriter = async (
     },
     { pullBatch: settings.pullBatch, expiresMs: PULL_EXPIRES_MS, retry },
   );
-  const { batchSize, flushIntervalMs, maxConcurrentWrites, pullBatch } = settings;
+  const { batchSize, flushIntervalMs, flushWhenIdle, maxConcurrentWrites, pullBatch } = settings;
   const maxInFlight = settings.consumer.maxAckPending;
-  log.info({ batchSize, flushIntervalMs, maxConcurrentWrites, pullBatch, maxInFlight }, "writer started");
+  log.info(
+    { batchSize, flushIntervalMs, flushWhenIdle, maxConcurrentWrites, pullBatch, maxInFlight },
+    "writer started",
+  );
   const { drain } = batcher;
   const flush = () => nc.flush();
   const shutdown = createShutdown(
