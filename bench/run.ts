@@ -146,7 +146,7 @@ const livePlan: LivePlan = quick
       resumeClients: 110,
       resumeLeadSeconds: 5,
       awaySeconds: 30,
-      resumeTailSeconds: 15,
+      resumeTailSeconds: 30,
     };
 
 /**

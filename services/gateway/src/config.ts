@@ -79,6 +79,11 @@ export const GatewayEnv = z.object({
    * so that a client reconnecting soon finds it running.
    */
   GATEWAY_LIVE_FEED_IDLE: durationVar("30s", 0, 3_600_000),
+  /**
+   * Newest events of LIVE each gateway keeps in memory (about 2 KB each), so that a client resuming
+   * within them replays without a consumer of its own; 0 keeps none.
+   */
+  GATEWAY_LIVE_RECENT_EVENTS: intVar(32_768, 0, 1_048_576),
   /** How long stopping (finish in-flight requests, drain NATS) may take before the process exits anyway. */
   GATEWAY_SHUTDOWN_TIMEOUT: durationVar("15s", 1_000, 600_000),
 });
@@ -172,6 +177,7 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       heartbeatMs: parsed.GATEWAY_LIVE_HEARTBEAT,
       sessionCheckMs: parsed.GATEWAY_LIVE_SESSION_CHECK,
       feedIdleMs: parsed.GATEWAY_LIVE_FEED_IDLE,
+      recentMessages: parsed.GATEWAY_LIVE_RECENT_EVENTS,
     }),
     shutdownTimeoutMs: parsed.GATEWAY_SHUTDOWN_TIMEOUT,
   });

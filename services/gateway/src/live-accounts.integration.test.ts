@@ -99,6 +99,7 @@ describe("the live tail in its own NATS account, through an imported JetStream A
         heartbeatMs: 1_000,
         sessionCheckMs: 1_000,
         feedIdleMs: 30_000,
+        recentMessages: 0,
       },
       checks: { isRevoked: async () => false, isCurrent: () => true },
       log,

@@ -51,6 +51,9 @@ while ((await jsm.streams.info(stream)).state.last_seq < target) {
 await nc.close();
 `;
 
+/** Newest events each gateway keeps for resuming clients: fewer than the tests publish, so both paths run. */
+const RECENT_MESSAGES = 1_000;
+
 /** Short, so that the tests see the feed stop; long enough for nothing else to depend on it. */
 const FEED_IDLE_MS = 300;
 const UPSTREAM_HOLE = "events stored in EVENTS never reached LIVE: no live-tail client gets them";
@@ -72,7 +75,7 @@ describe("the live tail's shared feed, following LIVE only while a client is con
   const gateways: TestGateway[] = [];
   const signingKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
 
-  const startGateway = async (): Promise<TestGateway> => {
+  const startGateway = async (recentMessages = RECENT_MESSAGES): Promise<TestGateway> => {
     const nc = await connect({ servers: nats.url });
     const tail = await startLiveTail({
       js: jetstream(nc),
@@ -83,6 +86,7 @@ describe("the live tail's shared feed, following LIVE only while a client is con
         heartbeatMs: 1_000,
         sessionCheckMs: 1_000,
         feedIdleMs: FEED_IDLE_MS,
+        recentMessages,
       },
       checks: { isRevoked: async () => false, isCurrent: () => true },
       log: logs.log,
@@ -244,6 +248,66 @@ describe("the live tail's shared feed, following LIVE only while a client is con
     }
   });
 
+  /** Counts the replay consumers created on LIVE from now on (the JetStream API requests for them). */
+  const countReplayConsumers = async () => {
+    const sub = admin.subscribe(`$JS.API.CONSUMER.CREATE.${LIVE_STREAM}.>`);
+    const created = { count: 0 };
+    void (async () => {
+      for await (const msg of sub) if (msg.subject.includes(LIVE_CONSUMER_PREFIXES.replay)) created.count++;
+    })();
+    await admin.flush();
+    return { created, stop: () => sub.unsubscribe() };
+  };
+
+  it("replays a client that left for less than the gateway keeps in memory from there, with no consumer of its own", async () => {
+    const gateway = await startGateway();
+    const anchor = await openLive(gateway.url, { headers });
+    const last = await cursorOfAClientThatLeft(gateway);
+    const missed = await publish(20);
+    const replays = await countReplayConsumers();
+    const resumed = await openLive(gateway.url, { headers, query: { after: last } });
+    await resumed.waitFor("the missed events", (c) => c.events().length === missed.length);
+    const live = await publish(2);
+    await resumed.waitFor("the new events", (c) => c.events().length === missed.length + live.length);
+    expect(messagesOf(resumed)).toEqual([...missed, ...live]);
+    expect(cursorsOf(resumed)).toEqual(range(last + 1, last + missed.length + live.length));
+    expect(gapsOf(resumed)).toEqual([]);
+    expect(replays.created.count).toBe(0);
+    replays.stop();
+    await Promise.all([anchor.close(), resumed.close()]);
+  });
+
+  it("restarts a feed after a pause shorter than its memory where it stopped, so that a client back from it replays from memory", async () => {
+    const gateway = await startGateway();
+    const last = await cursorOfAClientThatLeft(gateway);
+    await waitForNoFeed();
+    const missed = await publish(20);
+    const replays = await countReplayConsumers();
+    const resumed = await openLive(gateway.url, { headers, query: { after: last } });
+    await resumed.waitFor("the missed events", (c) => c.events().length === missed.length);
+    expect(messagesOf(resumed)).toEqual(missed);
+    expect(gapsOf(resumed)).toEqual([]);
+    expect(replays.created.count).toBe(0);
+    replays.stop();
+    await resumed.close();
+  });
+
+  it("replays what the gateway's memory no longer holds from LIVE, then the rest from memory, each event once and in order", async () => {
+    const gateway = await startGateway();
+    const anchor = await openLive(gateway.url, { headers });
+    const last = await cursorOfAClientThatLeft(gateway);
+    const missed = await publish(RECENT_MESSAGES + 200);
+    const replays = await countReplayConsumers();
+    const resumed = await openLive(gateway.url, { headers, query: { after: last } });
+    await resumed.waitFor("the missed events", (c) => c.events().length === missed.length, 30_000);
+    expect(messagesOf(resumed)).toEqual(missed);
+    expect(cursorsOf(resumed)).toEqual(range(last + 1, last + missed.length));
+    expect(gapsOf(resumed)).toEqual([]);
+    expect(replays.created.count).toBe(1);
+    replays.stop();
+    await Promise.all([anchor.close(), resumed.close()]);
+  });
+
   it("replays from a cursor newer than the head the feed stopped at, and joins at once with a cursor at the stream's end", async () => {
     const gateway = await startGateway();
     const stoppedAt = await cursorOfAClientThatLeft(gateway);
@@ -335,6 +399,7 @@ describe("the live tail's shared feed, following LIVE only while a client is con
             heartbeatMs: 1_000,
             sessionCheckMs: 1_000,
             feedIdleMs: 0,
+            recentMessages: 0,
           },
           checks: { isRevoked: async () => false, isCurrent: () => true },
           log: logs.log,

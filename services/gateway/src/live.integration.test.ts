@@ -40,6 +40,7 @@ const LIVE_SETTINGS: LiveTailSettings = {
   heartbeatMs: 500,
   sessionCheckMs: 200,
   feedIdleMs: 30_000,
+  recentMessages: 0,
 };
 
 /** A gateway with the live tail (and sign-in, for logout) on its own NATS connection, listening. */

@@ -1,12 +1,15 @@
 import type { SecurityEvent } from "@vigil/shared";
-import { encodeFrame, type LiveCloseReason } from "./frames.js";
+import type { LiveCloseReason } from "./frames.js";
 import type { LiveSession } from "./live-session.js";
+import { createRecentMessages } from "./recent-messages.js";
+import { deliverMessage, type LiveMessage } from "./resume.js";
 
 /**
  * The live tail's fan-out within one gateway: the shared feed hands it each message of the stream
  * `LIVE` once, and it passes the message to every session that has joined, encoding each event's
- * frame once for all of them. It also knows every open session (joined or still replaying), for
- * heartbeats, session checks and shutdown.
+ * frame once for all of them. It keeps the newest messages it handed out, for sessions resuming
+ * within them, and knows every open session (joined or still replaying), for heartbeats, session
+ * checks and shutdown.
  */
 export interface LiveHub {
   /** The newest stream sequence the shared feed has handed out; where a new session starts. */
@@ -28,8 +31,16 @@ export interface LiveHub {
    * session would be told of a gap for messages the stream still has.
    */
   moveHeadTo(seq: number): void;
-  /** Hands the stream's message `seq` to every joined session; `event` is undefined for an invalid payload. */
-  publish(seq: number, event: SecurityEvent | undefined): void;
+  /**
+   * Hands the stream's message `seq` (`size` bytes of payload) to every joined session, and keeps
+   * it among the newest; `event` is undefined for an invalid payload.
+   */
+  publish(seq: number, event: SecurityEvent | undefined, size?: number): void;
+  /**
+   * The newest messages handed out, from `seq` on, as many as fit in `maxBytes` of payload (at
+   * least one); none when `seq` is not among them.
+   */
+  recent(seq: number, maxBytes: number): LiveMessage[];
   /** One heartbeat tick for every open session. */
   tick(): void;
   /** Every open session. */
@@ -38,10 +49,14 @@ export interface LiveHub {
   endAll(reason: LiveCloseReason): void;
 }
 
-/** A hub whose shared feed starts after the stream's message `head`. */
-export const createLiveHub = (head: number): LiveHub => {
+/**
+ * A hub whose shared feed starts after the stream's message `head`, keeping the newest
+ * `recentMessages` messages it hands out (none by default).
+ */
+export const createLiveHub = (head: number, recentMessages = 0): LiveHub => {
   const open = new Set<LiveSession>();
   const joined = new Set<LiveSession>();
+  const recent = createRecentMessages(recentMessages);
   let newest = head;
   return {
     get head() {
@@ -69,17 +84,14 @@ export const createLiveHub = (head: number): LiveHub => {
     moveHeadTo(seq) {
       newest = Math.max(newest, seq);
     },
-    publish(seq, event) {
+    publish(seq, event, size = 0) {
       // Sessions skip what they had already (a feed that restarted behind its head sends it again).
       newest = Math.max(newest, seq);
-      let frame: Buffer | undefined;
-      for (const session of joined) {
-        if (event !== undefined && frame === undefined && session.wants(event)) {
-          frame = encodeFrame({ type: "event", cursor: seq, event });
-        }
-        session.deliver(seq, event, frame);
-      }
+      const message: LiveMessage = { seq, event, size };
+      for (const session of joined) deliverMessage(session, message);
+      recent.add(message);
     },
+    recent: (seq, maxBytes) => recent.from(seq, maxBytes),
     tick() {
       for (const session of open) session.tick();
     },

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { backoffDelay, type Logger, sleep } from "@vigil/runtime";
 import { LIVE_CONSUMER_PREFIXES, LIVE_STREAM } from "@vigil/shared";
-import type { LiveMessage, ReplayReader, ReplaySource } from "./resume.js";
+import { type LiveMessage, liveMessage, type ReplayReader, type ReplaySource } from "./resume.js";
 
 /**
  * The live tail's reads of the stream `LIVE`, all through the JetStream API of the client it is
@@ -168,7 +168,7 @@ const isBatchCompleted = (err: unknown): boolean => err instanceof Error && /bat
 /** Yields the messages of one fetch, and stops it however the iteration ends. */
 async function* drain(messages: ConsumerMessages): AsyncGenerator<LiveMessage> {
   try {
-    for await (const msg of messages) yield { seq: msg.seq, data: msg.data };
+    for await (const msg of messages) yield liveMessage(msg.seq, msg.data);
   } finally {
     messages.stop();
   }

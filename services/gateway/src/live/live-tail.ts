@@ -6,7 +6,7 @@ import type { LiveMetrics } from "./live-metrics.js";
 import { createLiveSession, type LiveSession, type LiveSocket } from "./live-session.js";
 import { createUpstreamWatch, keepFollowingLive, type LiveFeed, natsReplaySource, readLiveEnd } from "./live-stream.js";
 import { createOnDemandFeed, type FeedHold } from "./on-demand-feed.js";
-import { decodeLiveEvent, type ReplaySource, resumeSession } from "./resume.js";
+import { decodeLiveEvent, memoryFirstReplays, type ReplaySource, resumeSession } from "./resume.js";
 import { checkSessions, type SessionChecks } from "./session-checks.js";
 
 /** How the live tail treats its clients. */
@@ -24,6 +24,11 @@ export interface LiveTailSettings {
    * reconnects within it finds the feed running.
    */
   readonly feedIdleMs: number;
+  /**
+   * Newest messages of `LIVE` kept in memory: a client resuming within them replays from there,
+   * without a consumer of its own.
+   */
+  readonly recentMessages: number;
 }
 
 /** What the live tail runs on. */
@@ -97,17 +102,20 @@ const fanOutFeed = (hub: LiveHub, deps: LiveTailDeps): ((msg: JsMsg) => void) =>
   });
   return (msg) => {
     upstream.observe(Number(msg.headers?.get("Nats-Sequence") || Number.NaN));
-    hub.publish(msg.seq, decodeLiveEvent(msg.data));
+    hub.publish(msg.seq, decodeLiveEvent(msg.data), msg.data.byteLength);
   };
 };
 
 /**
  * Follows `LIVE` from its current end, the hub's head moved up to it first: no session is joined
- * while the feed is stopped, and those waiting for it are placed once this resolves.
+ * while the feed is stopped, and those waiting for it are placed once this resolves. When what
+ * `LIVE` stored since the feed stopped fits in the hub's memory, the feed reads it instead, so that
+ * the newest messages stay whole in memory for clients resuming after a pause.
  */
 const followFromEnd = async (hub: LiveHub, deps: LiveTailDeps): Promise<LiveFeed> => {
   const { js, jsm, log } = deps;
-  hub.moveHeadTo(await readLiveEnd(jsm));
+  const end = await readLiveEnd(jsm);
+  if (end - hub.head > deps.settings.recentMessages) hub.moveHeadTo(end);
   const feed = await keepFollowingLive(js, () => hub.head, fanOutFeed(hub, deps), log);
   log.info({ after: hub.head }, "the live feed follows LIVE");
   return {
@@ -125,8 +133,10 @@ const followFromEnd = async (hub: LiveHub, deps: LiveTailDeps): Promise<LiveFeed
  */
 export const startLiveTail = async (deps: LiveTailDeps): Promise<LiveTail> => {
   const { js, jsm, settings, checks, log, metrics } = deps;
-  const hub = createLiveHub(await readLiveEnd(jsm));
-  const replays: ReplaySource = natsReplaySource(js, Math.floor(settings.maxBufferedBytes / 2));
+  const hub = createLiveHub(await readLiveEnd(jsm), settings.recentMessages);
+  // A replay's batch is half a client's bound: it waits for the client to take one before the next.
+  const batchBytes = Math.floor(settings.maxBufferedBytes / 2);
+  const replays: ReplaySource = memoryFirstReplays(hub, natsReplaySource(js, batchBytes), batchBytes);
   const feed = createOnDemandFeed({ start: () => followFromEnd(hub, deps), idleMs: settings.feedIdleMs });
   const placing = new Set<Promise<void>>();
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createLiveHub, type LiveHub } from "./live-hub.js";
 import { createLiveSession } from "./live-session.js";
 import { event, eventBytes, eventCursors, fakeSocket, viewer } from "./live-socket.fixture.js";
-import { type LiveMessage, type ReplaySource, resumeSession } from "./resume.js";
+import { type LiveMessage, liveMessage, memoryFirstReplays, type ReplaySource, resumeSession } from "./resume.js";
 
 /**
  * The stream `LIVE` in memory, read a batch of `batchSize` at a time; `afterBatch` runs when a
@@ -24,7 +24,7 @@ const memoryStream = (first: number, last: number, batchSize: number) => {
           const seqs = [...messages.keys()].filter((seq) => seq >= next).slice(0, batchSize);
           for (const seq of seqs) {
             next = seq + 1;
-            yield { seq, data: messages.get(seq) ?? new Uint8Array() };
+            yield liveMessage(seq, messages.get(seq) ?? new Uint8Array());
           }
           afterBatch();
         },
@@ -165,5 +165,54 @@ describe("resuming a live-tail client", () => {
     await resuming;
     expect(stream.stats).toMatchObject({ batches: 1, closed: 1 });
     expect(hub.size).toBe(0);
+  });
+
+  describe("from the hub's memory first", () => {
+    /** A hub whose feed handed out 1 to `head`, keeping the newest `recent` of them. */
+    const feedHub = (head: number, recent: number) => {
+      const hub = createLiveHub(0, recent);
+      for (let seq = 1; seq <= head; seq++) hub.publish(seq, event(seq % 11), 100);
+      return hub;
+    };
+
+    it("replays a client within the memory from there, opening no reader of the stream, and encodes each frame once for all", async () => {
+      const stream = memoryStream(1, 40, 4);
+      const hub = feedHub(40, 30);
+      const [first, second] = [resumingClient(hub), resumingClient(hub)];
+      for (const client of [first, second]) {
+        await resumeSession(client.session, hub, memoryFirstReplays(hub, stream.source, 1_000), 15);
+      }
+      expect(stream.stats.opened).toEqual([]);
+      expect(hub.joined).toBe(2);
+      hub.publish(41, event(1), 100);
+      for (const client of [first, second]) expect(eventCursors(client.frames())).toEqual(range(16, 41));
+      expect(first.sent.every((frame, i) => frame === second.sent[i])).toBe(true);
+    });
+
+    it("reads the stream for what the memory no longer holds, then the memory, each message once and in order", async () => {
+      const stream = memoryStream(1, 40, 4);
+      const hub = feedHub(40, 30);
+      const client = resumingClient(hub);
+      await resumeSession(client.session, hub, memoryFirstReplays(hub, stream.source, 1_000), 2);
+      // 3 to 10 come from the stream, 4 at a time; the memory holds 11 to 40.
+      expect(stream.stats).toMatchObject({ opened: [3], batches: 2, closed: 1 });
+      expect(eventCursors(client.frames())).toEqual(range(3, 40));
+    });
+
+    it("bounds each batch from memory by the payload bytes it holds", async () => {
+      const stream = memoryStream(1, 40, 4);
+      const hub = feedHub(40, 40);
+      const client = resumingClient(hub, { reading: false });
+      const resuming = resumeSession(client.session, hub, memoryFirstReplays(hub, stream.source, 1_000), 0);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(eventCursors(client.frames())).toEqual(range(1, 10));
+      while (hub.joined === 0) {
+        client.read();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await resuming;
+      expect(eventCursors(client.frames())).toEqual(range(1, 40));
+      expect(stream.stats.opened).toEqual([]);
+    });
   });
 });

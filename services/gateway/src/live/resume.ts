@@ -1,11 +1,17 @@
 import { decodeEvent, type SecurityEvent } from "@vigil/shared";
+import { encodeFrame } from "./frames.js";
 import type { LiveHub } from "./live-hub.js";
 import type { LiveSession } from "./live-session.js";
 
-/** One message of the stream `LIVE`. */
+/** One message of the stream `LIVE`, decoded. */
 export interface LiveMessage {
   readonly seq: number;
-  readonly data: Uint8Array;
+  /** The event it carries; undefined when the payload is not one (it is skipped). */
+  readonly event: SecurityEvent | undefined;
+  /** Bytes of its payload, which bound a replay's batch. */
+  readonly size: number;
+  /** Its event frame, once a session was sent it: every other session sends the same bytes. */
+  frame?: Buffer;
 }
 
 /** Reads the stream `LIVE` in order, from a sequence on, one bounded batch at a time. */
@@ -30,6 +36,59 @@ export const decodeLiveEvent = (data: Uint8Array): SecurityEvent | undefined => 
   const decoded = decodeEvent(data);
   return decoded.ok ? decoded.event : undefined;
 };
+
+/** A message of `LIVE` as the stream holds it (its sequence and payload), decoded. */
+export const liveMessage = (seq: number, data: Uint8Array): LiveMessage => ({
+  seq,
+  event: decodeLiveEvent(data),
+  size: data.byteLength,
+});
+
+/** Hands `message` to `session`, encoding its event frame the first time a session wants it. */
+export const deliverMessage = (session: LiveSession, message: LiveMessage): void => {
+  const { event } = message;
+  if (event !== undefined && message.frame === undefined && session.wants(event)) {
+    message.frame = encodeFrame({ type: "event", cursor: message.seq, event });
+  }
+  session.deliver(message.seq, event, message.frame);
+};
+
+/**
+ * Replays from the hub's memory of the newest messages the shared feed handed out, and from
+ * `stream` (a consumer opened only when needed, and closed once memory covers the rest) for what
+ * is older. Clients that left for less than the memory holds thus cost no consumer, no read of
+ * the stream and no decoding of their own. A batch from memory holds at most `batchBytes` of payload.
+ */
+export const memoryFirstReplays = (hub: LiveHub, stream: ReplaySource, batchBytes: number): ReplaySource => ({
+  async open(fromSeq) {
+    let next = fromSeq;
+    let reader: ReplayReader | undefined;
+    const closeReader = async () => {
+      const open = reader;
+      reader = undefined;
+      await open?.close();
+    };
+    return {
+      async *batch() {
+        const held = hub.recent(next, batchBytes);
+        if (held.length > 0) {
+          await closeReader();
+          for (const message of held) {
+            next = message.seq + 1;
+            yield message;
+          }
+          return;
+        }
+        reader ??= await stream.open(next);
+        for await (const message of reader.batch()) {
+          next = message.seq + 1;
+          yield message;
+        }
+      },
+      close: closeReader,
+    };
+  },
+});
 
 /**
  * Brings `session`, whose client has seen everything up to `after`, up to the shared feed, then
@@ -57,7 +116,7 @@ export const resumeSession = async (
       let received = false;
       for await (const message of reader.batch()) {
         received = true;
-        session.deliver(message.seq, decodeLiveEvent(message.data));
+        deliverMessage(session, message);
         if (session.closed) return;
         if (message.seq >= hub.head) {
           hub.join(session);
