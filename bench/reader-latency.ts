@@ -4,6 +4,7 @@ import { encodePoints, type InfluxClient } from "@vigil/influx";
 import { decodeQueryReply, EVENTS_QUERY_SUBJECT, encodeJson, type SecurityEvent } from "@vigil/shared";
 import { type Influxd, serviceEnv, startNatsServer, startService } from "@vigil/testing";
 
+import { busyShare, childPids, cpuMicros, machineTicks } from "./process-stats.js";
 import { percentile } from "./stats.js";
 
 /** Share of stored events at each criticality 0..10 (skewed to low, as real alert streams are). */
@@ -81,12 +82,32 @@ export interface LatencySummary {
   readonly maxMs?: number;
 }
 
+/** What the requests with many in flight cost, over that phase: where the machine's time went. */
+export interface ConcurrentCost {
+  readonly requestsPerSecond: number;
+  /** Answers that ran their own ladder of InfluxDB queries (identical requests in flight share one). */
+  readonly ladders: number;
+  /** InfluxDB queries those ladders ran. */
+  readonly influxQueries: number;
+  /** CPU per request, in microseconds, of each process. */
+  readonly cpuMicrosPerRequest: {
+    readonly bench: number;
+    readonly natsServer: number;
+    readonly reader: number;
+    readonly influxd: number;
+  };
+  /** Share of all cores' time that was busy, whoever used it. */
+  readonly machineBusy: number;
+}
+
 /** Latency of the last-10 query at one threshold. */
 export interface ThresholdLatency {
   readonly minCriticality: number;
   readonly matches: number;
   readonly sequential: LatencySummary;
   readonly concurrent: LatencySummary;
+  /** Absent from results recorded before it was measured. */
+  readonly concurrentCost?: ConcurrentCost;
 }
 
 const summary = (sortedMs: readonly number[]): LatencySummary => ({
@@ -121,6 +142,39 @@ export const readerLatency = async (
   const nats = await startNatsServer();
   const reader = await startService("reader", serviceEnv(nats.url, influxd.config("reader", database), readerEnv));
   const nc = await connect({ servers: nats.url });
+  // The servers are this process's only children of their binaries while the figure runs.
+  const natsPid = childPids(process.env.NATS_SERVER_BIN ?? "nats-server")[0];
+  const influxdPid = childPids("influxd")[0];
+  const cpuOf = (pid: number | undefined) => (pid === undefined ? Number.NaN : cpuMicros(pid));
+  const costReading = async () => ({
+    at: performance.now(),
+    ticks: machineTicks(),
+    bench: cpuMicros(process.pid),
+    natsServer: cpuOf(natsPid),
+    reader: cpuMicros(reader.pid),
+    influxd: cpuOf(influxdPid),
+    ladders: await reader.metric("vigil_reader_query_steps_count"),
+    influxQueries: await reader.metric("vigil_reader_query_steps_sum"),
+  });
+  const costBetween = (
+    before: Awaited<ReturnType<typeof costReading>>,
+    after: Awaited<ReturnType<typeof costReading>>,
+    requests: number,
+  ): ConcurrentCost => {
+    const perRequest = (key: "bench" | "natsServer" | "reader" | "influxd") => (after[key] - before[key]) / requests;
+    return {
+      requestsPerSecond: requests / ((after.at - before.at) / 1_000),
+      ladders: after.ladders - before.ladders,
+      influxQueries: after.influxQueries - before.influxQueries,
+      cpuMicrosPerRequest: {
+        bench: perRequest("bench"),
+        natsServer: perRequest("natsServer"),
+        reader: perRequest("reader"),
+        influxd: perRequest("influxd"),
+      },
+      machineBusy: busyShare(before.ticks, after.ticks),
+    };
+  };
   try {
     const results: ThresholdLatency[] = [];
     for (let minCriticality = -1; minCriticality <= 10; minCriticality++) {
@@ -134,11 +188,13 @@ export const readerLatency = async (
       }
       const concurrent: number[] = [];
       let issued = 0;
+      const before = await costReading();
       await Promise.all(
         Array.from({ length: inFlight }, async () => {
           while (issued++ < concurrentRequests) concurrent.push((await timedQuery(nc, minCriticality)).ms);
         }),
       );
+      const after = await costReading();
       sequential.sort((a, b) => a - b);
       concurrent.sort((a, b) => a - b);
       results.push({
@@ -146,6 +202,7 @@ export const readerLatency = async (
         matches,
         sequential: summary(sequential),
         concurrent: summary(concurrent),
+        concurrentCost: costBetween(before, after, concurrent.length),
       });
     }
     return results;

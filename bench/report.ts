@@ -198,6 +198,34 @@ const holdingBack = (
     (worst, _t, index) => (thresholdP99(index) > thresholdP99(worst) ? index : worst),
     0,
   );
+  const readerWorst = (mode: "sequential" | "concurrent") =>
+    readerSize === undefined ? 0 : worstP99(readerSize, mode).median;
+  // Where the time of the requests with 100 in flight went, at the threshold worst with them.
+  const readerCostText = (): string => {
+    if (readerSize === undefined) return "";
+    const concurrentP99 = (index: number) => thresholdOf(readerSize, index, (t) => t.concurrent.p99Ms).median;
+    const index = thresholds.reduce((worst, _t, i) => (concurrentP99(i) > concurrentP99(worst) ? i : worst), 0);
+    const costs = readerSize.runs.map((run) => run[index]?.concurrentCost);
+    if (costs.some((c) => c === undefined)) return "";
+    const med = (pick: (c: NonNullable<(typeof costs)[number]>) => number) =>
+      summarise(costs.map((c) => pick(c as NonNullable<typeof c>))).median;
+    const rate = med((c) => c.requestsPerSecond);
+    const busy = med((c) => c.machineBusy);
+    const cpu = (key: "bench" | "natsServer" | "reader" | "influxd") => n(med((c) => c.cpuMicrosPerRequest[key]));
+    return (
+      `. Where their time goes, at threshold ${thresholds[index]?.minCriticality} (its p99 with 100 in flight, ` +
+      `${n(concurrentP99(index), 1)} ms, is the worst; medians over runs, from /proc and the reader's /metrics): ` +
+      `${n(med((c) => c.ladders))} of the ${n(r.plan.concurrentRequests)} requests ran a ladder of their own ` +
+      `(${n(med((c) => c.influxQueries))} InfluxDB queries), the others shared one; the requests were answered at ` +
+      `${n(rate)}/s with the machine ${n(busy * 100)}% busy, and each cost ${cpu("reader")} µs of the reader's CPU, ` +
+      `${cpu("influxd")} µs of influxd's, ${cpu("natsServer")} µs of nats-server's and ${cpu("bench")} µs of the ` +
+      `bench's client. With 100 waiting, answered at ${n(rate)}/s, a request waits ${n((100 / rate) * 1_000, 1)} ms ` +
+      "on average (Little's law)" +
+      (busy >= 0.9
+        ? ": the two cores are saturated, so the tail with 100 in flight falls only with less CPU per request"
+        : ", and the cores were not saturated, so part of the wait is not CPU")
+    );
+  };
   return [
     "## What holds the figures back",
     "",
@@ -225,14 +253,16 @@ const holdingBack = (
         "is being written, and waits at most WRITER_FLUSH_INTERVAL, 100 ms, behind a write). The tail is writes InfluxDB " +
         "is slow to confirm: in probes of this figure (2026-12-02) a run's slowest writes took up to 500 ms (the writer's " +
         "`vigil_writer_write_duration_seconds`), and every probe published then waited for them.",
-    `- **Reader latency** (worst p99 ${n(thresholdP99(worstIndex), 1)} ms, median of ${readerSize?.runs.length ?? 0} ` +
-      `run(s), at threshold ${thresholds[worstIndex]?.minCriticality}, on ${readerSize?.influxdb}). The query reads only the series of ` +
+    `- **Reader latency** (worst p99 ${n(readerWorst("sequential"), 1)} ms one at a time and ` +
+      `${n(readerWorst("concurrent"), 1)} ms with 100 in flight, the median over ${readerSize?.runs.length ?? 0} run(s) ` +
+      `of each run's worst threshold, on ${readerSize?.influxdb}; the worst threshold at the median is ` +
+      `${thresholds[worstIndex]?.minCriticality}). The query reads only the series of ` +
       "the qualifying criticalities (one tag per level): a threshold that cannot match (10 and above) never reaches " +
       "InfluxDB. It asks the newest hour first (`time > $since`) and widens (1 d, 7 d, then unbounded; " +
       "READER_QUERY_WINDOWS) only while fewer than 10 events came back, so a common threshold reads the tail of one " +
       "shard instead of every shard of the 30 days; a threshold whose events are rarer than 10 an hour pays one query " +
       "per window it needs (`vigil_reader_query_steps`). What is left at low thresholds is reading every qualifying " +
-      "series in the newest shard. With 100 requests in flight, identical requests share one answer.",
+      `series in the newest shard. With 100 requests in flight, identical requests share one answer${readerCostText()}.`,
     `- **Writer memory** is bounded by what it holds (at most WRITER_MAX_IN_FLIGHT events, whatever the backlog) ` +
       "and by V8's heap cap, which compose sets (`NODE_OPTIONS` in docker-compose.yml, used by this bench too); " +
       "the cap makes the writer collect more often, which is part of its CPU per event.",
@@ -374,7 +404,7 @@ export const renderReport = (r: Results): { markdown: string; summary: string } 
     }),
     [
       "Writer peak RSS ≤ 160 MB under a 2× overload backlog, nothing lost",
-      `${n(overloadRss.max / 1_000_000, 1)} MB peak`,
+      `${n(overloadRss.max / 1_000_000, 1)} MB peak, the highest of ${r.overload.length} run(s) (${n(overloadRss.min / 1_000_000, 1)} – ${n(overloadRss.max / 1_000_000, 1)})`,
       verdict(overloadRss.max <= 160 * 1_000_000 && r.overload.every((x) => x.missing === 0)),
     ],
     [
@@ -469,11 +499,11 @@ export const renderReport = (r: Results): { markdown: string; summary: string } 
       1,
       " µs",
     )} | ${gateCell(r.sustained)} | ${mb(of(r.sustained, (x) => x.writerPeakRssBytes).max)} | ${r.sustained.reduce((s, x) => s + x.missing, 0)} |`,
-    `| Overload (${r.plan.overloadRuns} run): backlog of ${n(r.overload[0]?.valid ?? 0)} events waiting (2× the sustained rate for ${r.plan.overloadSeconds} s) | ${cell(
+    `| Overload (${r.plan.overloadRuns} run(s)): backlog of ${n(r.overload[0]?.valid ?? 0)} events waiting (2× the sustained rate for ${r.plan.overloadSeconds} s) | ${cell(
       of(r.overload, (x) => x.writerCpuMicrosPerEvent),
       1,
       " µs",
-    )} | ${gateCell(r.overload)} | ${mb(overloadRss.max)} | ${r.overload.reduce((s, x) => s + x.missing, 0)} |`,
+    )} | ${gateCell(r.overload)} | ${mb(overloadRss.max)}, the highest of ${r.overload.length} run(s) (${mb(overloadRss.min)} – ${mb(overloadRss.max)}) | ${r.overload.reduce((s, x) => s + x.missing, 0)} |`,
     "",
     "## 5. Cost of bad input (backlog drain, 20% invalid)",
     "",
@@ -912,8 +942,9 @@ export const renderLive = (l: LiveResults): { lines: string[]; targets: string[]
     ],
     [
       `Gateway peak RSS ≤ 512 MB with ${clients} live clients`,
-      `${mb(rss.max)} (highest run)`,
-      verdict(rss.max <= 512 * 1_048_576),
+      `${n(rss.max / 1_000_000, 1)} MB (${mb(rss.max)}), the highest run`,
+      // MB as in the writer's target: 10^6 bytes.
+      verdict(rss.max <= 512 * 1_000_000),
     ],
     [
       "No live client that keeps up is dropped; each gets exactly its events",
@@ -1070,7 +1101,7 @@ const liveLimits = (l: LiveResults): string[] => {
   const replayedPerSecond = (x: ResumeRun) => x.missedWhileAway.total / (x.backlogMs.maxMs / 1_000);
   parts.push(
     `- **Resuming from memory.** The gateway keeps the newest messages its feed handed out (\`GATEWAY_LIVE_RECENT_EVENTS\`, ` +
-      "32,768 by default), decoded, each event's frame encoded once for every client; a client resuming within them " +
+      "20,000 by default), decoded, each event's frame encoded once for every client; a client resuming within them " +
       "replays from there, with no consumer, read of `LIVE` or decoding of its own, and a feed stopped for a pause that " +
       `fits in them reads that pause when it starts again, so memory stays whole. ${plan.resumeClients} clients back ` +
       `together replayed about ${n(of(resume, replayedPerSecond).median)} missed frames a second with the gateway at ` +
