@@ -5,6 +5,7 @@ import { decodeQueryReply, EVENTS_QUERY_SUBJECT, encodeJson, type SecurityEvent 
 import { type Influxd, serviceEnv, startNatsServer, startService } from "@vigil/testing";
 
 import { busyShare, childPids, cpuMicros, machineTicks } from "./process-stats.js";
+import { shippedServers } from "./servers.js";
 import { percentile } from "./stats.js";
 
 /** Share of stored events at each criticality 0..10 (skewed to low, as real alert streams are). */
@@ -144,7 +145,8 @@ export const readerLatency = async (
   const nc = await connect({ servers: nats.url });
   // The servers are this process's only children of their binaries while the figure runs.
   const natsPid = childPids(process.env.NATS_SERVER_BIN ?? "nats-server")[0];
-  const influxdPid = childPids("influxd")[0];
+  // 2.x is built here as influxd-<version>; the 1.x of the tests is Debian's influxd.
+  const influxdPid = [...childPids(shippedServers().INFLUXD2_BIN), ...childPids("influxd")][0];
   const cpuOf = (pid: number | undefined) => (pid === undefined ? Number.NaN : cpuMicros(pid));
   const costReading = async () => ({
     at: performance.now(),
