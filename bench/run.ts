@@ -85,7 +85,7 @@ const plan: BenchPlan = quick
       concurrentRequests: 2_000,
       overloadSeconds: 60,
       maxOverloadBacklog: 3_000_000,
-      // Prefilling and draining millions of events takes about 3 minutes a run on two cores.
+      // Prefilling and draining millions of events takes about 4 minutes a run on two cores.
       overloadRuns: 3,
       mixBacklog: 300_000,
       scalingWriters: [2, 4],
