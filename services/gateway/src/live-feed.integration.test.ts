@@ -258,22 +258,33 @@ describe("the live tail's shared feed, following LIVE only while a client is con
     await admin.flush();
     return { created, stop: () => sub.unsubscribe() };
   };
+  /**
+   * Opens a client resuming after `last` and waits until it has `missed`, each once, in order and
+   * without a gap; `replayConsumers` counts the replay consumers created from its opening on.
+   */
+  const resumeCounting = async (gateway: TestGateway, last: number, missed: readonly string[]) => {
+    const replays = await countReplayConsumers();
+    const resumed = await openLive(gateway.url, { headers, query: { after: last } });
+    await resumed.waitFor("the missed events", (c) => c.events().length === missed.length);
+    expect(messagesOf(resumed)).toEqual(missed);
+    expect(cursorsOf(resumed)).toEqual(range(last + 1, last + missed.length));
+    expect(gapsOf(resumed)).toEqual([]);
+    return { resumed, replayConsumers: () => replays.created.count, stopCounting: replays.stop };
+  };
 
   it("replays a client that left for less than the gateway keeps in memory from there, with no consumer of its own", async () => {
     const gateway = await startGateway();
     const anchor = await openLive(gateway.url, { headers });
     const last = await cursorOfAClientThatLeft(gateway);
     const missed = await publish(20);
-    const replays = await countReplayConsumers();
-    const resumed = await openLive(gateway.url, { headers, query: { after: last } });
-    await resumed.waitFor("the missed events", (c) => c.events().length === missed.length);
+    const { resumed, replayConsumers, stopCounting } = await resumeCounting(gateway, last, missed);
     const live = await publish(2);
     await resumed.waitFor("the new events", (c) => c.events().length === missed.length + live.length);
     expect(messagesOf(resumed)).toEqual([...missed, ...live]);
     expect(cursorsOf(resumed)).toEqual(range(last + 1, last + missed.length + live.length));
     expect(gapsOf(resumed)).toEqual([]);
-    expect(replays.created.count).toBe(0);
-    replays.stop();
+    expect(replayConsumers()).toBe(0);
+    stopCounting();
     await Promise.all([anchor.close(), resumed.close()]);
   });
 
@@ -281,14 +292,9 @@ describe("the live tail's shared feed, following LIVE only while a client is con
     const gateway = await startGateway();
     const last = await cursorOfAClientThatLeft(gateway);
     await waitForNoFeed();
-    const missed = await publish(20);
-    const replays = await countReplayConsumers();
-    const resumed = await openLive(gateway.url, { headers, query: { after: last } });
-    await resumed.waitFor("the missed events", (c) => c.events().length === missed.length);
-    expect(messagesOf(resumed)).toEqual(missed);
-    expect(gapsOf(resumed)).toEqual([]);
-    expect(replays.created.count).toBe(0);
-    replays.stop();
+    const { resumed, replayConsumers, stopCounting } = await resumeCounting(gateway, last, await publish(20));
+    expect(replayConsumers()).toBe(0);
+    stopCounting();
     await resumed.close();
   });
 
@@ -297,14 +303,9 @@ describe("the live tail's shared feed, following LIVE only while a client is con
     const anchor = await openLive(gateway.url, { headers });
     const last = await cursorOfAClientThatLeft(gateway);
     const missed = await publish(RECENT_MESSAGES + 200);
-    const replays = await countReplayConsumers();
-    const resumed = await openLive(gateway.url, { headers, query: { after: last } });
-    await resumed.waitFor("the missed events", (c) => c.events().length === missed.length, 30_000);
-    expect(messagesOf(resumed)).toEqual(missed);
-    expect(cursorsOf(resumed)).toEqual(range(last + 1, last + missed.length));
-    expect(gapsOf(resumed)).toEqual([]);
-    expect(replays.created.count).toBe(1);
-    replays.stop();
+    const { resumed, replayConsumers, stopCounting } = await resumeCounting(gateway, last, missed);
+    expect(replayConsumers()).toBe(1);
+    stopCounting();
     await Promise.all([anchor.close(), resumed.close()]);
   });
 
