@@ -83,8 +83,8 @@ export interface LatencySummary {
   readonly maxMs?: number;
 }
 
-/** What the requests with many in flight cost, over that phase: where the machine's time went. */
-export interface ConcurrentCost {
+/** What the requests of one phase (one at a time, or many in flight) cost: where the machine's time went. */
+export interface PhaseCost {
   readonly requestsPerSecond: number;
   /** Answers that ran their own ladder of InfluxDB queries (identical requests in flight share one). */
   readonly ladders: number;
@@ -108,7 +108,9 @@ export interface ThresholdLatency {
   readonly sequential: LatencySummary;
   readonly concurrent: LatencySummary;
   /** Absent from results recorded before it was measured. */
-  readonly concurrentCost?: ConcurrentCost;
+  readonly sequentialCost?: PhaseCost;
+  /** Absent from results recorded before it was measured. */
+  readonly concurrentCost?: PhaseCost;
 }
 
 const summary = (sortedMs: readonly number[]): LatencySummary => ({
@@ -162,7 +164,7 @@ export const readerLatency = async (
     before: Awaited<ReturnType<typeof costReading>>,
     after: Awaited<ReturnType<typeof costReading>>,
     requests: number,
-  ): ConcurrentCost => {
+  ): PhaseCost => {
     const perRequest = (key: "bench" | "natsServer" | "reader" | "influxd") => (after[key] - before[key]) / requests;
     return {
       requestsPerSecond: requests / ((after.at - before.at) / 1_000),
@@ -183,11 +185,13 @@ export const readerLatency = async (
       await timedQuery(nc, minCriticality); // warm-up
       const sequential: number[] = [];
       let matches = 0;
+      const beforeSequential = await costReading();
       for (let i = 0; i < sequentialRequests; i++) {
         const { ms, events } = await timedQuery(nc, minCriticality);
         sequential.push(ms);
         matches = events;
       }
+      const afterSequential = await costReading();
       const concurrent: number[] = [];
       let issued = 0;
       const before = await costReading();
@@ -204,6 +208,7 @@ export const readerLatency = async (
         matches,
         sequential: summary(sequential),
         concurrent: summary(concurrent),
+        sequentialCost: costBetween(beforeSequential, afterSequential, sequential.length),
         concurrentCost: costBetween(before, after, concurrent.length),
       });
     }
