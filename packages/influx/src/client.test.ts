@@ -85,3 +85,16 @@ describe("the InfluxDB client, given a limit on the answer's size", () => {
     expect(series[0]?.values[0]).toEqual(["x".repeat(100)]);
   });
 });
+
+describe("the InfluxDB client's queries", () => {
+  it("ask for an uncompressed answer", async () => {
+    let asked: string | undefined;
+    const url = await serve((req, res) => {
+      asked = req.headers["accept-encoding"];
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ results: [{}] }));
+    });
+    await clientFor(url).query("SELECT 1");
+    expect(asked).toBe("identity");
+  });
+});

@@ -130,7 +130,14 @@ export const createInfluxClient = (config: InfluxConfig): InfluxClient => {
         `${base}/query`,
         {
           method: "POST",
-          headers: { ...headers, "content-type": "application/x-www-form-urlencoded" },
+          // Uncompressed: fetch asks for gzip unless told otherwise, and on the private network
+          // InfluxDB sits on, compressing each answer costs more than the bytes it saves (in a probe,
+          // about 1 ms of CPU per last-10 answer, influxd and the client together).
+          headers: {
+            ...headers,
+            "content-type": "application/x-www-form-urlencoded",
+            "accept-encoding": "identity",
+          },
           body: form.toString(),
         },
         "query",
