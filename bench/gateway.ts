@@ -324,7 +324,7 @@ const startBench = async (
   // What does not depend on each other starts together: the quick run is a smoke test within a minute.
   const load = startLoadGenerator();
   stack.push(() => load.stop());
-  const influxdStarted = startInfluxd("gateway", { version: 2, bin: bins.INFLUXD2_BIN }).then((influxd) => {
+  const influxdStarted = startInfluxd("gateway", bins.influxd).then((influxd) => {
     stack.push(() => influxd.dispose());
     return influxd;
   });

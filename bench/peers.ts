@@ -416,7 +416,7 @@ export const peersFigures = async (plan: PeersPlan, log: (text: string) => void)
   const bin = telegrafBinary();
   const peers = [vigilWriter(), telegraf(bin, tuning)];
   const servers = shippedServers();
-  const influxd = await startInfluxd("peers", { version: 2, bin: servers.INFLUXD2_BIN });
+  const influxd = await startInfluxd("peers", servers.influxd);
   const figures: Record<Peer["name"], { rate: PeerRateRun[]; kill: PeerKillRun[] }> = {
     vigil: { rate: [], kill: [] },
     telegraf: { rate: [], kill: [] },

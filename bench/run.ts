@@ -201,7 +201,7 @@ const measuredNow = () => ({ date: new Date().toISOString(), commit: benchCommit
  * that InfluxDB at 586af3c, p99 was 571 ms; on its own at 6ca64ae, 230 ms).
  */
 const latencyFigures = async (): Promise<PipelineResults["latency"]> => {
-  const influxd = await startInfluxd("bench", { version: 2, bin: servers.INFLUXD2_BIN });
+  const influxd = await startInfluxd("bench", servers.influxd);
   try {
     log(`figure 2: publish-to-queryable at ${plan.latencyRate}/s, on an InfluxDB of its own`);
     const context = pipelineContext(influxd);
@@ -223,7 +223,7 @@ const latencyOnly = async (previous: PipelineResults): Promise<PipelineResults> 
 
 /** `--only invalid`: figure 5 on an InfluxDB of its own, the rest of the pipeline's figures kept. */
 const invalidOnly = async (previous: PipelineResults): Promise<PipelineResults> => {
-  const influxd = await startInfluxd("bench", { version: 2, bin: servers.INFLUXD2_BIN });
+  const influxd = await startInfluxd("bench", servers.influxd);
   try {
     const invalidMix = await invalidFigures(pipelineContext(influxd));
     return { ...previous, invalidMix, measuredApart: { ...previous.measuredApart, invalid: measuredNow() } };
@@ -240,7 +240,7 @@ const pipelineFigures = async (): Promise<PipelineResults> => {
   // First, while no other InfluxDB runs: see latencyFigures and readerFigures.
   const latency = await latencyFigures();
   const readerSizes = await readerFigures();
-  const influxd = await startInfluxd("bench", { version: 2, bin: servers.INFLUXD2_BIN });
+  const influxd = await startInfluxd("bench", servers.influxd);
   const context = pipelineContext(influxd);
   try {
     log(`${quick ? "quick" : "full"} run: ceilings`);
@@ -330,7 +330,7 @@ const readerFigures = async (): Promise<ReaderSize[]> => {
     sequentialRequests: plan.sequentialRequests,
     concurrentRequests: plan.concurrentRequests,
   };
-  const influxd = await startInfluxd("bench", { version: 2, bin: servers.INFLUXD2_BIN });
+  const influxd = await startInfluxd("bench", servers.influxd);
   let v2: ReaderSize[];
   try {
     v2 = await readerLatencyBySize(influxd, "bench", servers.influxdbVersion(), plan.readerSizes, work, log);

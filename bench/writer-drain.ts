@@ -116,7 +116,7 @@ const drainOnce = async (influxd: Awaited<ReturnType<typeof startInfluxd>>, run:
 
 const servers = shippedServers();
 process.env.NATS_SERVER_BIN = servers.NATS_SERVER_BIN;
-const influxd = await startInfluxd("drain", { version: 2, bin: servers.INFLUXD2_BIN });
+const influxd = await startInfluxd("drain", servers.influxd);
 try {
   const figures: DrainFigures[] = [];
   for (let run = 1; run <= runs; run++) {

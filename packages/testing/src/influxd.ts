@@ -15,6 +15,8 @@ export interface Influxd {
   readonly managed: boolean;
   /** Which server: 1.x (users and grants), 2.x (tokens, buckets mapped to databases), or `INFLUX_URL`'s. */
   readonly flavour: "1.x" | "2.x" | "external";
+  /** The directory a managed server keeps its files in (its TSM files under it); absent for `INFLUX_URL`'s. */
+  readonly dataDir?: string;
   /** Client settings for `role` on `database` (default: the first database). */
   config(role: InfluxRole, database?: string): InfluxConfig;
   /** A client for `role` on `database`. */
@@ -36,6 +38,11 @@ export interface InfluxdOptions {
   readonly bin?: string;
   /** `2` starts InfluxDB 2.x, `1` InfluxDB 1.x, whatever `VIGIL_INFLUXDB` says (the benchmark picks its own). */
   readonly version?: 1 | 2;
+  /**
+   * Settings for InfluxDB 2.x in its environment, beside this process's (`INFLUXD_STORAGE_...`, as
+   * docker-compose.yml gives them): the benchmark runs influxd as compose does. 1.x takes none.
+   */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** The configuration of an InfluxDB 1.x in `dir`; HTTP on `httpPort` (0: a port it chooses). */
@@ -113,7 +120,7 @@ export const startInfluxd = async (database = "vigil", options: InfluxdOptions =
     const bin = options.bin ?? process.env.INFLUXD2_BIN;
     if (bin === undefined || bin === "")
       throw new Error("VIGIL_INFLUXDB=2 needs INFLUXD2_BIN (scripts/build-servers.sh)");
-    return startInfluxd2(bin, database);
+    return startInfluxd2(bin, database, options.env);
   }
 
   const bin = options.bin ?? process.env.INFLUXD_BIN ?? "influxd";
@@ -164,6 +171,7 @@ export const startInfluxd = async (database = "vigil", options: InfluxdOptions =
     url: url(),
     managed: true,
     flavour: "1.x",
+    dataDir: dir,
     config,
     client: (role, db) => createInfluxClient(config(role, db)),
     createDatabase,

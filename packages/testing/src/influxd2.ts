@@ -27,8 +27,13 @@ interface ApiOptions {
  * token, organisation `vigil`, bucket `database`) and creates a `writer` token that may only write
  * and a `reader` token that may only read the organisation's buckets. Queries and writes then go
  * through the v1 compatibility API, where every bucket is mapped to the database of its name.
+ * `env` adds to its environment (influxd reads every setting from `INFLUXD_...` variables too).
  */
-export const startInfluxd2 = async (bin: string, database: string): Promise<Influxd> => {
+export const startInfluxd2 = async (
+  bin: string,
+  database: string,
+  env: Readonly<Record<string, string>> = {},
+): Promise<Influxd> => {
   const dir = await mkdtemp(join(tmpdir(), "vigil-influxd2-"));
   const tokens: Record<InfluxRole, string> = { admin: secret(), writer: "", reader: "" };
   let url = "";
@@ -49,16 +54,20 @@ export const startInfluxd2 = async (bin: string, database: string): Promise<Infl
   };
 
   const launch = async (): Promise<ManagedProcess> => {
-    const proc = spawnManaged(bin, [
-      `--bolt-path=${join(dir, "influxd.bolt")}`,
-      `--engine-path=${join(dir, "engine")}`,
-      `--sqlite-path=${join(dir, "influxd.sqlite")}`,
-      `--http-bind-address=${bindAddress}`,
-      "--reporting-disabled",
-      "--log-level=info",
-      "--metrics-disabled",
-      "--ui-disabled",
-    ]);
+    const proc = spawnManaged(
+      bin,
+      [
+        `--bolt-path=${join(dir, "influxd.bolt")}`,
+        `--engine-path=${join(dir, "engine")}`,
+        `--sqlite-path=${join(dir, "influxd.sqlite")}`,
+        `--http-bind-address=${bindAddress}`,
+        "--reporting-disabled",
+        "--log-level=info",
+        "--metrics-disabled",
+        "--ui-disabled",
+      ],
+      { ...process.env, ...env },
+    );
     await waitFor("influxd 2.x to bind its HTTP port", () => {
       if (proc.child.exitCode !== null) throw new WaitAbortedError(`influxd exited: ${proc.output()}`);
       const port = listeningPort(proc.output());
@@ -106,6 +115,7 @@ export const startInfluxd2 = async (bin: string, database: string): Promise<Infl
     },
     managed: true,
     flavour: "2.x",
+    dataDir: dir,
     config,
     client: (role, db) => createInfluxClient(config(role, db)),
     async createDatabase(name) {
