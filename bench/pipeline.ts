@@ -28,8 +28,8 @@ import { ensureWriterConsumer, WriterConsumerEnv, writerConsumerSettings } from 
 import { readCompose } from "../deploy/checks/deployment-files.js";
 import { syntheticEvent } from "./fixtures.js";
 import { busyShare, childPids, cpuMicros, machineTicks, peakRssBytes } from "./process-stats.js";
-
 import { percentile } from "./stats.js";
+import { slowDuring, watchTsmWrites } from "./storage-writes.js";
 
 /** Servers and settings shared by the pipeline figures. */
 export interface PipelineContext {
@@ -211,13 +211,27 @@ export interface LatencyRun {
   readonly probes: number;
   readonly seen: number;
   readonly loadPerSecond: number;
+  /**
+   * What InfluxDB wrote to disk while the probes ran (absent from older results): its stretches of
+   * writing TSM files (cache snapshots and compactions), and of the probes at or above the run's
+   * p99, how many waited while one was being written.
+   */
+  readonly storageWrites?: {
+    readonly writes: number;
+    readonly longestMs: number;
+    /** Of the time the probes ran, the share during which a TSM file was being written. */
+    readonly busyShare: number;
+    readonly tailProbes: number;
+    readonly tailProbesDuringWrites: number;
+  };
 }
 
 /**
  * Figure 2: publish-to-queryable latency. The daemon publishes at `rate` events/s (criticality
  * 10 switched off); the bench publishes probe events of criticality 10 every 20 ms and asks the
  * real reader for the newest criticality-10 events every 10 ms. A probe's latency runs from just
- * before its publish to the first reply that contains it.
+ * before its publish to the first reply that contains it. Meanwhile the TSM files InfluxDB writes are
+ * watched, to tell whether the slowest probes waited on them.
  */
 export const publishToQueryable = (
   context: PipelineContext,
@@ -239,12 +253,14 @@ export const publishToQueryable = (
     );
     const js = jetstream(nc);
     const sentAt = new Map<string, number>();
-    const latencies: number[] = [];
+    const latencies: { sent: number; ms: number }[] = [];
     let running = true;
+    let storage: ReturnType<typeof watchTsmWrites> | undefined;
     try {
       await wait(warmupSeconds * 1000);
       const c0 = await streamedCount(nc);
       const t0 = performance.now();
+      storage = context.influxd.dataDir === undefined ? undefined : watchTsmWrites(context.influxd.dataDir);
       const poll = (async () => {
         const request = encodeJson({ minCriticality: 9, limit: 200 });
         while (running || sentAt.size > 0) {
@@ -254,7 +270,7 @@ export const publishToQueryable = (
             for (const event of reply.events) {
               const sent = event.id === undefined ? undefined : sentAt.get(event.id);
               if (sent === undefined || event.id === undefined) continue;
-              latencies.push(now - sent);
+              latencies.push({ sent, ms: now - sent });
               sentAt.delete(event.id);
             }
           }
@@ -273,17 +289,34 @@ export const publishToQueryable = (
       const loadPerSecond = ((await streamedCount(nc)) - c0) / ((performance.now() - t0) / 1000);
       running = false;
       await poll;
-      const sorted = latencies.sort((a, b) => a - b);
+      const probing = { from: t0, to: performance.now() };
+      const writes = await storage?.stop();
+      const sorted = latencies.map((probe) => probe.ms).sort((a, b) => a - b);
+      const p99Ms = percentile(sorted, 99);
+      const tail = writes === undefined ? undefined : slowDuring(latencies, writes, p99Ms);
       return {
         p50Ms: percentile(sorted, 50),
-        p99Ms: percentile(sorted, 99),
+        p99Ms,
         maxMs: sorted.at(-1) ?? Number.NaN,
         probes,
         seen: sorted.length,
         loadPerSecond,
+        ...(writes === undefined || tail === undefined
+          ? {}
+          : {
+              storageWrites: {
+                writes: writes.length,
+                longestMs: Math.max(0, ...writes.map((write) => write.to - write.from)),
+                busyShare:
+                  writes.reduce((sum, write) => sum + (write.to - write.from), 0) / (probing.to - probing.from),
+                tailProbes: tail.slow,
+                tailProbesDuringWrites: tail.during,
+              },
+            }),
       };
     } finally {
       running = false;
+      await storage?.stop();
       await daemon.process.stop("SIGKILL");
       await Promise.all([writer.stop(), reader.process.stop("SIGTERM", 30_000)]);
     }

@@ -275,14 +275,10 @@ const holdingBack = (
     f.p99 <= 250 && f.latencyMax < 1_000
       ? `- **Publish-to-queryable** (p99 ${n(f.p99)} ms, max ${n(f.latencyMax)} ms) is bounded by one write through ` +
         "the influx-gate and the write in flight before it: a batch that is not full goes as soon as nothing is being " +
-        "written, and waits at most WRITER_FLUSH_INTERVAL (100 ms) behind a write. The tail is writes InfluxDB is slow " +
-        "to confirm: in probes of this figure (2026-12-02) a run's slowest writes took up to 500 ms (the writer's " +
-        "`vigil_writer_write_duration_seconds`), and every probe published then waited for them."
+        `written, and waits at most WRITER_FLUSH_INTERVAL (100 ms) behind a write. ${latencyTailText(r)}`
       : `- **Publish-to-queryable** (p99 ${n(f.p99)} ms, max ${n(f.latencyMax)} ms): one write through the ` +
         "influx-gate and the write in flight before it set the floor (a batch that is not full goes as soon as nothing " +
-        "is being written, and waits at most WRITER_FLUSH_INTERVAL, 100 ms, behind a write). The tail is writes InfluxDB " +
-        "is slow to confirm: in probes of this figure (2026-12-02) a run's slowest writes took up to 500 ms (the writer's " +
-        "`vigil_writer_write_duration_seconds`), and every probe published then waited for them.",
+        `is being written, and waits at most WRITER_FLUSH_INTERVAL, 100 ms, behind a write). ${latencyTailText(r)}`,
     `- **Reader latency** (worst p99 ${n(readerWorst("sequential"), 1)} ms one at a time and ` +
       `${n(readerWorst("concurrent"), 1)} ms with 100 in flight, the median over ${readerSize?.runs.length ?? 0} run(s) ` +
       `of each run's worst threshold, on ${readerSize?.influxdb}; the worst threshold at the median is ` +
@@ -307,6 +303,63 @@ const holdingBack = (
       "in the writer is mostly garbage collection under the heap cap, the `SyntaxError` `JSON.parse` throws and zod's " +
       "error for a payload that is not an event, and the record's headers. Each record is still counted once in " +
       "the DEADLETTERS stream.",
+    "",
+  ];
+};
+
+/** Figure 2's runs that watched InfluxDB's TSM writes, or none when any run did not. */
+const watchedWrites = (r: Results) => {
+  const watched = r.latency.map((x) => x.storageWrites);
+  return watched.every((x) => x !== undefined) ? (watched as NonNullable<(typeof watched)[number]>[]) : [];
+};
+
+/** Whether most of figure 2's slowest probes, over all runs, waited while InfluxDB wrote a TSM file. */
+const tailMostlyDuringWrites = (watched: ReturnType<typeof watchedWrites>) =>
+  2 * watched.reduce((sum, x) => sum + x.tailProbesDuringWrites, 0) > watched.reduce((sum, x) => sum + x.tailProbes, 0);
+
+/** What figure 2's slowest probes waited on, for the account of what holds the figures back. */
+const latencyTailText = (r: Results): string => {
+  const watched = watchedWrites(r);
+  const measured =
+    watched.length === 0
+      ? "The tail is writes InfluxDB is slow to confirm: in probes of this figure (2026-12-02) a run's slowest " +
+        "writes took up to 500 ms (the writer's `vigil_writer_write_duration_seconds`), and every probe published " +
+        "then waited for them."
+      : `${tailMostlyDuringWrites(watched) ? "The tail is InfluxDB writing its cache to disk" : "The tail is mostly not InfluxDB writing to disk"}: of the probes at or above each run's p99, ${watched
+          .map((x) => `${x.tailProbesDuringWrites} of ${x.tailProbes}`)
+          .join(", ")} waited while a TSM file was being written, which took ${n(
+          of(watched, (x) => x.busyShare).median * 100,
+        )}% of the time (figure 2).${tailMostlyDuringWrites(watched) ? " A snapshot takes CPU from the writes that arrive meanwhile, on cores already busy." : ""}`;
+  return (
+    `${measured} Compose sets influxd's cache snapshot to 5 MiB (INFLUXD_STORAGE_CACHE_SNAPSHOT_MEMORY_SIZE, 25 MiB ` +
+    "by default), as this bench's InfluxDB runs: in probes of this figure (2026-12-03, not this report's runs) a " +
+    "25 MiB snapshot took 530–820 ms to write, every 15 s, and the p99 was 199–257 ms and the max 287–335 ms (3 " +
+    "runs); with 5 MiB snapshots, 40–120 ms every 3 s, p99 122–158 ms and max 153–189 ms (2 runs)."
+  );
+};
+
+/** Figure 2's account of InfluxDB's TSM writes while the probes ran, when every run watched them. */
+const renderStorageWrites = (r: Results): string[] => {
+  const watched = watchedWrites(r);
+  if (watched.length === 0) return [];
+  return [
+    "While the probes ran, the bench watched InfluxDB's data directory for TSM files being written (cache snapshots " +
+      `and compactions, sampled every 10 ms): ${cell(
+        of(watched, (x) => x.writes),
+        0,
+        "",
+      )} stretches of writing per ` +
+      `run, the longest ${cell(
+        of(watched, (x) => x.longestMs),
+        0,
+        " ms",
+      )}, ${cell(
+        of(watched, (x) => x.busyShare * 100),
+        0,
+        "%",
+      )} of the time. Of the probes at or above each run's p99, ${watched
+        .map((x) => `${x.tailProbesDuringWrites} of ${x.tailProbes}`)
+        .join(", ")} waited while one was being written.`,
     "",
   ];
 };
@@ -517,6 +570,7 @@ export const renderReport = (r: Results): { markdown: string; summary: string } 
       " ms",
     )} | ${r.latency.map((x) => `${x.seen}/${x.probes}`).join(", ")} |`,
     "",
+    ...renderStorageWrites(r),
     ...renderReader(r),
     "## 4. Writer cost",
     "",
