@@ -325,7 +325,7 @@ const latencyTailText = (r: Results): string => {
       ? "The tail is writes InfluxDB is slow to confirm: in probes of this figure (2026-12-02) a run's slowest " +
         "writes took up to 500 ms (the writer's `vigil_writer_write_duration_seconds`), and every probe published " +
         "then waited for them."
-      : `${tailMostlyDuringWrites(watched) ? "The tail is InfluxDB writing its cache to disk" : "The tail is mostly not InfluxDB writing to disk"}: of the probes at or above each run's p99, ${watched
+      : `${tailMostlyDuringWrites(watched) ? "The tail is mostly InfluxDB writing TSM files (its cache snapshots and their compactions)" : "The tail is mostly not InfluxDB writing to disk"}: of the probes at or above each run's p99, ${watched
           .map((x) => `${x.tailProbesDuringWrites} of ${x.tailProbes}`)
           .join(", ")} waited while a TSM file was being written, which took ${n(
           of(watched, (x) => x.busyShare).median * 100,
