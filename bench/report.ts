@@ -288,7 +288,8 @@ const holdingBack = (
       "READER_QUERY_WINDOWS) only while fewer than 10 events came back, so a common threshold reads the tail of one " +
       "shard instead of every shard of the 30 days; a threshold whose events are rarer than 10 an hour pays one query " +
       "per window it needs (`vigil_reader_query_steps`). What is left at low thresholds is reading every qualifying " +
-      `series in the newest shard. With 100 requests in flight, identical requests share one answer${readerCostText()}.`,
+      `series in the newest shard. With 100 requests in flight, identical requests share one answer${readerCostText()}.` +
+      otherReadersText(r, readerSize),
     `- **Writer memory** is bounded by what it holds (at most WRITER_MAX_IN_FLIGHT events, whatever the backlog) ` +
       "and by V8's heap cap, which compose sets (`NODE_OPTIONS` in docker-compose.yml, used by this bench too); " +
       "the cap makes the writer collect more often, which is part of its CPU per event.",
@@ -312,6 +313,42 @@ const watchedWrites = (r: Results) => {
   const watched = r.latency.map((x) => x.storageWrites);
   return watched.every((x) => x !== undefined) ? (watched as NonNullable<(typeof watched)[number]>[]) : [];
 };
+
+/**
+ * For each reader target but `shown` (the one the account above details): influxd's CPU per query at
+ * the threshold worst with 100 in flight, one at a time and with 100 in flight, medians over runs.
+ */
+const otherReadersText = (r: Results, shown: ReaderSize | undefined): string =>
+  readerTargets(r)
+    .filter((size) => size !== shown)
+    .map((size) => {
+      const concurrentP99 = (index: number) => thresholdOf(size, index, (t) => t.concurrent.p99Ms).median;
+      const index = (size.runs[0] ?? []).reduce(
+        (worst, _t, i) => (concurrentP99(i) > concurrentP99(worst) ? i : worst),
+        0,
+      );
+      const perQuery = (phase: "sequentialCost" | "concurrentCost", requests: number) => {
+        const costs = size.runs.map((run) => run[index]?.[phase]);
+        if (
+          costs.some((c) => c === undefined || !Number.isFinite(c.cpuMicrosPerRequest.influxd) || c.influxQueries === 0)
+        )
+          return undefined;
+        return summarise(
+          costs.map(
+            (c) => ((c as PhaseCost).cpuMicrosPerRequest.influxd * requests) / (c as PhaseCost).influxQueries / 1_000,
+          ),
+        ).median;
+      };
+      const alone = perQuery("sequentialCost", r.plan.sequentialRequests);
+      const shared = perQuery("concurrentCost", r.plan.concurrentRequests);
+      if (alone === undefined || shared === undefined) return "";
+      return (
+        ` On ${size.influxdb}, at threshold ${size.runs[0]?.[index]?.minCriticality} (the worst with 100 in flight, ` +
+        `${n(concurrentP99(index), 1)} ms), each InfluxDB query cost influxd ${n(alone, 1)} ms of CPU one at a time ` +
+        `and ${n(shared, 1)} ms with 100 in flight: the same account.`
+      );
+    })
+    .join("");
 
 /** Whether most of figure 2's slowest probes, over all runs, waited while InfluxDB wrote a TSM file. */
 const tailMostlyDuringWrites = (watched: ReturnType<typeof watchedWrites>) =>
