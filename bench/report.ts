@@ -130,6 +130,23 @@ const worstP99 = (size: ReaderSize, mode: "sequential" | "concurrent"): Summary 
 /** One threshold's figure over runs, thresholds in the same order in every run. */
 const thresholdOf = (size: ReaderSize, index: number, pick: (t: ThresholdLatency) => number): Summary =>
   summarise(size.runs.map((run) => pick(run[index] as ThresholdLatency)));
+/** The p99 with 100 in flight of one threshold (by index), the median over runs. */
+const concurrentP99Of = (size: ReaderSize, index: number): number =>
+  thresholdOf(size, index, (t) => t.concurrent.p99Ms).median;
+
+/** The index of the threshold whose p99 with 100 in flight (median over runs) is the highest. */
+const worstConcurrentIndex = (size: ReaderSize): number =>
+  (size.runs[0] ?? []).reduce(
+    (worst, _t, i) => (concurrentP99Of(size, i) > concurrentP99Of(size, worst) ? i : worst),
+    0,
+  );
+
+/** influxd's CPU per InfluxDB query, in ms: what it spent on a phase's `requests` over the queries they asked. */
+const influxdMsPerQuery =
+  (requests: number) =>
+  (c: PhaseCost): number =>
+    (c.cpuMicrosPerRequest.influxd * requests) / c.influxQueries / 1_000;
+
 const verdict = (met: boolean) => (met ? "met" : "**missed**");
 /** The influx-gate's CPU per event over `runs`, or "not measured" for results from before the gate. */
 const gateCell = (runs: readonly { readonly gateCpuMicrosPerEvent?: number }[]) =>
@@ -206,8 +223,8 @@ const holdingBack = (
   // Where the time of the requests with 100 in flight went, at the threshold worst with them.
   const readerCostText = (): string => {
     if (readerSize === undefined) return "";
-    const concurrentP99 = (index: number) => thresholdOf(readerSize, index, (t) => t.concurrent.p99Ms).median;
-    const index = thresholds.reduce((worst, _t, i) => (concurrentP99(i) > concurrentP99(worst) ? i : worst), 0);
+    const concurrentP99 = (index: number) => concurrentP99Of(readerSize, index);
+    const index = worstConcurrentIndex(readerSize);
     const costs = readerSize.runs.map((run) => run[index]?.concurrentCost);
     if (costs.some((c) => c === undefined)) return "";
     const med = (pick: (c: PhaseCost) => number, of: readonly (PhaseCost | undefined)[] = costs) =>
@@ -232,21 +249,18 @@ const holdingBack = (
         `nats-server's and ${cpu("bench")} µs of the bench's client (influxd's share was not counted in this run)` +
         littles
       );
-    // influxd's CPU per query it ran, in ms: what it spent on a phase's `requests` over the queries they asked.
-    const perQuery = (requests: number) => (c: PhaseCost) =>
-      (c.cpuMicrosPerRequest.influxd * requests) / c.influxQueries / 1_000;
     const sequential = readerSize.runs.map((run) => run[index]?.sequentialCost);
     const sequentialText = sequential.every((c) => c !== undefined && c.influxQueries > 0)
       ? `One at a time, a request at this threshold ran ${n(
           med((c) => c.influxQueries / c.ladders, sequential),
           1,
         )} InfluxDB queries and cost influxd ${n(
-          med(perQuery(r.plan.sequentialRequests), sequential),
+          med(influxdMsPerQuery(r.plan.sequentialRequests), sequential),
           1,
         )} ms of CPU per query, the reader ${n(med((c) => c.cpuMicrosPerRequest.reader, sequential))} µs. `
       : "";
     return (
-      `${common}. Each InfluxDB query cost influxd ${n(med(perQuery(r.plan.concurrentRequests)), 1)} ms of CPU, and each request ${cpu("reader")} µs of the reader's, ${cpu("natsServer")} µs of nats-server's ` +
+      `${common}. Each InfluxDB query cost influxd ${n(med(influxdMsPerQuery(r.plan.concurrentRequests)), 1)} ms of CPU, and each request ${cpu("reader")} µs of the reader's, ${cpu("natsServer")} µs of nats-server's ` +
       `and ${cpu("bench")} µs of the bench's client${littles}. ${sequentialText}So the wait is InfluxDB's query: ` +
       "the requests in flight share the ladder being asked, wait for the rest of it and, answered together, ask the " +
       "next one together; the reader's own work is a small part. In a probe (2026-12-03, 10,000,000 events, " +
@@ -322,29 +336,21 @@ const otherReadersText = (r: Results, shown: ReaderSize | undefined): string =>
   readerTargets(r)
     .filter((size) => size !== shown)
     .map((size) => {
-      const concurrentP99 = (index: number) => thresholdOf(size, index, (t) => t.concurrent.p99Ms).median;
-      const index = (size.runs[0] ?? []).reduce(
-        (worst, _t, i) => (concurrentP99(i) > concurrentP99(worst) ? i : worst),
-        0,
-      );
+      const index = worstConcurrentIndex(size);
       const perQuery = (phase: "sequentialCost" | "concurrentCost", requests: number) => {
         const costs = size.runs.map((run) => run[index]?.[phase]);
         if (
           costs.some((c) => c === undefined || !Number.isFinite(c.cpuMicrosPerRequest.influxd) || c.influxQueries === 0)
         )
           return undefined;
-        return summarise(
-          costs.map(
-            (c) => ((c as PhaseCost).cpuMicrosPerRequest.influxd * requests) / (c as PhaseCost).influxQueries / 1_000,
-          ),
-        ).median;
+        return summarise(costs.map((c) => influxdMsPerQuery(requests)(c as PhaseCost))).median;
       };
       const alone = perQuery("sequentialCost", r.plan.sequentialRequests);
       const shared = perQuery("concurrentCost", r.plan.concurrentRequests);
       if (alone === undefined || shared === undefined) return "";
       return (
         ` On ${size.influxdb}, at threshold ${size.runs[0]?.[index]?.minCriticality} (the worst with 100 in flight, ` +
-        `${n(concurrentP99(index), 1)} ms), each InfluxDB query cost influxd ${n(alone, 1)} ms of CPU one at a time ` +
+        `${n(concurrentP99Of(size, index), 1)} ms), each InfluxDB query cost influxd ${n(alone, 1)} ms of CPU one at a time ` +
         `and ${n(shared, 1)} ms with 100 in flight: the same account.`
       );
     })
