@@ -374,7 +374,7 @@ const latencyTailText = (r: Results): string => {
           of(watched, (x) => x.busyShare).median * 100,
         )}% of the time (figure 2).${tailMostlyDuringWrites(watched) ? " A snapshot takes CPU from the writes that arrive meanwhile, on cores already busy." : ""}`;
   return (
-    `${measured} Compose sets influxd's cache snapshot to 5 MiB (INFLUXD_STORAGE_CACHE_SNAPSHOT_MEMORY_SIZE, 25 MiB ` +
+    `${measured} Compose sets influxd's cache snapshot size to 5 MiB (INFLUXD_STORAGE_CACHE_SNAPSHOT_MEMORY_SIZE, 25 MiB ` +
     "by default), as this bench's InfluxDB runs: in probes of this figure (2026-12-03, not this report's runs) a " +
     "25 MiB snapshot took 530–820 ms to write, every 15 s, and the p99 was 199–257 ms and the max 287–335 ms (3 " +
     "runs); with 5 MiB snapshots, 40–120 ms every 3 s, p99 122–158 ms and max 153–189 ms (2 runs)."
