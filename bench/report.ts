@@ -141,11 +141,24 @@ const worstConcurrentIndex = (size: ReaderSize): number =>
     0,
   );
 
-/** influxd's CPU per InfluxDB query, in ms: what it spent on a phase's `requests` over the queries they asked. */
-const influxdMsPerQuery =
-  (requests: number) =>
-  (c: PhaseCost): number =>
-    (c.cpuMicrosPerRequest.influxd * requests) / c.influxQueries / 1_000;
+/**
+ * influxd's CPU per InfluxDB query, in ms, at one threshold (by index) and phase, the median over
+ * runs: what it spent on the phase's `requests` over the queries they asked. Undefined when a run
+ * did not measure it (older results, influxd's process not found) or asked InfluxDB nothing.
+ */
+const influxdMsPerQuery = (
+  size: ReaderSize,
+  index: number,
+  phase: "sequentialCost" | "concurrentCost",
+  requests: number,
+): number | undefined => {
+  const costs = size.runs.map((run) => run[index]?.[phase]);
+  if (costs.some((c) => c === undefined || !Number.isFinite(c.cpuMicrosPerRequest.influxd) || c.influxQueries === 0))
+    return undefined;
+  return summarise(
+    (costs as PhaseCost[]).map((c) => (c.cpuMicrosPerRequest.influxd * requests) / c.influxQueries / 1_000),
+  ).median;
+};
 
 const verdict = (met: boolean) => (met ? "met" : "**missed**");
 /** The influx-gate's CPU per event over `runs`, or "not measured" for results from before the gate. */
@@ -231,8 +244,7 @@ const holdingBack = (
       summarise(of.map((c) => pick(c as PhaseCost))).median;
     const rate = med((c) => c.requestsPerSecond);
     const busy = med((c) => c.machineBusy);
-    // Not a number (null once in the results file) when influxd's process was not found.
-    const influxdCounted = costs.every((c) => Number.isFinite(c?.cpuMicrosPerRequest.influxd));
+    const perQuery = influxdMsPerQuery(readerSize, index, "concurrentCost", r.plan.concurrentRequests);
     const cpu = (key: "bench" | "natsServer" | "reader" | "influxd") => n(med((c) => c.cpuMicrosPerRequest[key]));
     const littles =
       `. With 100 waiting, answered at ${n(rate)}/s, a request waits ${n((100 / rate) * 1_000, 1)} ms ` +
@@ -243,24 +255,25 @@ const holdingBack = (
       `${n(med((c) => c.ladders))} of the ${n(r.plan.concurrentRequests)} requests ran a ladder of their own ` +
       `(${n(med((c) => c.influxQueries))} InfluxDB queries), the others shared the one in flight; the requests were ` +
       `answered at ${n(rate)}/s with the machine ${n(busy * 100)}% busy`;
-    if (!influxdCounted)
+    if (perQuery === undefined)
       return (
         `${common}, and each cost ${cpu("reader")} µs of the reader's CPU, ${cpu("natsServer")} µs of ` +
         `nats-server's and ${cpu("bench")} µs of the bench's client (influxd's share was not counted in this run)` +
         littles
       );
     const sequential = readerSize.runs.map((run) => run[index]?.sequentialCost);
-    const sequentialText = sequential.every((c) => c !== undefined && c.influxQueries > 0)
-      ? `One at a time, a request at this threshold ran ${n(
-          med((c) => c.influxQueries / c.ladders, sequential),
-          1,
-        )} InfluxDB queries and cost influxd ${n(
-          med(influxdMsPerQuery(r.plan.sequentialRequests), sequential),
-          1,
-        )} ms of CPU per query, the reader ${n(med((c) => c.cpuMicrosPerRequest.reader, sequential))} µs. `
-      : "";
+    const alone = influxdMsPerQuery(readerSize, index, "sequentialCost", r.plan.sequentialRequests);
+    const sequentialText =
+      alone === undefined
+        ? ""
+        : `One at a time, a request at this threshold ran ${n(
+            med((c) => c.influxQueries / c.ladders, sequential),
+            1,
+          )} InfluxDB queries and cost influxd ${n(alone, 1)} ms of CPU per query, the reader ${n(
+            med((c) => c.cpuMicrosPerRequest.reader, sequential),
+          )} µs. `;
     return (
-      `${common}. Each InfluxDB query cost influxd ${n(med(influxdMsPerQuery(r.plan.concurrentRequests)), 1)} ms of CPU, and each request ${cpu("reader")} µs of the reader's, ${cpu("natsServer")} µs of nats-server's ` +
+      `${common}. Each InfluxDB query cost influxd ${n(perQuery, 1)} ms of CPU, and each request ${cpu("reader")} µs of the reader's, ${cpu("natsServer")} µs of nats-server's ` +
       `and ${cpu("bench")} µs of the bench's client${littles}. ${sequentialText}So the wait is InfluxDB's query: ` +
       "the requests in flight share the ladder being asked, wait for the rest of it and, answered together, ask the " +
       "next one together; the reader's own work is a small part. In a probe (2026-12-03, 10,000,000 events, " +
@@ -337,16 +350,8 @@ const otherReadersText = (r: Results, shown: ReaderSize | undefined): string =>
     .filter((size) => size !== shown)
     .map((size) => {
       const index = worstConcurrentIndex(size);
-      const perQuery = (phase: "sequentialCost" | "concurrentCost", requests: number) => {
-        const costs = size.runs.map((run) => run[index]?.[phase]);
-        if (
-          costs.some((c) => c === undefined || !Number.isFinite(c.cpuMicrosPerRequest.influxd) || c.influxQueries === 0)
-        )
-          return undefined;
-        return summarise(costs.map((c) => influxdMsPerQuery(requests)(c as PhaseCost))).median;
-      };
-      const alone = perQuery("sequentialCost", r.plan.sequentialRequests);
-      const shared = perQuery("concurrentCost", r.plan.concurrentRequests);
+      const alone = influxdMsPerQuery(size, index, "sequentialCost", r.plan.sequentialRequests);
+      const shared = influxdMsPerQuery(size, index, "concurrentCost", r.plan.concurrentRequests);
       if (alone === undefined || shared === undefined) return "";
       return (
         ` On ${size.influxdb}, at threshold ${size.runs[0]?.[index]?.minCriticality} (the worst with 100 in flight, ` +
@@ -360,19 +365,23 @@ const otherReadersText = (r: Results, shown: ReaderSize | undefined): string =>
 const tailMostlyDuringWrites = (watched: ReturnType<typeof watchedWrites>) =>
   2 * watched.reduce((sum, x) => sum + x.tailProbesDuringWrites, 0) > watched.reduce((sum, x) => sum + x.tailProbes, 0);
 
+/** Per run, "<waited> of <probes at or above the p99>": the slowest probes that waited on a TSM write. */
+const tailCounts = (watched: ReturnType<typeof watchedWrites>) =>
+  watched.map((x) => `${x.tailProbesDuringWrites} of ${x.tailProbes}`).join(", ");
+
 /** What figure 2's slowest probes waited on, for the account of what holds the figures back. */
 const latencyTailText = (r: Results): string => {
   const watched = watchedWrites(r);
+  const mostly = tailMostlyDuringWrites(watched);
   const measured =
     watched.length === 0
       ? "The tail is writes InfluxDB is slow to confirm: in probes of this figure (2026-12-02) a run's slowest " +
         "writes took up to 500 ms (the writer's `vigil_writer_write_duration_seconds`), and every probe published " +
         "then waited for them."
-      : `${tailMostlyDuringWrites(watched) ? "The tail is mostly InfluxDB writing TSM files (its cache snapshots and their compactions)" : "The tail is mostly not InfluxDB writing to disk"}: of the probes at or above each run's p99, ${watched
-          .map((x) => `${x.tailProbesDuringWrites} of ${x.tailProbes}`)
-          .join(", ")} waited while a TSM file was being written, which took ${n(
-          of(watched, (x) => x.busyShare).median * 100,
-        )}% of the time (figure 2).${tailMostlyDuringWrites(watched) ? " A snapshot takes CPU from the writes that arrive meanwhile, on cores already busy." : ""}`;
+      : `${mostly ? "The tail is mostly InfluxDB writing TSM files (its cache snapshots and their compactions)" : "The tail is mostly not InfluxDB writing to disk"}: ` +
+        `of the probes at or above each run's p99, ${tailCounts(watched)} waited while a TSM file was being written, ` +
+        `which took ${n(of(watched, (x) => x.busyShare).median * 100)}% of the time (figure 2).` +
+        (mostly ? " A snapshot takes CPU from the writes that arrive meanwhile, on cores already busy." : "");
   return (
     `${measured} Compose sets influxd's cache snapshot size to 5 MiB (INFLUXD_STORAGE_CACHE_SNAPSHOT_MEMORY_SIZE, 25 MiB ` +
     "by default), as this bench's InfluxDB runs: in probes of this figure (2026-12-03, not this report's runs) a " +
@@ -400,9 +409,7 @@ const renderStorageWrites = (r: Results): string[] => {
         of(watched, (x) => x.busyShare * 100),
         0,
         "%",
-      )} of the time. Of the probes at or above each run's p99, ${watched
-        .map((x) => `${x.tailProbesDuringWrites} of ${x.tailProbes}`)
-        .join(", ")} waited while one was being written.`,
+      )} of the time. Of the probes at or above each run's p99, ${tailCounts(watched)} waited while one was being written.`,
     "",
   ];
 };

@@ -7,7 +7,7 @@ export interface Interval {
   readonly to: number;
 }
 
-/** Samples closer than this are one write: a file seen at two samples in a row was there between them. */
+/** How often the data directory is listed; samples up to three of these apart belong to one write. */
 const SAMPLE_MS = 10;
 
 /**
